@@ -19,8 +19,12 @@ if (!hostNetns || readlinkSync('/proc/self/ns/net') === hostNetns) {
 execFileSync('mount', ['-t', 'sysfs', 'sysfs', '/sys']);
 // Named namespaces (`ip netns add`) live as files under /run/netns: keep them in this mount
 // namespace, so a test that dies before deleting one leaves nothing on the host.
-execFileSync('mkdir', ['-p', '/run/netns']);
-execFileSync('mount', ['-t', 'tmpfs', '-o', 'mode=0755', 'tapnet-netns', '/run/netns']);
+// The same for tapnet's own state folder, so sandboxes side by side never see each other's
+// state records and a crashed test leaves none on the host.
+for (const dir of ['/run/netns', '/run/tapnet']) {
+  execFileSync('mkdir', ['-p', dir]);
+  execFileSync('mount', ['-t', 'tmpfs', '-o', 'mode=0755', 'tapnet-sandbox', dir]);
+}
 execFileSync('ip', ['link', 'set', 'lo', 'up']);
 
 const child = spawn(cmd, args, {
