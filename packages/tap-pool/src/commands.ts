@@ -1,0 +1,64 @@
+// Pure: the `ip -batch` scripts and sysctl writes that create and remove a pool.
+import type { PoolPlan } from './plan.js';
+
+export const IP_FORWARD = 'net.ipv4.ip_forward';
+
+export interface SysctlWrite {
+  /** Dotted name, e.g. `net.ipv4.conf.tn0.rp_filter`. */
+  key: string;
+  value: string;
+}
+
+/** `/proc/sys/...` path of a dotted sysctl name (device names never contain dots here). */
+export function sysctlPath(key: string): string {
+  return `/proc/sys/${key.split('.').join('/')}`;
+}
+
+/** One `tuntap add` per network: persistent TAPs, owned by `owner` when given. */
+export function tapScript(plan: PoolPlan): string {
+  const owner =
+    (plan.owner?.uid === undefined ? '' : ` user ${plan.owner.uid}`) +
+    (plan.owner?.gid === undefined ? '' : ` group ${plan.owner.gid}`);
+  return plan.networks.map((n) => `tuntap add dev ${n.device} mode tap${owner}\n`).join('');
+}
+
+/** Per-device hardening, written before a link goes up so no RA or link-local address slips in. */
+export function deviceSysctls(plan: PoolPlan): SysctlWrite[] {
+  const writes: SysctlWrite[] = [];
+  for (const { device } of plan.networks) {
+    const v4 = `net.ipv4.conf.${device}`;
+    const v6 = `net.ipv6.conf.${device}`;
+    writes.push(
+      { key: `${v4}.rp_filter`, value: '1' },
+      { key: `${v4}.send_redirects`, value: '0' },
+      { key: `${v4}.accept_redirects`, value: '0' },
+      { key: `${v4}.proxy_arp`, value: '0' },
+      { key: `${v6}.accept_ra`, value: '0' },
+    );
+    if (plan.ipv6) writes.push({ key: `${v6}.accept_redirects`, value: '0' });
+    else writes.push({ key: `${v6}.disable_ipv6`, value: '1' });
+  }
+  return writes;
+}
+
+export function metadataCidr(plan: PoolPlan): string {
+  return `${plan.metadataIp}/32`;
+}
+
+/** Gateway address and link up per network, then the metadata IP on `lo` when it is absent. */
+export function configureScript(plan: PoolPlan, addMetadataIp: boolean): string {
+  let script = '';
+  for (const n of plan.networks) {
+    script += `addr add ${n.gateway}/${n.prefixLength} broadcast ${n.broadcast} dev ${n.device}\n`;
+    script += `link set dev ${n.device} up\n`;
+  }
+  if (addMetadataIp) script += `addr add ${metadataCidr(plan)} dev lo\n`;
+  return script;
+}
+
+/** Deleting a TAP takes its addresses and routes with it; the metadata IP goes last. */
+export function removeScript(devices: readonly string[], metadata: string | undefined): string {
+  let script = devices.map((d) => `link del dev ${d}\n`).join('');
+  if (metadata) script += `addr del ${metadata} dev lo\n`;
+  return script;
+}

@@ -1,0 +1,128 @@
+const brand = Symbol.for('@tapnet/tap-pool.error');
+
+/** Base of every error this package throws; `code` is stable, `instanceof` survives duplicate installs. */
+export class TapPoolError extends Error {
+  readonly code: string = 'ERR_TAP_POOL';
+  override name = 'TapPoolError';
+
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    Object.defineProperty(this, brand, { value: true });
+  }
+
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    if (typeof value !== 'object' || value === null) return false;
+    if (!(brand in value)) return false;
+    // `this` is the class `instanceof` was asked about: match subclasses by name, so a copy of the
+    // class from a second install of this package is accepted too.
+    // biome-ignore lint/complexity/noThisInStatic: `this` is the class asked about, a subclass too
+    if (this === TapPoolError) return true;
+    let proto = Object.getPrototypeOf(value);
+    while (proto) {
+      // biome-ignore lint/complexity/noThisInStatic: `this` is the class asked about, a subclass too
+      if (proto.constructor?.name === this.name && Object.hasOwn(proto, 'constructor')) return true;
+      proto = Object.getPrototypeOf(proto);
+    }
+    return false;
+  }
+}
+
+/** An option is missing, of the wrong type, out of range or unknown. */
+export class InvalidOptionError extends TapPoolError {
+  override readonly code = 'ERR_INVALID_OPTION';
+  override name = 'InvalidOptionError';
+}
+
+export interface Conflict {
+  /** The planned network (or device) that conflicts. */
+  network: string;
+  /** What it conflicts with, e.g. `route 10.0.0.0/8 dev eth0`. */
+  with: string;
+}
+
+/** The plan overlaps the metadata IP, loopback, or a device, route or address already on the host. */
+export class PlanConflictError extends TapPoolError {
+  override readonly code = 'ERR_PLAN_CONFLICT';
+  override name = 'PlanConflictError';
+  readonly conflicts: readonly Conflict[];
+
+  constructor(conflicts: readonly Conflict[]) {
+    const shown = conflicts.slice(0, 5).map((c) => `${c.network} conflicts with ${c.with}`);
+    const more = conflicts.length > 5 ? `; and ${conflicts.length - 5} more` : '';
+    super(`Expected the planned networks to be free on this host, got: ${shown.join('; ')}${more}`);
+    this.conflicts = conflicts;
+  }
+}
+
+/** A device with a planned name exists already; nothing was changed. */
+export class DeviceExistsError extends TapPoolError {
+  override readonly code = 'ERR_DEVICE_EXISTS';
+  override name = 'DeviceExistsError';
+  readonly devices: readonly string[];
+
+  constructor(devices: readonly string[]) {
+    super(
+      `Expected no device named like the pool's, got existing ${devices.map((d) => `\`${d}\``).join(', ')}; nothing was changed`,
+    );
+    this.devices = devices;
+  }
+}
+
+/** What a failed OS call was, attached as `cause` of a CommandError. */
+export interface CommandFailure {
+  argv: readonly string[];
+  exitCode: number;
+  stderr: string;
+  /** What was written to its stdin (an `ip -batch` script). */
+  input?: string;
+}
+
+/** An OS command failed. */
+export class CommandError extends TapPoolError {
+  override readonly code = 'ERR_COMMAND_FAILED';
+  override name = 'CommandError';
+  declare readonly cause: CommandFailure;
+
+  constructor(message: string, failure: CommandFailure) {
+    super(
+      `${message}: \`${failure.argv.join(' ')}\` exited ${failure.exitCode}: ${failure.stderr.trim()}`,
+      {
+        cause: failure,
+      },
+    );
+  }
+}
+
+/** Every network of the pool is held. */
+export class AllNetworksInUseError extends TapPoolError {
+  override readonly code = 'ERR_ALL_NETWORKS_IN_USE';
+  override name = 'AllNetworksInUseError';
+}
+
+/** The state record forbids the operation (a live pool with this prefix), or is unreadable. */
+export class StateError extends TapPoolError {
+  override readonly code = 'ERR_STATE';
+  override name = 'StateError';
+}
+
+/** `name (type)` text for messages: "`0` (number)". */
+export function describeValue(value: unknown): string {
+  let text: string;
+  if (typeof value === 'string') text = JSON.stringify(value);
+  else if (typeof value === 'bigint') text = `${value}n`;
+  else if (typeof value === 'object' && value !== null) {
+    try {
+      text = JSON.stringify(value) ?? String(value);
+    } catch {
+      text = Object.prototype.toString.call(value);
+    }
+  } else text = String(value);
+  const type = value === null ? 'null' : Array.isArray(value) ? 'array' : typeof value;
+  return `\`${text}\` (${type})`;
+}
+
+/** Writing a sysctl failed; `cause` is the file system error. */
+export class SysctlError extends TapPoolError {
+  override readonly code = 'ERR_SYSCTL';
+  override name = 'SysctlError';
+}

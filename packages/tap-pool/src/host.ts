@@ -1,0 +1,113 @@
+import { StateError } from './errors.js';
+import type { HostSnapshot } from './plan.js';
+import { defaultRunner, type Runner, runChecked } from './runner.js';
+
+interface IpAddrEntry {
+  ifname?: string;
+  linkinfo?: { info_kind?: string; info_data?: { type?: string } };
+  addr_info?: { family?: string; local?: string; prefixlen?: number }[];
+}
+
+interface IpRouteEntry {
+  type?: string;
+  dst?: string;
+  dev?: string;
+}
+
+function parseJsonArray<T>(text: string, what: string): T[] {
+  try {
+    const value: unknown = JSON.parse(text.trim() || '[]');
+    if (Array.isArray(value)) return value as T[];
+  } catch {
+    // reported below
+  }
+  throw new StateError(
+    `Expected \`${what}\` to print a JSON array, got ${JSON.stringify(text.slice(0, 200))}`,
+  );
+}
+
+/** Devices and IPv4 addresses from `ip -json addr show` output. */
+export function parseAddrJson(text: string): Pick<HostSnapshot, 'devices' | 'addresses'> {
+  const devices: string[] = [];
+  const addresses: HostSnapshot['addresses'] = [];
+  for (const link of parseJsonArray<IpAddrEntry>(text, 'ip -json addr show')) {
+    if (typeof link.ifname !== 'string') continue;
+    devices.push(link.ifname);
+    for (const addr of link.addr_info ?? []) {
+      if (addr.family === 'inet' && addr.local)
+        addresses.push({ dev: link.ifname, cidr: `${addr.local}/${addr.prefixlen ?? 32}` });
+    }
+  }
+  return { devices, addresses };
+}
+
+/**
+ * IPv4 routes from `ip -json -4 route show table all` output, without the kernel's local and
+ * broadcast entries (they mirror addresses, which are listed on their own).
+ */
+export function parseRouteJson(text: string): HostSnapshot['routes'] {
+  const routes: HostSnapshot['routes'] = [];
+  for (const route of parseJsonArray<IpRouteEntry>(text, 'ip -json -4 route show table all')) {
+    if (typeof route.dst !== 'string') continue;
+    if (route.type === 'local' || route.type === 'broadcast' || route.type === 'multicast')
+      continue;
+    const dst = route.dst === 'default' || route.dst.includes('/') ? route.dst : `${route.dst}/32`;
+    routes.push(route.dev ? { dst, dev: route.dev } : { dst });
+  }
+  return routes;
+}
+
+export interface LinkInfo {
+  name: string;
+  /** `tun/tap`, `veth`, `bridge`, ... or `unknown`. */
+  kind: string;
+  /** Only TAP devices made by `ip tuntap` (kind tun, type tap) count as ours. */
+  isTap: boolean;
+}
+
+/** Links and their kinds from `ip -details -json link show` output. */
+export function parseLinkDetails(text: string): Map<string, LinkInfo> {
+  const links = new Map<string, LinkInfo>();
+  for (const link of parseJsonArray<IpAddrEntry>(text, 'ip -details -json link show')) {
+    if (typeof link.ifname !== 'string') continue;
+    const kind = link.linkinfo?.info_kind ?? 'unknown';
+    const type = link.linkinfo?.info_data?.type;
+    links.set(link.ifname, {
+      name: link.ifname,
+      kind: kind === 'tun' ? `tun/${type ?? '?'}` : kind,
+      isTap: kind === 'tun' && type === 'tap',
+    });
+  }
+  return links;
+}
+
+/** Reads devices, IPv4 routes (all tables) and IPv4 addresses in two processes. */
+export async function readHostSnapshot(runner: Runner = defaultRunner): Promise<HostSnapshot> {
+  const [addr, route] = await Promise.all([
+    runChecked(runner, 'Could not list addresses', ['ip', '-json', 'addr', 'show']),
+    runChecked(runner, 'Could not list routes', [
+      'ip',
+      '-json',
+      '-4',
+      'route',
+      'show',
+      'table',
+      'all',
+    ]),
+  ]);
+  return { ...parseAddrJson(addr), routes: parseRouteJson(route) };
+}
+
+/** Reads links with their kinds (and addresses on them) in one process. */
+export async function readLinks(
+  runner: Runner,
+): Promise<{ links: Map<string, LinkInfo>; addresses: HostSnapshot['addresses'] }> {
+  const text = await runChecked(runner, 'Could not list devices', [
+    'ip',
+    '-details',
+    '-json',
+    'addr',
+    'show',
+  ]);
+  return { links: parseLinkDetails(text), addresses: parseAddrJson(text).addresses };
+}

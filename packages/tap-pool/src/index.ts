@@ -1,0 +1,39 @@
+export { type AcquireOptions, NetworkAllocator } from './allocator.js';
+export {
+  configureScript,
+  deviceSysctls,
+  removeScript,
+  type SysctlWrite,
+  tapScript,
+} from './commands.js';
+export {
+  AllNetworksInUseError,
+  CommandError,
+  type CommandFailure,
+  type Conflict,
+  DeviceExistsError,
+  InvalidOptionError,
+  PlanConflictError,
+  StateError,
+  SysctlError,
+  TapPoolError,
+} from './errors.js';
+export { readHostSnapshot } from './host.js';
+export { DEFAULTS, type TapPoolOptions } from './options.js';
+export {
+  checkConflicts,
+  type HostSnapshot,
+  type NetworkPlan,
+  type PoolPlan,
+  planPool,
+} from './plan.js';
+export {
+  type CleanupOptions,
+  type CleanupReport,
+  type CreateTapPoolOptions,
+  cleanupPool,
+  createTapPool,
+  type TapPool,
+} from './pool.js';
+export { defaultRunner, type Runner, type RunnerResult } from './runner.js';
+export { type StateRecord, statePath } from './state.js';

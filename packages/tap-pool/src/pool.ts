@@ -1,0 +1,328 @@
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import {
+  configureScript,
+  deviceSysctls,
+  IP_FORWARD,
+  metadataCidr,
+  removeScript,
+  sysctlPath,
+  tapScript,
+} from './commands.js';
+import {
+  DeviceExistsError,
+  describeValue,
+  InvalidOptionError,
+  StateError,
+  SysctlError,
+} from './errors.js';
+import { parseAddrJson, parseLinkDetails, parseRouteJson, readLinks } from './host.js';
+import { DEFAULTS, validatePrefix, validateStateDir } from './options.js';
+import { checkConflicts, type PoolPlan, planPool } from './plan.js';
+import { countingRunner, defaultRunner, type Runner, runChecked } from './runner.js';
+import {
+  deleteState,
+  isAlive,
+  readState,
+  type StateRecord,
+  statePath,
+  writeState,
+} from './state.js';
+
+export interface CreateTapPoolOptions {
+  runner?: Runner;
+  /**
+   * When a record of a crashed run (its pid is gone) exists for the prefix, clean it up first
+   * instead of throwing StateError. Default false.
+   */
+  cleanupStale?: boolean;
+}
+
+export interface CleanupOptions {
+  stateDir?: string;
+  runner?: Runner;
+}
+
+export interface CleanupReport {
+  removedDevices: string[];
+  /** `address dev device`, e.g. `169.254.169.254/32 dev lo`. */
+  removedAddresses: string[];
+  /** `name=value` as restored, e.g. `net.ipv4.ip_forward=0`. */
+  restoredSysctls: string[];
+  /** What was found but left alone, and why. */
+  skipped: { name: string; reason: string }[];
+}
+
+export interface TapPool extends AsyncDisposable {
+  readonly plan: PoolPlan;
+  /** Deletes exactly what create made and restores what it changed; idempotent. */
+  remove(): Promise<void>;
+  /** How many OS processes create and remove have started so far. */
+  processCount(): number;
+}
+
+const IPV6_SYSCTLS = '/proc/sys/net/ipv6';
+
+function readSysctl(key: string): string {
+  return readFileSync(sysctlPath(key), 'utf8').trim();
+}
+
+function writeSysctl(key: string, value: string): void {
+  try {
+    writeFileSync(sysctlPath(key), value);
+  } catch (error) {
+    throw new SysctlError(`Could not set ${key}=${value}`, { cause: error });
+  }
+}
+
+/** Re-derives the plan from its own options, so nothing hand-edited reaches an `ip` script. */
+function verifyPlan(plan: PoolPlan): void {
+  if (typeof plan !== 'object' || plan === null) {
+    throw new InvalidOptionError(
+      `Expected \`plan\` to be a plan from planPool(), got ${describeValue(plan)}`,
+    );
+  }
+  const again = planPool({
+    size: plan.size,
+    prefix: plan.prefix,
+    subnet: plan.range,
+    prefixLength: plan.prefixLength,
+    metadataIp: plan.metadataIp,
+    ipv6: plan.ipv6,
+    ...(plan.owner ? { owner: plan.owner } : {}),
+    stateDir: plan.stateDir,
+  });
+  if (JSON.stringify(again) !== JSON.stringify({ ...plan })) {
+    throw new InvalidOptionError(
+      'Expected `plan` to be a plan from planPool(), unchanged; it was modified',
+    );
+  }
+}
+
+function matchesScheme(prefix: string, name: string): boolean {
+  return name.startsWith(prefix) && /^\d+$/.test(name.slice(prefix.length));
+}
+
+/**
+ * Removes what a record says its run made: recorded devices that are still TAPs, the metadata
+ * IP if that run added it, and ip_forward if it still holds the value that run wrote. Anything
+ * else (a recorded name now carried by another kind of device, a device of our naming scheme
+ * that is not in the record) is reported as skipped.
+ */
+async function teardown(record: StateRecord, runner: Runner): Promise<CleanupReport> {
+  const report: CleanupReport = {
+    removedDevices: [],
+    removedAddresses: [],
+    restoredSysctls: [],
+    skipped: [],
+  };
+  const { links, addresses } = await readLinks(runner);
+  const recorded = new Set(record.devices);
+  for (const name of record.devices) {
+    const link = links.get(name);
+    if (!link) continue;
+    if (link.isTap) report.removedDevices.push(name);
+    else report.skipped.push({ name, reason: `not a TAP device (kind ${link.kind}), so not ours` });
+  }
+  for (const name of links.keys()) {
+    if (matchesScheme(record.prefix, name) && !recorded.has(name)) {
+      report.skipped.push({ name, reason: 'not in the state record' });
+    }
+  }
+  const metadata = record.metadataIp?.cidr;
+  const metadataPresent =
+    metadata !== undefined && addresses.some((a) => a.dev === 'lo' && a.cidr === metadata);
+  if (metadataPresent) report.removedAddresses.push(`${metadata} dev lo`);
+  if (report.removedDevices.length > 0 || metadataPresent) {
+    // -force: carry on past a failure so one odd device does not keep the rest alive.
+    await runChecked(
+      runner,
+      'Could not remove the pool',
+      ['ip', '-force', '-batch', '-'],
+      removeScript(report.removedDevices, metadataPresent ? metadata : undefined),
+    );
+  }
+  if (record.ipForward && record.ipForward.prior !== record.ipForward.value) {
+    const current = readSysctl(IP_FORWARD);
+    if (current === record.ipForward.value) {
+      writeSysctl(IP_FORWARD, record.ipForward.prior);
+      report.restoredSysctls.push(`${IP_FORWARD}=${record.ipForward.prior}`);
+    } else {
+      report.skipped.push({
+        name: IP_FORWARD,
+        reason: `changed to ${current} by someone else since; left alone`,
+      });
+    }
+  }
+  return report;
+}
+
+/** Throws StateError when a live pool holds the prefix; cleans up or refuses a crashed one. */
+async function checkRecord(
+  path: string,
+  prefix: string,
+  runner: Runner,
+  cleanupStale: boolean,
+): Promise<void> {
+  const existing = readState(path);
+  if (!existing) return;
+  if (isAlive(existing.pid)) {
+    throw new StateError(
+      `Expected no live pool with prefix \`${prefix}\`, got one owned by pid ${existing.pid} (\`${path}\`)`,
+    );
+  }
+  if (!cleanupStale) {
+    throw new StateError(
+      `Expected no state record for prefix \`${prefix}\`, got one left by pid ${existing.pid}, which is gone: run cleanupPool('${prefix}') first (\`${path}\`)`,
+    );
+  }
+  await teardown(existing, runner);
+  deleteState(path);
+}
+
+/**
+ * Creates every TAP of the plan with its address, hardening sysctls and link up, the metadata IP
+ * on `lo` (when absent) and `net.ipv4.ip_forward=1`, in a constant number of processes.
+ * Nothing is changed when it throws: a failure half-way is rolled back.
+ */
+export async function createTapPool(
+  plan: PoolPlan,
+  options: CreateTapPoolOptions = {},
+): Promise<TapPool> {
+  verifyPlan(plan);
+  const counter = countingRunner(options.runner ?? defaultRunner);
+  const run = counter.run;
+  const path = statePath(plan.stateDir, plan.prefix);
+  await checkRecord(path, plan.prefix, run, options.cleanupStale === true);
+
+  const [addrText, routeText] = await Promise.all([
+    runChecked(run, 'Could not list devices', ['ip', '-details', '-json', 'addr', 'show']),
+    runChecked(run, 'Could not list routes', [
+      'ip',
+      '-json',
+      '-4',
+      'route',
+      'show',
+      'table',
+      'all',
+    ]),
+  ]);
+  const links = parseLinkDetails(addrText);
+  const host = { ...parseAddrJson(addrText), routes: parseRouteJson(routeText) };
+  const taken = plan.networks.filter((n) => links.has(n.device)).map((n) => n.device);
+  if (taken.length > 0) throw new DeviceExistsError(taken);
+  checkConflicts(plan, host);
+
+  const metadata = metadataCidr(plan);
+  const addMetadataIp = !host.addresses.some((a) => a.dev === 'lo' && a.cidr === metadata);
+  const priorForward = readSysctl(IP_FORWARD);
+  const record: StateRecord = {
+    version: 1,
+    prefix: plan.prefix,
+    pid: process.pid,
+    createdAt: new Date().toISOString(),
+    range: plan.range,
+    devices: plan.networks.map((n) => n.device),
+    tapsCreated: false,
+    configured: false,
+    metadataIp: addMetadataIp ? { cidr: metadata, added: false } : null,
+    ipForward: priorForward === '1' ? null : { prior: priorForward, value: '1' },
+  };
+  // Intent first: a crash from here on leaves a record that cleanupPool can act on.
+  writeState(path, plan.stateDir, record);
+
+  try {
+    await runChecked(
+      run,
+      'Could not create the TAP devices',
+      ['ip', '-batch', '-'],
+      tapScript(plan),
+    );
+    record.tapsCreated = true;
+    writeState(path, plan.stateDir, record);
+
+    const ipv6 = existsSync(IPV6_SYSCTLS);
+    for (const write of deviceSysctls(plan)) {
+      if (!ipv6 && write.key.startsWith('net.ipv6.')) continue;
+      writeSysctl(write.key, write.value);
+    }
+
+    await runChecked(
+      run,
+      'Could not configure the TAP devices',
+      ['ip', '-batch', '-'],
+      configureScript(plan, addMetadataIp),
+    );
+    record.configured = true;
+    if (record.metadataIp) record.metadataIp.added = true;
+    writeState(path, plan.stateDir, record);
+
+    if (record.ipForward) writeSysctl(IP_FORWARD, record.ipForward.value);
+  } catch (error) {
+    try {
+      await teardown(record, run);
+      deleteState(path);
+    } catch {
+      // The record stays for cleanupPool; the first error is the one to report.
+    }
+    throw error;
+  }
+
+  let removed = false;
+  let removing: Promise<void> | undefined;
+  const remove = (): Promise<void> => {
+    if (removed) return Promise.resolve();
+    removing ??= (async () => {
+      try {
+        await teardown(record, run);
+        deleteState(path);
+        removed = true;
+      } finally {
+        removing = undefined;
+      }
+    })();
+    return removing;
+  };
+  return {
+    plan,
+    remove,
+    processCount: () => counter.count,
+    [Symbol.asyncDispose]: remove,
+  };
+}
+
+/**
+ * Removes the leftovers of a crashed run with this prefix, as its state record lists them; never
+ * deletes a device the record does not name or that is no longer a TAP. Without a record nothing
+ * is removed and devices of the naming scheme are reported as skipped.
+ */
+export async function cleanupPool(
+  prefix: string,
+  options: CleanupOptions = {},
+): Promise<CleanupReport> {
+  const name = validatePrefix(prefix);
+  const opts: CleanupOptions = Object.assign(Object.create(null), options);
+  const stateDir = validateStateDir(opts.stateDir ?? DEFAULTS.stateDir);
+  const runner = opts.runner ?? defaultRunner;
+  const path = statePath(stateDir, name);
+  const record = readState(path);
+  if (!record) {
+    const { links } = await readLinks(runner);
+    const skipped = [...links.keys()]
+      .filter((link) => matchesScheme(name, link))
+      .map((link) => ({ name: link, reason: 'no state record for this prefix' }));
+    return { removedDevices: [], removedAddresses: [], restoredSysctls: [], skipped };
+  }
+  if (record.prefix !== name) {
+    throw new StateError(
+      `Expected the state record \`${path}\` to be for prefix \`${name}\`, got \`${record.prefix}\``,
+    );
+  }
+  if (isAlive(record.pid)) {
+    throw new StateError(
+      `Expected the pool \`${name}\` to be gone, got a live owner, pid ${record.pid} (\`${path}\`)`,
+    );
+  }
+  const report = await teardown(record, runner);
+  deleteState(path);
+  return report;
+}

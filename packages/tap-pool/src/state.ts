@@ -1,0 +1,92 @@
+import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { StateError } from './errors.js';
+
+/** What a pool run created (or set out to create), kept at `${stateDir}/${prefix}.json`. */
+export interface StateRecord {
+  version: 1;
+  prefix: string;
+  /** The process that owns the pool; a record whose pid is alive belongs to a live pool. */
+  pid: number;
+  createdAt: string;
+  range: string;
+  /** Devices this run creates; written before the first is made, so a crash leaves none unknown. */
+  devices: string[];
+  /** The TAP batch finished. */
+  tapsCreated: boolean;
+  /** Addresses, link up and the metadata IP finished. */
+  configured: boolean;
+  /** Set when the metadata IP was absent from `lo` and this run adds it (`added` once it did). */
+  metadataIp: { cidr: string; added: boolean } | null;
+  /** Set when this run changes `net.ipv4.ip_forward`: the value before and the value written. */
+  ipForward: { prior: string; value: string } | null;
+}
+
+export function statePath(stateDir: string, prefix: string): string {
+  return join(stateDir, `${prefix}.json`);
+}
+
+function isRecord(value: unknown): value is StateRecord {
+  if (typeof value !== 'object' || value === null) return false;
+  const r = value as Partial<StateRecord>;
+  return (
+    r.version === 1 &&
+    typeof r.prefix === 'string' &&
+    typeof r.pid === 'number' &&
+    Array.isArray(r.devices) &&
+    r.devices.every((d) => typeof d === 'string')
+  );
+}
+
+/** The record, or undefined when there is none; StateError when it is unreadable. */
+export function readState(path: string): StateRecord | undefined {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new StateError(`Could not read the state record \`${path}\``, { cause: error });
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    throw new StateError(
+      `Expected the state record \`${path}\` to be JSON, got ${JSON.stringify(text.slice(0, 100))}`,
+      {
+        cause: error,
+      },
+    );
+  }
+  if (!isRecord(value))
+    throw new StateError(`Expected \`${path}\` to be a tap-pool state record (version 1)`);
+  return value;
+}
+
+/** Writes the record atomically: a temporary file beside it, then rename. */
+export function writeState(path: string, dir: string, record: StateRecord): void {
+  const tmp = `${path}.${process.pid}.tmp`;
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o755 });
+    writeFileSync(tmp, `${JSON.stringify(record, null, 2)}\n`, { mode: 0o644 });
+    renameSync(tmp, path);
+  } catch (error) {
+    rmSync(tmp, { force: true });
+    throw new StateError(`Could not write the state record \`${path}\``, { cause: error });
+  }
+}
+
+export function deleteState(path: string): void {
+  rmSync(path, { force: true });
+}
+
+/** Whether a process with this pid exists (EPERM means it does, owned by someone else). */
+export function isAlive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
