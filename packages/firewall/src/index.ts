@@ -1,0 +1,26 @@
+export type { Conflict } from './conflicts.js';
+export type { Backend } from './detect.js';
+export { detectBackend, detectUplink } from './detect.js';
+export {
+  BackendUnavailableError,
+  FirewallApplyError,
+  FirewallCommandError,
+  FirewallError,
+  InvalidPolicyError,
+} from './errors.js';
+export type { Firewall, FirewallOptions, FirewallStatus } from './firewall.js';
+export { cleanupFirewall, createFirewall } from './firewall.js';
+export type { IptablesRuleset } from './iptables.js';
+export { compileIptables, compileIptablesRemoval, iptablesChainPrefix } from './iptables.js';
+export type { NftShape } from './nft.js';
+export { compileNft, compileNftRemoval, nftShape, nftTableName } from './nft.js';
+export type {
+  AllowEntry,
+  FirewallNetwork,
+  Policy,
+  PolicyAllow,
+  PolicyNetwork,
+  PolicyOptions,
+} from './policy.js';
+export { BLOCKED_DESTINATIONS, buildPolicy } from './policy.js';
+export type { Runner, RunResult } from './runner.js';

@@ -1,0 +1,365 @@
+import { assertPolicy, BLOCKED_DESTINATIONS, type Policy } from './policy.js';
+
+/** `TAPNET-<PREFIX>-`: every chain of ours starts with it. */
+export function iptablesChainPrefix(prefix: string): string {
+  return `TAPNET-${prefix.toUpperCase()}-`;
+}
+
+export interface IptablesRuleset {
+  ipv4: string;
+  ipv6: string;
+}
+
+/** Our chains per table with their rule counts, and the builtin chains that jump to them. */
+export interface IptablesShape {
+  /** `table/CHAIN` → number of rules. */
+  readonly chains: Readonly<Record<string, number>>;
+  /** `table/BUILTIN` → our chain it jumps to (exactly one jump each). */
+  readonly jumps: Readonly<Record<string, string>>;
+}
+
+interface TableText {
+  table: string;
+  chains: string[];
+  jumps: [builtin: string, chain: string][];
+  rules: [chain: string, spec: string][];
+}
+
+function names(policy: Policy) {
+  const p = iptablesChainPrefix(policy.prefix);
+  return {
+    pre: `${p}PRE`,
+    input: `${p}INPUT`,
+    reject: `${p}REJECT`,
+    output: `${p}OUTPUT`,
+    forward: `${p}FORWARD`,
+    egress: `${p}EGRESS`,
+    ingress: `${p}INGRESS`,
+    nat: `${p}NAT`,
+  };
+}
+
+function ipv4Tables(policy: Policy): TableText[] {
+  const c = names(policy);
+  const udp = (sport: number | null, dport: number) =>
+    `-p udp -m udp${sport === null ? '' : ` --sport ${sport}`} --dport ${dport}`;
+  const raw: TableText = {
+    table: 'raw',
+    chains: [c.pre],
+    jumps: [['PREROUTING', c.pre]],
+    rules: [],
+  };
+  const filter: TableText = {
+    table: 'filter',
+    chains: [c.input, c.reject, c.output, c.forward, c.egress, c.ingress],
+    jumps: [
+      ['INPUT', c.input],
+      ['OUTPUT', c.output],
+      ['FORWARD', c.forward],
+    ],
+    rules: [],
+  };
+  const nat: TableText = {
+    table: 'nat',
+    chains: [c.nat],
+    jumps: [['POSTROUTING', c.nat]],
+    rules: [],
+  };
+  for (const { device: d, subnet: s, gateway: g } of policy.networks) {
+    raw.rules.push(
+      [c.pre, `-i ${d} -d 127.0.0.0/8 -j DROP`],
+      [c.pre, `-i ${d} -s ${s} -j RETURN`],
+      [c.pre, `-i ${d} -s 0.0.0.0/32 -d 255.255.255.255/32 ${udp(68, 67)} -j RETURN`],
+      [c.pre, `-i ${d} -j DROP`],
+    );
+    filter.rules.push(
+      [c.input, `-i ${d} -d 255.255.255.255/32 ${udp(68, 67)} -j ACCEPT`],
+      [c.input, `-i ${d} -s ${s} -d ${g}/32 ${udp(68, 67)} -j ACCEPT`],
+      [c.input, `-i ${d} -s ${s} -d ${g}/32 ${udp(null, 53)} -j ACCEPT`],
+      [c.input, `-i ${d} -s ${s} -d ${g}/32 -p tcp -m tcp --dport 53 -j ACCEPT`],
+      [
+        c.input,
+        `-i ${d} -s ${s} -d ${policy.metadataIp}/32 -p tcp -m tcp --dport ${policy.metadataPort} -j ACCEPT`,
+      ],
+      [c.input, `-i ${d} -j ${c.reject}`],
+      [c.output, `-o ${d} -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT`],
+      [c.output, `-o ${d} -s ${g}/32 ${udp(67, 68)} -j ACCEPT`],
+      [c.output, `-o ${d} -j DROP`],
+      [c.forward, `-i ${d} -s ${s} -j ${c.egress}`],
+      [c.forward, `-i ${d} -j DROP`],
+      [c.forward, `-o ${d} -j ${c.ingress}`],
+    );
+  }
+  filter.rules.push(
+    [c.reject, '-m pkttype --pkt-type broadcast -j DROP'],
+    [c.reject, '-m pkttype --pkt-type multicast -j DROP'],
+    [c.reject, '-p tcp -j REJECT --reject-with tcp-reset'],
+    [c.reject, '-j REJECT --reject-with icmp-port-unreachable'],
+  );
+  const prohibit = '-j REJECT --reject-with icmp-admin-prohibited';
+  // Same order as the nft chain: pool subnets, allow entries, blocked ranges, the uplink.
+  for (const n of policy.networks) filter.rules.push([c.egress, `-d ${n.subnet} ${prohibit}`]);
+  for (const a of policy.allow) {
+    filter.rules.push([c.egress, `-d ${a.cidr}${a.via === null ? '' : ` -o ${a.via}`} -j ACCEPT`]);
+  }
+  for (const b of BLOCKED_DESTINATIONS) filter.rules.push([c.egress, `-d ${b} ${prohibit}`]);
+  if (policy.uplink !== null) filter.rules.push([c.egress, `-o ${policy.uplink} -j ACCEPT`]);
+  filter.rules.push(
+    [c.egress, prohibit],
+    [c.ingress, '-m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT'],
+    [c.ingress, '-j DROP'],
+  );
+  for (const n of policy.networks) nat.rules.push([c.nat, `-o ${n.device} -j RETURN`]);
+  for (const n of policy.networks) nat.rules.push([c.nat, `-s ${n.subnet} -j MASQUERADE`]);
+  return [raw, filter, nat];
+}
+
+function ipv6Tables(policy: Policy): TableText[] {
+  const c = names(policy);
+  if (!policy.ipv6) {
+    const raw: TableText = {
+      table: 'raw',
+      chains: [c.pre],
+      jumps: [['PREROUTING', c.pre]],
+      rules: [],
+    };
+    const filter: TableText = {
+      table: 'filter',
+      chains: [c.output, c.forward],
+      jumps: [
+        ['OUTPUT', c.output],
+        ['FORWARD', c.forward],
+      ],
+      rules: [],
+    };
+    for (const { device: d } of policy.networks) {
+      raw.rules.push([c.pre, `-i ${d} -j DROP`]);
+      filter.rules.push(
+        [c.output, `-o ${d} -j DROP`],
+        [c.forward, `-i ${d} -j DROP`],
+        [c.forward, `-o ${d} -j DROP`],
+      );
+    }
+    return [raw, filter];
+  }
+  const filter: TableText = {
+    table: 'filter',
+    chains: [c.input, c.reject, c.output, c.forward],
+    jumps: [
+      ['INPUT', c.input],
+      ['OUTPUT', c.output],
+      ['FORWARD', c.forward],
+    ],
+    rules: [],
+  };
+  const icmp = (type: string) => `-p ipv6-icmp -m icmp6 --icmpv6-type ${type}`;
+  for (const { device: d } of policy.networks) {
+    filter.rules.push(
+      ...[
+        'neighbour-solicitation',
+        'neighbour-advertisement',
+        'router-solicitation',
+        'echo-request',
+      ].map((t): [string, string] => [c.input, `-i ${d} ${icmp(t)} -j ACCEPT`]),
+      [c.input, `-i ${d} -j ${c.reject}`],
+      [c.output, `-o ${d} ${icmp('neighbour-solicitation')} -j ACCEPT`],
+      [c.output, `-o ${d} ${icmp('neighbour-advertisement')} -j ACCEPT`],
+      [c.output, `-o ${d} -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT`],
+      [c.output, `-o ${d} -j DROP`],
+      [c.forward, `-i ${d} -j DROP`],
+      [c.forward, `-o ${d} -j DROP`],
+    );
+  }
+  filter.rules.push(
+    [c.reject, '-m pkttype --pkt-type multicast -j DROP'],
+    [c.reject, '-p tcp -j REJECT --reject-with tcp-reset'],
+    [c.reject, '-j REJECT --reject-with icmp6-port-unreachable'],
+  );
+  return [filter];
+}
+
+/** What an `iptables-save` shows of one family: our chains and rules, and jumps to them. */
+export interface SavedState {
+  /** table → chain → rule specs (`-A` lines without the `-A CHAIN ` head). */
+  readonly tables: ReadonlyMap<string, ReadonlyMap<string, { policy: string; rules: string[] }>>;
+}
+
+/** Parses `iptables-save` output. Pure. */
+export function parseIptablesSave(text: string): SavedState {
+  const tables = new Map<string, Map<string, { policy: string; rules: string[] }>>();
+  let current: Map<string, { policy: string; rules: string[] }> | undefined;
+  for (const line of text.split('\n')) {
+    if (line.startsWith('*')) {
+      current = new Map();
+      tables.set(line.slice(1).trim(), current);
+    } else if (line.startsWith(':') && current) {
+      const [name = '', policy = '-'] = line.slice(1).split(' ');
+      current.set(name, { policy, rules: [] });
+    } else if (line.startsWith('-A ') && current) {
+      const rest = line.slice(3);
+      const space = rest.indexOf(' ');
+      const chain = space < 0 ? rest : rest.slice(0, space);
+      const spec = space < 0 ? '' : rest.slice(space + 1);
+      let entry = current.get(chain);
+      if (!entry) {
+        entry = { policy: '-', rules: [] };
+        current.set(chain, entry);
+      }
+      entry.rules.push(spec);
+    }
+  }
+  return { tables };
+}
+
+function jumpTarget(spec: string): string | undefined {
+  return /(?:^| )-j (\S+)$/.exec(spec)?.[1];
+}
+
+/**
+ * Restore-file lines (per table, without `*table`/`COMMIT`) that delete every jump into our
+ * chains and then flush and delete our chains, as found in `saved`. Pure.
+ */
+function removalLines(
+  prefix: string,
+  saved: SavedState,
+  keep: ReadonlySet<string>,
+): Map<string, string[]> {
+  const ours = iptablesChainPrefix(prefix);
+  const out = new Map<string, string[]>();
+  for (const [table, chains] of saved.tables) {
+    const deletes: string[] = [];
+    const flush: string[] = [];
+    const drop: string[] = [];
+    for (const [chain, entry] of chains) {
+      if (chain.startsWith(ours)) {
+        if (!keep.has(`${table}/${chain}`)) {
+          flush.push(`-F ${chain}`);
+          drop.push(`-X ${chain}`);
+        }
+        continue;
+      }
+      for (const spec of entry.rules) {
+        if (jumpTarget(spec)?.startsWith(ours)) deletes.push(`-D ${chain} ${spec}`);
+      }
+    }
+    const lines = [...deletes, ...flush, ...drop];
+    if (lines.length > 0) out.set(table, lines);
+  }
+  return out;
+}
+
+function render(tables: Map<string, string[]>): string {
+  let text = '';
+  for (const [table, lines] of tables) text += `*${table}\n${lines.join('\n')}\nCOMMIT\n`;
+  return text;
+}
+
+function compileFamily(tables: TableText[], prefix: string, saved: SavedState | undefined): string {
+  const keep = new Set(tables.flatMap((t) => t.chains.map((c) => `${t.table}/${c}`)));
+  const removal = saved ? removalLines(prefix, saved, keep) : new Map<string, string[]>();
+  const out = new Map<string, string[]>();
+  for (const t of tables) {
+    const lines = [
+      // Declaring a user chain under --noflush creates it, or flushes it when it exists.
+      ...t.chains.map((c) => `:${c} - [0:0]`),
+      ...(removal.get(t.table) ?? []),
+      ...t.jumps.map(([builtin, chain]) => `-I ${builtin} 1 -j ${chain}`),
+      ...t.rules.map(([chain, spec]) => `-A ${chain} ${spec}`),
+    ];
+    out.set(t.table, lines);
+    removal.delete(t.table);
+  }
+  for (const [table, lines] of removal) out.set(table, lines);
+  return render(out);
+}
+
+/**
+ * Restore files for `iptables-restore --noflush` and `ip6tables-restore --noflush`. Given the
+ * current `iptables-save` output of each family, they also delete our existing jumps (and stale
+ * chains), so applying twice leaves one copy. Pure.
+ */
+export function compileIptables(
+  policy: Policy,
+  saved?: { ipv4?: string; ipv6?: string },
+): IptablesRuleset {
+  assertPolicy(policy);
+  const parse = (text: string | undefined) =>
+    text === undefined ? undefined : parseIptablesSave(text);
+  return {
+    ipv4: compileFamily(ipv4Tables(policy), policy.prefix, parse(saved?.ipv4)),
+    ipv6: compileFamily(ipv6Tables(policy), policy.prefix, parse(saved?.ipv6)),
+  };
+}
+
+/** A restore file deleting our jumps and chains found in `savedText`; '' when there are none. Pure. */
+export function compileIptablesRemoval(prefix: string, savedText: string): string {
+  return render(removalLines(prefix, parseIptablesSave(savedText), new Set()));
+}
+
+/** Chain names of ours present in `savedText` (`table/CHAIN`). Pure. */
+export function ourIptablesChains(prefix: string, savedText: string): string[] {
+  const ours = iptablesChainPrefix(prefix);
+  const found: string[] = [];
+  for (const [table, chains] of parseIptablesSave(savedText).tables) {
+    for (const chain of chains.keys()) if (chain.startsWith(ours)) found.push(`${table}/${chain}`);
+  }
+  return found;
+}
+
+/** Expected chains and jumps for each family. Pure. */
+export function iptablesShape(policy: Policy): { ipv4: IptablesShape; ipv6: IptablesShape } {
+  assertPolicy(policy);
+  const shape = (tables: TableText[]): IptablesShape => {
+    const chains: Record<string, number> = {};
+    const jumps: Record<string, string> = {};
+    for (const t of tables) {
+      for (const c of t.chains)
+        chains[`${t.table}/${c}`] = t.rules.filter(([chain]) => chain === c).length;
+      for (const [builtin, c] of t.jumps) jumps[`${t.table}/${builtin}`] = c;
+    }
+    return { chains, jumps };
+  };
+  return { ipv4: shape(ipv4Tables(policy)), ipv6: shape(ipv6Tables(policy)) };
+}
+
+/** Compares `iptables-save` output with the expected shape; returns what differs. Pure. */
+export function iptablesDifferences(
+  prefix: string,
+  shape: IptablesShape,
+  savedText: string,
+): string[] {
+  const saved = parseIptablesSave(savedText);
+  const ours = iptablesChainPrefix(prefix);
+  const problems: string[] = [];
+  for (const [key, count] of Object.entries(shape.chains)) {
+    const [table = '', chain = ''] = key.split('/');
+    const got = saved.tables.get(table)?.get(chain);
+    if (!got) problems.push(`chain ${key} missing`);
+    else if (got.rules.length !== count)
+      problems.push(`chain ${key} has ${got.rules.length} rules, expected ${count}`);
+  }
+  for (const [table, chains] of saved.tables) {
+    for (const [chain, entry] of chains) {
+      if (chain.startsWith(ours)) {
+        if (!(`${table}/${chain}` in shape.chains))
+          problems.push(`unexpected chain ${table}/${chain}`);
+        continue;
+      }
+      const jumps = entry.rules.filter((spec) => jumpTarget(spec)?.startsWith(ours));
+      const expected = shape.jumps[`${table}/${chain}`];
+      const want = expected === undefined ? 0 : 1;
+      if (jumps.length !== want || (expected && jumpTarget(jumps[0] ?? '') !== expected)) {
+        problems.push(
+          `${table}/${chain} has ${jumps.length} jump(s) into our chains, expected ${want}`,
+        );
+      } else if (expected && entry.rules[0] !== jumps[0]) {
+        problems.push(`${table}/${chain}: our jump is not the first rule`);
+      }
+    }
+  }
+  for (const key of Object.keys(shape.jumps)) {
+    const [table = '', chain = ''] = key.split('/');
+    if (!saved.tables.get(table)?.get(chain)) problems.push(`${key} missing`);
+  }
+  return problems;
+}

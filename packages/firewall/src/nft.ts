@@ -1,0 +1,191 @@
+import { assertPolicy, BLOCKED_DESTINATIONS, type Policy } from './policy.js';
+
+export function nftTableName(prefix: string): string {
+  return `tapnet_${prefix}`;
+}
+
+/** What `status()` expects to find in our table: rules per chain and elements per set. */
+export interface NftShape {
+  readonly table: string;
+  readonly chains: Readonly<Record<string, number>>;
+  readonly sets: Readonly<Record<string, number>>;
+}
+
+interface Compiled {
+  text: string;
+  shape: NftShape;
+}
+
+function q(name: string): string {
+  // Device names are validated to [A-Za-z0-9_.-], so quoting needs no escaping.
+  return `"${name}"`;
+}
+
+function set(name: string, type: string, elements: readonly string[], interval: boolean): string[] {
+  const lines = [`\tset ${name} {`, `\t\ttype ${type}`];
+  if (interval) lines.push('\t\tflags interval');
+  if (elements.length > 0)
+    lines.push(`\t\telements = {\n${elements.map((e) => `\t\t\t${e},`).join('\n')}\n\t\t}`);
+  lines.push('\t}');
+  return lines;
+}
+
+function compile(policy: Policy): Compiled {
+  const table = nftTableName(policy.prefix);
+  const taps = policy.networks.map((n) => q(n.device));
+  const nets = policy.networks.map((n) => `${q(n.device)} . ${n.subnet}`);
+  const gateways = policy.networks.map((n) => `${q(n.device)} . ${n.gateway}`);
+  const pool = policy.networks.map((n) => n.subnet);
+  const allowed = policy.allow.filter((a) => a.via === null).map((a) => a.cidr);
+  const allowedVia = policy.allow
+    .filter((a) => a.via !== null)
+    .map((a) => `${q(a.via!)} . ${a.cidr}`);
+  const sets: Record<string, number> = {
+    taps: taps.length,
+    nets: nets.length,
+    gateways: gateways.length,
+    pool: pool.length,
+    blocked: BLOCKED_DESTINATIONS.length,
+    allowed: allowed.length,
+    allowed_via: allowedVia.length,
+  };
+
+  const v6In = policy.ipv6
+    ? [
+        'icmpv6 type { nd-neighbor-solicit, nd-neighbor-advert, nd-router-solicit, echo-request } accept',
+      ]
+    : ['meta nfproto ipv6 drop'];
+  const v6Out = policy.ipv6
+    ? ['icmpv6 type { nd-neighbor-solicit, nd-neighbor-advert } accept']
+    : ['meta nfproto ipv6 drop'];
+  const md = `${policy.metadataIp}`;
+  const chains: [string, string | null, string[]][] = [
+    // Earliest hook: spoofed sources, loopback destinations and (unless enabled) IPv6 never
+    // reach conntrack or any other table.
+    [
+      'prerouting',
+      'type filter hook prerouting priority raw; policy accept;',
+      ['iifname @taps jump vm_ingress'],
+    ],
+    [
+      'vm_ingress',
+      null,
+      [
+        policy.ipv6 ? 'meta nfproto ipv6 return' : 'meta nfproto ipv6 drop',
+        'ip daddr 127.0.0.0/8 drop',
+        'iifname . ip saddr @nets return',
+        'ip saddr 0.0.0.0 ip daddr 255.255.255.255 udp sport 68 udp dport 67 return',
+        'drop',
+      ],
+    ],
+    [
+      'input',
+      'type filter hook input priority filter - 10; policy accept;',
+      ['iifname @taps jump vm_to_host'],
+    ],
+    [
+      'vm_to_host',
+      null,
+      [
+        ...v6In,
+        'udp sport 68 udp dport 67 ip daddr 255.255.255.255 accept',
+        'udp sport 68 udp dport 67 iifname . ip saddr @nets iifname . ip daddr @gateways accept',
+        'meta l4proto { tcp, udp } th dport 53 iifname . ip saddr @nets iifname . ip daddr @gateways accept',
+        `tcp dport ${policy.metadataPort} iifname . ip saddr @nets ip daddr ${md} accept`,
+        'meta pkttype { broadcast, multicast } drop',
+        'meta l4proto tcp reject with tcp reset',
+        'reject with icmpx type port-unreachable',
+      ],
+    ],
+    [
+      'output',
+      'type filter hook output priority filter - 10; policy accept;',
+      ['oifname @taps jump host_to_vm'],
+    ],
+    [
+      'host_to_vm',
+      null,
+      [
+        ...v6Out,
+        'ct state established,related accept',
+        'udp sport 67 udp dport 68 oifname . ip saddr @gateways accept',
+        'drop',
+      ],
+    ],
+    [
+      'forward',
+      'type filter hook forward priority filter - 10; policy accept;',
+      ['iifname @taps jump vm_forward', 'oifname @taps jump to_vm_forward'],
+    ],
+    [
+      'vm_forward',
+      null,
+      [
+        'meta nfproto ipv6 drop',
+        'iifname . ip saddr != @nets drop',
+        'ip daddr @pool reject with icmpx type admin-prohibited',
+        'ip daddr @allowed accept',
+        'oifname . ip daddr @allowed_via accept',
+        'ip daddr @blocked reject with icmpx type admin-prohibited',
+        ...(policy.uplink === null ? [] : [`oifname ${q(policy.uplink)} accept`]),
+        'reject with icmpx type admin-prohibited',
+      ],
+    ],
+    [
+      'to_vm_forward',
+      null,
+      ['meta nfproto ipv6 drop', 'ct state established,related accept', 'drop'],
+    ],
+    [
+      'postrouting',
+      'type nat hook postrouting priority srcnat; policy accept;',
+      ['oifname @taps return', 'ip saddr @pool masquerade'],
+    ],
+  ];
+
+  const lines = [
+    `# tapnet firewall for pool \`${policy.prefix}\`: ${policy.networks.length} network(s); one atomic transaction.`,
+    // Create-then-delete makes the re-apply idempotent: the table is replaced, never merged.
+    `table inet ${table} {}`,
+    `delete table inet ${table}`,
+    `table inet ${table} {`,
+    ...set('taps', 'ifname', taps, false),
+    ...set('nets', 'ifname . ipv4_addr', nets, true),
+    ...set('gateways', 'ifname . ipv4_addr', gateways, false),
+    ...set('pool', 'ipv4_addr', pool, true),
+    ...set('blocked', 'ipv4_addr', BLOCKED_DESTINATIONS, true),
+    ...set('allowed', 'ipv4_addr', allowed, true),
+    ...set('allowed_via', 'ifname . ipv4_addr', allowedVia, true),
+  ];
+  const chainShape: Record<string, number> = {};
+  for (const [name, base, rules] of chains) {
+    lines.push(`\tchain ${name} {`);
+    if (base) lines.push(`\t\t${base}`);
+    for (const rule of rules) lines.push(`\t\t${rule}`);
+    lines.push('\t}');
+    chainShape[name] = rules.length;
+  }
+  lines.push('}', '');
+  return {
+    text: lines.join('\n'),
+    shape: Object.freeze({ table, chains: Object.freeze(chainShape), sets: Object.freeze(sets) }),
+  };
+}
+
+/** The full text for ONE `nft -f -` transaction that creates or replaces our table. Pure. */
+export function compileNft(policy: Policy): string {
+  assertPolicy(policy);
+  return compile(policy).text;
+}
+
+/** The chains (with rule counts) and sets (with element counts) compileNft produces. Pure. */
+export function nftShape(policy: Policy): NftShape {
+  assertPolicy(policy);
+  return compile(policy).shape;
+}
+
+/** One transaction deleting our table; `table … {}` first makes it succeed when absent. */
+export function compileNftRemoval(prefix: string): string {
+  const table = nftTableName(prefix);
+  return `table inet ${table} {}\ndelete table inet ${table}\n`;
+}
