@@ -9,9 +9,9 @@ export interface SysctlWrite {
   value: string;
 }
 
-/** `/proc/sys/...` path of a dotted sysctl name (device names never contain dots here). */
-export function sysctlPath(key: string): string {
-  return `/proc/sys/${key.split('.').join('/')}`;
+/** Path of a dotted sysctl name under `root` (device names never contain dots here). */
+export function sysctlPath(key: string, root = '/proc/sys'): string {
+  return `${root}/${key.split('.').join('/')}`;
 }
 
 /** One `tuntap add` per network: persistent TAPs, owned by `owner` when given. */

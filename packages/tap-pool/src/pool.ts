@@ -30,6 +30,8 @@ import {
 
 export interface CreateTapPoolOptions {
   runner?: Runner;
+  /** Where sysctls are read and written; default `/proc/sys` (a test seam for fake runners). */
+  sysctlRoot?: string;
   /**
    * When a record of a crashed run (its pid is gone) exists for the prefix, clean it up first
    * instead of throwing StateError. Default false.
@@ -40,6 +42,8 @@ export interface CreateTapPoolOptions {
 export interface CleanupOptions {
   stateDir?: string;
   runner?: Runner;
+  /** Where sysctls are read and written; default `/proc/sys`. */
+  sysctlRoot?: string;
 }
 
 export interface CleanupReport {
@@ -60,15 +64,19 @@ export interface TapPool extends AsyncDisposable {
   processCount(): number;
 }
 
-const IPV6_SYSCTLS = '/proc/sys/net/ipv6';
+const PROC_SYS = '/proc/sys';
 
-function readSysctl(key: string): string {
-  return readFileSync(sysctlPath(key), 'utf8').trim();
+function readSysctl(root: string, key: string): string {
+  try {
+    return readFileSync(sysctlPath(key, root), 'utf8').trim();
+  } catch (error) {
+    throw new SysctlError(`Could not read ${key}`, { cause: error });
+  }
 }
 
-function writeSysctl(key: string, value: string): void {
+function writeSysctl(root: string, key: string, value: string): void {
   try {
-    writeFileSync(sysctlPath(key), value);
+    writeFileSync(sysctlPath(key, root), value);
   } catch (error) {
     throw new SysctlError(`Could not set ${key}=${value}`, { cause: error });
   }
@@ -108,7 +116,7 @@ function matchesScheme(prefix: string, name: string): boolean {
  * else (a recorded name now carried by another kind of device, a device of our naming scheme
  * that is not in the record) is reported as skipped.
  */
-async function teardown(record: StateRecord, runner: Runner): Promise<CleanupReport> {
+async function teardown(record: StateRecord, runner: Runner, root: string): Promise<CleanupReport> {
   const report: CleanupReport = {
     removedDevices: [],
     removedAddresses: [],
@@ -142,9 +150,9 @@ async function teardown(record: StateRecord, runner: Runner): Promise<CleanupRep
     );
   }
   if (record.ipForward && record.ipForward.prior !== record.ipForward.value) {
-    const current = readSysctl(IP_FORWARD);
+    const current = readSysctl(root, IP_FORWARD);
     if (current === record.ipForward.value) {
-      writeSysctl(IP_FORWARD, record.ipForward.prior);
+      writeSysctl(root, IP_FORWARD, record.ipForward.prior);
       report.restoredSysctls.push(`${IP_FORWARD}=${record.ipForward.prior}`);
     } else {
       report.skipped.push({
@@ -161,6 +169,7 @@ async function checkRecord(
   path: string,
   prefix: string,
   runner: Runner,
+  root: string,
   cleanupStale: boolean,
 ): Promise<void> {
   const existing = readState(path);
@@ -175,7 +184,7 @@ async function checkRecord(
       `Expected no state record for prefix \`${prefix}\`, got one left by pid ${existing.pid}, which is gone: run cleanupPool('${prefix}') first (\`${path}\`)`,
     );
   }
-  await teardown(existing, runner);
+  await teardown(existing, runner, root);
   deleteState(path);
 }
 
@@ -189,10 +198,12 @@ export async function createTapPool(
   options: CreateTapPoolOptions = {},
 ): Promise<TapPool> {
   verifyPlan(plan);
-  const counter = countingRunner(options.runner ?? defaultRunner);
+  const opts: CreateTapPoolOptions = Object.assign(Object.create(null), options);
+  const root = opts.sysctlRoot ?? PROC_SYS;
+  const counter = countingRunner(opts.runner ?? defaultRunner);
   const run = counter.run;
   const path = statePath(plan.stateDir, plan.prefix);
-  await checkRecord(path, plan.prefix, run, options.cleanupStale === true);
+  await checkRecord(path, plan.prefix, run, root, opts.cleanupStale === true);
 
   const [addrText, routeText] = await Promise.all([
     runChecked(run, 'Could not list devices', ['ip', '-details', '-json', 'addr', 'show']),
@@ -214,7 +225,7 @@ export async function createTapPool(
 
   const metadata = metadataCidr(plan);
   const addMetadataIp = !host.addresses.some((a) => a.dev === 'lo' && a.cidr === metadata);
-  const priorForward = readSysctl(IP_FORWARD);
+  const priorForward = readSysctl(root, IP_FORWARD);
   const record: StateRecord = {
     version: 1,
     prefix: plan.prefix,
@@ -240,10 +251,10 @@ export async function createTapPool(
     record.tapsCreated = true;
     writeState(path, plan.stateDir, record);
 
-    const ipv6 = existsSync(IPV6_SYSCTLS);
+    const ipv6 = existsSync(`${root}/net/ipv6`);
     for (const write of deviceSysctls(plan)) {
       if (!ipv6 && write.key.startsWith('net.ipv6.')) continue;
-      writeSysctl(write.key, write.value);
+      writeSysctl(root, write.key, write.value);
     }
 
     await runChecked(
@@ -256,10 +267,10 @@ export async function createTapPool(
     if (record.metadataIp) record.metadataIp.added = true;
     writeState(path, plan.stateDir, record);
 
-    if (record.ipForward) writeSysctl(IP_FORWARD, record.ipForward.value);
+    if (record.ipForward) writeSysctl(root, IP_FORWARD, record.ipForward.value);
   } catch (error) {
     try {
-      await teardown(record, run);
+      await teardown(record, run, root);
       deleteState(path);
     } catch {
       // The record stays for cleanupPool; the first error is the one to report.
@@ -273,7 +284,7 @@ export async function createTapPool(
     if (removed) return Promise.resolve();
     removing ??= (async () => {
       try {
-        await teardown(record, run);
+        await teardown(record, run, root);
         deleteState(path);
         removed = true;
       } finally {
@@ -303,6 +314,7 @@ export async function cleanupPool(
   const opts: CleanupOptions = Object.assign(Object.create(null), options);
   const stateDir = validateStateDir(opts.stateDir ?? DEFAULTS.stateDir);
   const runner = opts.runner ?? defaultRunner;
+  const root = opts.sysctlRoot ?? PROC_SYS;
   const path = statePath(stateDir, name);
   const record = readState(path);
   if (!record) {
@@ -322,7 +334,7 @@ export async function cleanupPool(
       `Expected the pool \`${name}\` to be gone, got a live owner, pid ${record.pid} (\`${path}\`)`,
     );
   }
-  const report = await teardown(record, runner);
+  const report = await teardown(record, runner, root);
   deleteState(path);
   return report;
 }
