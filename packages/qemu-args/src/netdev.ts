@@ -160,6 +160,9 @@ export function normalizeUserNetdevOptions(options: unknown): UserNetdevOptions 
       return fwd;
     });
   }
+  // An empty list builds nothing, so the normal form leaves it out (parse gives it back that way).
+  if (result.hostfwd?.length === 0) delete result.hostfwd;
+  if (result.guestfwd?.length === 0) delete result.guestfwd;
   return result;
 }
 
