@@ -1,0 +1,464 @@
+import { EventEmitter } from 'node:events';
+import { type FSWatcher, watch } from 'node:fs';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { renderConfig } from './config.js';
+import { RecordType } from './dns-message.js';
+import { DhcpDnsError, DnsmasqFailedError, DnsmasqStartError } from './errors.js';
+import { currentLeases, diffLeases, type Lease, parseLeaseFile } from './leases.js';
+import {
+  type DnsmasqOptions,
+  type HostRecord,
+  type NormalizedOptions,
+  normalizeOptions,
+  normalizeRecords,
+  type SrvRecord,
+} from './options.js';
+import { type ChildExit, type ChildProcess, defaultRunner, type Runner } from './runner.js';
+import { stopStaleDnsmasq } from './stale.js';
+
+export type DnsmasqState = 'running' | 'restarting' | 'failed' | 'stopped';
+
+export interface DnsmasqStatus {
+  state: DnsmasqState;
+  pid?: number;
+  restarts: number;
+  lastError?: DhcpDnsError;
+}
+
+export interface RestartEvent {
+  /** Consecutive restart attempt, from 1; resets after a run longer than the quick-failure window. */
+  attempt: number;
+  delayMs: number;
+  exitCode: number | undefined;
+  signal: string | undefined;
+  /** The last lines dnsmasq wrote before it died. */
+  stderr: string;
+}
+
+export interface DnsmasqRecords {
+  metadataNames?: readonly string[];
+  hostRecords?: readonly HostRecord[];
+  srvRecords?: readonly SrvRecord[];
+}
+
+export interface DnsmasqEvents {
+  lease: [Lease];
+  expire: [Lease];
+  release: [Lease];
+  restart: [RestartEvent];
+  failed: [DnsmasqFailedError];
+  error: [Error];
+}
+
+export type DnsmasqStartOptions = DnsmasqOptions & { runner?: Runner };
+
+const STOP_GRACE_MS = 5000;
+const OUTPUT_LIMIT = 64 * 1024;
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+interface Run {
+  child: ChildProcess;
+  output: string;
+  argv: readonly string[];
+  readyAt?: number;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+async function writeFileAtomic(path: string, text: string): Promise<void> {
+  const tmp = `${path}.${process.pid}.tmp`;
+  await writeFile(tmp, text, { mode: 0o600 });
+  await rename(tmp, path);
+}
+
+/**
+ * One supervised dnsmasq serving DHCP and DNS on every network: started in the foreground as
+ * our child, restarted with backoff when it dies, leases followed through its lease file.
+ */
+export class Dnsmasq extends EventEmitter<DnsmasqEvents> implements AsyncDisposable {
+  readonly configPath: string;
+  #options: NormalizedOptions;
+  readonly #runner: Runner;
+  #config: string;
+  #run: Run | undefined;
+  #state: DnsmasqState = 'restarting';
+  #restarts = 0;
+  #quickFailures = 0;
+  #lastError: DhcpDnsError | undefined;
+  #stopping: Promise<void> | undefined;
+  #wake: (() => void) | undefined;
+  #queue: Promise<unknown> = Promise.resolve();
+  #leases = new Map<string, Lease>();
+  #watcher: FSWatcher | undefined;
+  #expiryTimer: NodeJS.Timeout | undefined;
+  #reading: Promise<void> | undefined;
+  #readAgain = false;
+
+  private constructor(options: NormalizedOptions, runner: Runner) {
+    super();
+    this.#options = options;
+    this.#runner = runner;
+    this.#config = renderConfig(options);
+    this.configPath = options.configPath;
+  }
+
+  /** Validates, stops a stale dnsmasq of the same state folder, starts dnsmasq and waits until it answers DNS on every gateway. */
+  static async start(options: DnsmasqStartOptions): Promise<Dnsmasq> {
+    const normalized = normalizeOptions(options);
+    const runner = options.runner ?? defaultRunner;
+    const dnsmasq = new Dnsmasq(normalized, runner);
+    await mkdir(normalized.stateDir, { recursive: true, mode: 0o755 });
+    await stopStaleDnsmasq(normalized.stateDir);
+    await writeFileAtomic(normalized.configPath, dnsmasq.#config);
+    try {
+      dnsmasq.#leases = currentLeases(await dnsmasq.#readLeaseFile(), new Date());
+      await dnsmasq.#launch();
+      dnsmasq.#watchLeases();
+    } catch (error) {
+      await dnsmasq.stop();
+      throw error;
+    }
+    return dnsmasq;
+  }
+
+  get pid(): number | undefined {
+    return this.#state === 'running' ? this.#run?.child.pid : undefined;
+  }
+
+  status(): DnsmasqStatus {
+    const status: DnsmasqStatus = { state: this.#state, restarts: this.#restarts };
+    if (this.pid !== undefined) status.pid = this.pid;
+    if (this.#lastError) status.lastError = this.#lastError;
+    return status;
+  }
+
+  /** The current lease of `networkName` (the one expiring last if there are several). */
+  leaseFor(networkName: string): Lease | undefined {
+    let best: Lease | undefined;
+    for (const lease of this.#leases.values()) {
+      if (lease.network === networkName && (!best || lease.expiresAt > best.expiresAt))
+        best = lease;
+    }
+    return best ? { ...best } : undefined;
+  }
+
+  leases(): Lease[] {
+    return [...this.#leases.values()].map((lease) => ({ ...lease }));
+  }
+
+  /**
+   * Replaces the metadata names, host records and SRV records. dnsmasq re-reads none of these
+   * on SIGHUP, so it is restarted on the same lease file: leases survive, DNS pauses briefly.
+   * Invalid records throw InvalidConfigError and change nothing.
+   */
+  async reload(records: DnsmasqRecords): Promise<void> {
+    const normalized = normalizeRecords(records);
+    await this.#serialize(async () => {
+      if (this.#stopping || this.#state === 'stopped') {
+        throw new DhcpDnsError(
+          'ERR_STOPPED',
+          'Expected a running dnsmasq to reload, got a stopped one',
+        );
+      }
+      const previous = { options: this.#options, config: this.#config };
+      this.#options = Object.freeze({ ...this.#options, ...normalized });
+      this.#config = renderConfig(this.#options);
+      await writeFileAtomic(this.configPath, this.#config);
+      if (this.#state !== 'running') return; // the pending restart (or the next start) reads the new file
+      try {
+        await this.#replaceRun();
+      } catch (error) {
+        // Back to the records that worked, so the pool keeps its DNS.
+        this.#options = previous.options;
+        this.#config = previous.config;
+        await writeFileAtomic(this.configPath, this.#config);
+        if (!this.#stopping) {
+          try {
+            await this.#launch();
+          } catch (again) {
+            this.#supervise(undefined, again);
+          }
+        }
+        throw error;
+      }
+    });
+  }
+
+  /** SIGTERM, SIGKILL after a deadline; stops following leases. Idempotent. */
+  stop(): Promise<void> {
+    this.#stopping ??= (async () => {
+      this.#wake?.();
+      this.#watcher?.close();
+      this.#watcher = undefined;
+      clearTimeout(this.#expiryTimer);
+      await this.#queue.catch(() => {});
+      const run = this.#run;
+      this.#run = undefined;
+      if (run) await this.#terminate(run);
+      await rm(this.#options.pidPath, { force: true });
+      this.#state = 'stopped';
+    })();
+    return this.#stopping;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.stop();
+  }
+
+  #serialize<T>(task: () => Promise<T>): Promise<T> {
+    const result = this.#queue.then(task);
+    this.#queue = result.catch(() => {});
+    return result;
+  }
+
+  async #terminate(run: Run): Promise<ChildExit> {
+    run.child.kill('SIGTERM');
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<'late'>((resolve) => {
+      timer = setTimeout(() => resolve('late'), STOP_GRACE_MS);
+    });
+    const first = await Promise.race([run.child.exited, deadline]);
+    clearTimeout(timer);
+    if (first !== 'late') return first;
+    run.child.kill('SIGKILL');
+    return run.child.exited;
+  }
+
+  async #replaceRun(): Promise<void> {
+    const old = this.#run;
+    this.#run = undefined; // its exit is expected now
+    this.#state = 'restarting';
+    if (old) await this.#terminate(old);
+    await this.#launch();
+  }
+
+  /** Starts dnsmasq and resolves once every gateway answers; rejects with DnsmasqStartError. */
+  async #launch(): Promise<void> {
+    const o = this.#options;
+    const argv = ['--keep-in-foreground', '--log-facility=-', `--conf-file=${this.configPath}`];
+    const child = this.#runner.spawn(o.dnsmasqPath, argv);
+    const run: Run = { child, output: '', argv: [o.dnsmasqPath, ...argv] };
+    child.onOutput((text) => {
+      run.output = (run.output + text).slice(-OUTPUT_LIMIT);
+    });
+    this.#run = run;
+    let exit: ChildExit | undefined;
+    const exited = child.exited.then((e) => {
+      exit = e;
+    });
+    const deadline = Date.now() + o.readyTimeoutMs;
+    const pending = new Set(o.networks.map((n) => n.gateway));
+    const config = this.#config;
+    const details = () => ({
+      argv: run.argv,
+      exitCode: exit?.exitCode,
+      signal: exit?.signal,
+      stderr: exit?.failure ? `${run.output}${exit.failure}` : run.output,
+      config,
+    });
+    while (pending.size > 0) {
+      if (exit)
+        throw new DnsmasqStartError(
+          `dnsmasq exited (${exit.failure ?? describeExit(exit)}) before it was ready`,
+          details(),
+        );
+      if (this.#stopping || this.#run !== run) {
+        throw new DnsmasqStartError('dnsmasq was stopped before it was ready', details());
+      }
+      if (Date.now() >= deadline) {
+        child.kill('SIGKILL');
+        await child.exited;
+        throw new DnsmasqStartError(
+          `dnsmasq did not answer DNS on ${[...pending].join(', ')} within ${o.readyTimeoutMs} ms`,
+          details(),
+        );
+      }
+      await Promise.race([
+        Promise.all(
+          [...pending].map(async (gateway) => {
+            if (await this.#answers(gateway)) pending.delete(gateway);
+          }),
+        ),
+        exited,
+      ]);
+      if (pending.size > 0 && !exit) await Promise.race([sleep(50), exited]);
+    }
+    run.readyAt = Date.now();
+    this.#state = 'running';
+    child.exited.then((e) => this.#onExit(run, e));
+  }
+
+  async #answers(gateway: string): Promise<boolean> {
+    const [name] = this.#options.metadataNames;
+    try {
+      const response = await this.#runner.queryDns(gateway, name ?? 'localhost', RecordType.A, 250);
+      if (name === undefined) return true;
+      return response.answers.some((a) => a.type === 'A' && a.address === this.#options.metadataIp);
+    } catch {
+      return false;
+    }
+  }
+
+  #onExit(run: Run, exit: ChildExit): void {
+    if (this.#run !== run || this.#stopping) return; // stopped or replaced on purpose
+    this.#run = undefined;
+    this.#supervise(run, exit);
+  }
+
+  /** Restarts with exponential backoff until a run lasts, or gives up after too many quick failures. */
+  #supervise(failed: Run | undefined, reason: unknown): void {
+    this.#serialize(async () => {
+      let run = failed;
+      let cause = reason;
+      for (;;) {
+        if (this.#stopping) return;
+        const o = this.#options.restart;
+        const lasted =
+          run?.readyAt !== undefined && Date.now() - run.readyAt >= o.quickFailureWindowMs;
+        this.#quickFailures = lasted ? 0 : this.#quickFailures + 1;
+        const exit = isExit(cause) ? cause : undefined;
+        if (this.#quickFailures >= o.maxQuickFailures) {
+          const error = new DnsmasqFailedError(
+            `dnsmasq failed ${this.#quickFailures} times in a row within ${o.quickFailureWindowMs} ms of starting; gave up restarting it`,
+            this.#restarts,
+            cause instanceof Error
+              ? cause
+              : { exitCode: exit?.exitCode, signal: exit?.signal, stderr: run?.output ?? '' },
+          );
+          this.#state = 'failed';
+          this.#lastError = error;
+          this.emit('failed', error);
+          return;
+        }
+        const attempt = this.#quickFailures + (lasted ? 1 : 0);
+        const delayMs = Math.min(o.initialDelayMs * 2 ** Math.max(0, attempt - 1), o.maxDelayMs);
+        this.#state = 'restarting';
+        this.#restarts += 1;
+        this.emit('restart', {
+          attempt: Math.max(1, attempt),
+          delayMs,
+          exitCode: exit?.exitCode,
+          signal: exit?.signal,
+          stderr: tailLines(run?.output ?? (cause instanceof Error ? cause.message : '')),
+        });
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, delayMs);
+          this.#wake = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+        this.#wake = undefined;
+        if (this.#stopping) return;
+        try {
+          await this.#launch();
+          this.#lastError = undefined;
+          return;
+        } catch (error) {
+          if (this.#stopping) return;
+          this.#lastError = error as DhcpDnsError;
+          run = undefined;
+          cause = error;
+        }
+      }
+    }).catch((error: unknown) => this.#reportError(error));
+  }
+
+  #reportError(error: unknown): void {
+    // An 'error' event without a listener would crash the process: report only to listeners.
+    if (this.listenerCount('error') > 0)
+      this.emit('error', error instanceof Error ? error : new Error(String(error)));
+  }
+
+  #readLeaseFile(): Promise<Lease[]> {
+    return readLeaseFileStable(this.#options.leasePath).then((text) =>
+      parseLeaseFile(text, this.#options.networks),
+    );
+  }
+
+  // The lease file, not --dhcp-script: no extra process, nothing for dnsmasq to execute.
+  #watchLeases(): void {
+    try {
+      this.#watcher = watch(this.#options.stateDir, { persistent: false }, (_event, file) => {
+        if (file === null || file === undefined || String(file).startsWith('dnsmasq.leases'))
+          this.#refreshLeases();
+      });
+      this.#watcher.on('error', (error) => this.#reportError(error));
+    } catch (error) {
+      this.#reportError(error);
+    }
+    this.#refreshLeases();
+  }
+
+  #refreshLeases(): void {
+    if (this.#reading) {
+      this.#readAgain = true;
+      return;
+    }
+    this.#reading = (async () => {
+      do {
+        this.#readAgain = false;
+        if (this.#stopping) break;
+        try {
+          const now = new Date();
+          const leases = await this.#readLeaseFile();
+          const changes = diffLeases(this.#leases, leases, now);
+          this.#leases = currentLeases(leases, now);
+          this.#scheduleExpiry();
+          for (const lease of changes.expired) this.emit('expire', { ...lease });
+          for (const lease of changes.released) this.emit('release', { ...lease });
+          for (const lease of changes.added) this.emit('lease', { ...lease });
+        } catch (error) {
+          this.#reportError(error);
+        }
+      } while (this.#readAgain);
+      this.#reading = undefined;
+    })();
+  }
+
+  #scheduleExpiry(): void {
+    clearTimeout(this.#expiryTimer);
+    let next = Number.POSITIVE_INFINITY;
+    for (const lease of this.#leases.values()) next = Math.min(next, lease.expiresAt.getTime());
+    if (!Number.isFinite(next) || this.#stopping) return;
+    const delay = Math.min(Math.max(0, next - Date.now()) + 10, MAX_TIMER_MS);
+    this.#expiryTimer = setTimeout(() => this.#refreshLeases(), delay);
+    this.#expiryTimer.unref();
+  }
+}
+
+/** dnsmasq rewrites its lease file in place: read until two readings agree, so a half-written one is never used. */
+async function readLeaseFileStable(path: string): Promise<string> {
+  const read = () =>
+    readFile(path, 'utf8').catch((error: NodeJS.ErrnoException) => {
+      if (error.code === 'ENOENT') return '';
+      throw error;
+    });
+  let previous = await read();
+  for (let i = 0; i < 10; i++) {
+    const current = await read();
+    if (current === previous) return current;
+    previous = current;
+  }
+  return previous;
+}
+
+function isExit(value: unknown): value is ChildExit {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    'exitCode' in value &&
+    'signal' in value &&
+    !(value instanceof Error)
+  );
+}
+
+function describeExit(exit: ChildExit): string {
+  return exit.signal ? `signal ${exit.signal}` : `exit code ${exit.exitCode}`;
+}
+
+function tailLines(text: string, lines = 20): string {
+  return text.trimEnd().split('\n').slice(-lines).join('\n');
+}

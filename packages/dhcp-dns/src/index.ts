@@ -1,0 +1,47 @@
+export { buildDnsmasqConfig } from './config.js';
+export { type DnsAnswer, type DnsResponse, RecordType } from './dns-message.js';
+export { queryDns } from './dns-query.js';
+export {
+  Dnsmasq,
+  type DnsmasqEvents,
+  type DnsmasqRecords,
+  type DnsmasqStartOptions,
+  type DnsmasqState,
+  type DnsmasqStatus,
+  type RestartEvent,
+} from './dnsmasq.js';
+export {
+  DhcpDnsError,
+  DnsmasqFailedError,
+  type DnsmasqRunDetails,
+  DnsmasqStartError,
+  InvalidConfigError,
+} from './errors.js';
+export { type Lease, parseLeaseFile } from './leases.js';
+export {
+  type DhcpNetwork,
+  type DnsmasqOptions,
+  defaults,
+  type HostRecord,
+  normalizeOptions,
+  type RestartOptions,
+  type SrvRecord,
+} from './options.js';
+export {
+  type ChildExit,
+  type ChildProcess,
+  defaultRunner,
+  type Runner,
+  type RunResult,
+} from './runner.js';
+export { stopStaleDnsmasq } from './stale.js';
+export {
+  isDnsName,
+  isInterfaceName,
+  isIPv4,
+  isIPv6,
+  isLeaseTime,
+  isSafeAbsolutePath,
+  isSrvLabel,
+  prefixLengthOfNetmask,
+} from './validate.js';
