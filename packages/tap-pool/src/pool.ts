@@ -154,7 +154,8 @@ async function teardown(record: StateRecord, runner: Runner, root: string): Prom
     if (current === record.ipForward.value) {
       writeSysctl(root, IP_FORWARD, record.ipForward.prior);
       report.restoredSysctls.push(`${IP_FORWARD}=${record.ipForward.prior}`);
-    } else {
+    } else if (current !== record.ipForward.prior) {
+      // (When it still holds the prior value, the run never got to write it.)
       report.skipped.push({
         name: IP_FORWARD,
         reason: `changed to ${current} by someone else since; left alone`,
