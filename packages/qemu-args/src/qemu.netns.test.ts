@@ -1,12 +1,20 @@
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { connect, createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { describeNetns, run, runOk, waitFor } from '@tapnet/testing';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { parseNetdev, tapNetdev, unixChardev, userNetdev } from './index.js';
+import {
+  macFromSeed,
+  netDevice,
+  parseNetdev,
+  streamNetdev,
+  tapNetdev,
+  unixChardev,
+  userNetdev,
+} from './index.js';
 
 /** A minimal QMP client over QEMU's stdio: one command at a time, events skipped. */
 class Qmp {
@@ -44,6 +52,28 @@ class Qmp {
 }
 
 /** Connects, half-closes at once (so a `nc` in between sees EOF and exits), reads to the end. */
+async function startQemu(
+  argv: string[],
+): Promise<{ qemu: ChildProcessWithoutNullStreams; qmp: Qmp }> {
+  const qemu = spawn('qemu-system-x86_64', argv, { stdio: ['pipe', 'pipe', 'pipe'] });
+  const qmp = new Qmp(qemu);
+  try {
+    await qmp.next(); // greeting
+    await qmp.execute('qmp_capabilities');
+  } catch (error) {
+    await kill(qemu);
+    throw error;
+  }
+  return { qemu, qmp };
+}
+
+async function kill(qemu: ChildProcessWithoutNullStreams | undefined): Promise<void> {
+  if (!qemu || qemu.exitCode !== null || qemu.signalCode !== null) return;
+  const exited = new Promise((resolve) => qemu.once('exit', resolve));
+  qemu.kill('SIGKILL');
+  await exited;
+}
+
 function readAll(host: string, port: number): Promise<string> {
   return new Promise((resolve, reject) => {
     const socket = connect({ host, port, allowHalfOpen: true }, () => socket.end());
@@ -125,39 +155,19 @@ describeNetns('real QEMU reads what the builders write', () => {
         { server: '169.254.169.252', port: 82, chardev: unixChardev(join(dir, 'chr.sock')) },
       ],
     });
+    // No machine at all: netdevs only, and the VM counts as running, so slirp moves packets.
     const argv = [
-      ...[
-        '-machine',
-        'none',
-        '-accel',
-        'tcg',
-        '-nodefaults',
-        '-nographic',
-        '-display',
-        'none',
-        '-qmp',
-        'stdio',
-      ],
+      ...['-machine', 'none', '-accel', 'tcg', '-nodefaults', '-display', 'none', '-qmp', 'stdio'],
       ...['-netdev', netdev, '-netdev', tapNetdev({ id: 't0', ifname: 'tq0' })],
-      ...[
-        '-netdev',
-        'hubport,id=h0,hubid=0,netdev=u0',
-        '-netdev',
-        'hubport,id=h1,hubid=0,netdev=t0',
-      ],
+      ...['-netdev', 'hubport,id=h0,hubid=0,netdev=u0'],
+      ...['-netdev', 'hubport,id=h1,hubid=0,netdev=t0'],
+      ...['-netdev', streamNetdev({ id: 's0', path: join(dir, 'stream.sock'), server: true })],
     ];
-    qemu = spawn('qemu-system-x86_64', argv, { stdio: ['pipe', 'pipe', 'pipe'] });
-    qmp = new Qmp(qemu);
-    await qmp.next(); // greeting
-    await qmp.execute('qmp_capabilities');
+    ({ qemu, qmp } = await startQemu(argv));
   });
 
   afterAll(async () => {
-    if (qemu && qemu.exitCode === null && qemu.signalCode === null) {
-      const exited = new Promise((resolve) => qemu?.once('exit', resolve));
-      qemu.kill('SIGKILL');
-      await exited;
-    }
+    await kill(qemu);
     for (const server of servers) await new Promise((resolve) => server.close(resolve));
     await run(['ip', 'link', 'del', 'tq0']);
     if (dir) rmSync(dir, { recursive: true, force: true });
@@ -167,6 +177,41 @@ describeNetns('real QEMU reads what the builders write', () => {
     const info = await qmp.hmp('info network');
     expect(info).toContain(' u0: index=0,type=user,net=169.254.0.0,restrict=on\r\n');
     expect(info).toContain(' t0: index=0,type=tap,ifname=tq0,script=no,downscript=no\r\n');
+  });
+
+  it('listens on the stream socket path it was given', async () => {
+    await waitFor(() => existsSync(join(dir, 'stream.sock')), {
+      what: 'stream.sock',
+      seen: () => qmp.stderr.join(''),
+    });
+    expect(await qmp.hmp('info network')).toMatch(/^s0: index=0,type=stream,/m);
+  });
+
+  it('attaches the NICs with the models and MACs it was given', async () => {
+    // q35 with its CPU stopped (-S): a PCI bus for the NICs, and no guest code runs.
+    const nics = await startQemu([
+      ...['-M', 'q35', '-S', '-accel', 'tcg', '-nodefaults', '-display', 'none', '-qmp', 'stdio'],
+      ...['-netdev', userNetdev({ id: 'n1' })],
+      ...[
+        '-device',
+        netDevice({ model: 'virtio-net-pci', netdev: 'n1', mac: macFromSeed('vm-1'), id: 'nic1' }),
+      ],
+      ...['-netdev', userNetdev({ id: 'n2' })],
+      ...[
+        '-device',
+        netDevice({ model: 'e1000', netdev: 'n2', mac: '52:54:00:AB:CD:EF', id: 'nic2' }),
+      ],
+    ]);
+    let info: string;
+    try {
+      info = await nics.qmp.hmp('info network');
+    } finally {
+      await kill(nics.qemu);
+    }
+    expect(info).toContain(
+      `nic1: index=0,type=nic,model=virtio-net-pci,macaddr=${macFromSeed('vm-1')}\r\n`,
+    );
+    expect(info).toContain('nic2: index=0,type=nic,model=e1000,macaddr=52:54:00:ab:cd:ef\r\n');
   });
 
   it('connects a chardev forward to the socket in the folder with a space and a comma', async () => {
