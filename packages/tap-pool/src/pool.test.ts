@@ -264,3 +264,23 @@ describe('cleanupPool with a recording runner', () => {
     );
   });
 });
+
+describe('racing runs', () => {
+  it('lets only one of two simultaneous creates with one prefix touch anything', async () => {
+    const host = fakeHost(root);
+    const plan = planPool({ size: 2, stateDir });
+    const results = await Promise.allSettled([
+      createTapPool(plan, { runner: host.runner, sysctlRoot: root }),
+      createTapPool(plan, { runner: host.runner, sysctlRoot: root }),
+    ]);
+    const won = results.filter((r) => r.status === 'fulfilled');
+    const lost = results.filter((r) => r.status === 'rejected');
+    expect(won).toHaveLength(1);
+    expect(lost[0]?.reason).toBeInstanceOf(StateError);
+    expect(host.calls.filter((c) => c.argv === 'ip -batch -')).toHaveLength(2); // the winner's two batches only
+    expect([...host.links.keys()]).toEqual(['lo', 'tn0', 'tn1']);
+    await (
+      won[0] as PromiseFulfilledResult<Awaited<ReturnType<typeof createTapPool>>>
+    ).value.remove();
+  });
+});

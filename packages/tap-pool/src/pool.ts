@@ -240,7 +240,7 @@ export async function createTapPool(
     ipForward: priorForward === '1' ? null : { prior: priorForward, value: '1' },
   };
   // Intent first: a crash from here on leaves a record that cleanupPool can act on.
-  writeState(path, plan.stateDir, record);
+  writeState(path, plan.stateDir, record, true);
 
   try {
     await runChecked(

@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { linkSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { StateError } from './errors.js';
 
@@ -63,15 +63,35 @@ export function readState(path: string): StateRecord | undefined {
   return value;
 }
 
-/** Writes the record atomically: a temporary file beside it, then rename. */
-export function writeState(path: string, dir: string, record: StateRecord): void {
+/**
+ * Writes the record atomically: a temporary file beside it, then rename. With `exclusive`, the
+ * first write of a run, it links instead, which fails when a record exists: of two runs racing
+ * for one prefix only one gets to create (and so to roll back) anything.
+ */
+export function writeState(
+  path: string,
+  dir: string,
+  record: StateRecord,
+  exclusive = false,
+): void {
   const tmp = `${path}.${process.pid}.tmp`;
   try {
     mkdirSync(dir, { recursive: true, mode: 0o755 });
     writeFileSync(tmp, `${JSON.stringify(record, null, 2)}\n`, { mode: 0o644 });
-    renameSync(tmp, path);
+    if (exclusive) {
+      linkSync(tmp, path);
+      rmSync(tmp);
+    } else renameSync(tmp, path);
   } catch (error) {
     rmSync(tmp, { force: true });
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') {
+      throw new StateError(
+        `Expected no state record \`${path}\`, got one: another run holds this prefix`,
+        {
+          cause: error,
+        },
+      );
+    }
     throw new StateError(`Could not write the state record \`${path}\``, { cause: error });
   }
 }
