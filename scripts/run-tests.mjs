@@ -5,7 +5,13 @@
 //
 // Usage: node scripts/run-tests.mjs [--jobs N] [FILTER...]  (FILTER: substrings of test paths)
 import { spawn } from 'node:child_process';
-import { closeSync, existsSync, globSync, mkdirSync, openSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import * as fs from 'node:fs';
+
+if (typeof fs.globSync !== 'function') {
+  console.error(`run-tests needs Node >= 22 (this is ${process.version}): run \`./tapnet.sh test\`, or put .tools/node/package/bin first on PATH`);
+  process.exit(2);
+}
+const { closeSync, existsSync, globSync, mkdirSync, openSync, readFileSync, readlinkSync, writeFileSync } = fs;
 import { availableParallelism } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { diffHostState, hostState } from './host-state.mjs';
