@@ -312,6 +312,43 @@ describeNetns('a supervised dnsmasq serving two networks', () => {
     expect(parseUdhcpc(result.stdout).router).toBe(networks[0]!.gateway);
   });
 
+  it('reports a release when a guest gives its lease back', async () => {
+    const released: Lease[] = [];
+    dnsmasq.on('release', (lease) => released.push(lease));
+    const seenBefore = leaseEvents.length;
+    // `udhcpc -q` quits without releasing; a running client releases on SIGUSR2.
+    const client = guests[1]!.spawn([
+      'busybox',
+      'udhcpc',
+      '-i',
+      'eth0',
+      '-f',
+      '-R',
+      '-t',
+      '5',
+      '-T',
+      '1',
+      '-s',
+      script,
+    ]);
+    const lease = await waitFor(
+      () => leaseEvents.slice(seenBefore).find((l) => l.mac === macs[1]),
+      {
+        what: `a new lease event for ${macs[1]}`,
+      },
+    );
+    client.kill('SIGUSR2');
+    const gone = await waitFor(() => released.find((l) => l.mac === macs[1]), {
+      what: `a release event for ${macs[1]}`,
+    });
+    client.kill('SIGTERM');
+    const output = await client;
+    expect(output.all).toContain('unicasting a release');
+    expect(gone).toMatchObject({ network: 'dd1', ip: lease.ip });
+    expect(dnsmasq.leaseFor('dd1')).toBeUndefined();
+    expect(dnsmasq.leaseFor('dd0')).toMatchObject({ mac: macs[0] });
+  });
+
   it('stop() leaves no dnsmasq process and is idempotent', async () => {
     const configPath = dnsmasq.configPath;
     await dnsmasq.stop();

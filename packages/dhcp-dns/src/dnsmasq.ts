@@ -258,21 +258,28 @@ export class Dnsmasq extends EventEmitter<DnsmasqEvents> implements AsyncDisposa
       stderr: exit?.failure ? `${run.output}${exit.failure}` : run.output,
       config,
     });
-    while (pending.size > 0) {
-      if (exit)
-        throw new DnsmasqStartError(
-          `dnsmasq exited (${exit.failure ?? describeExit(exit)}) before it was ready`,
-          details(),
-        );
-      if (this.#stopping || this.#run !== run) {
-        throw new DnsmasqStartError('dnsmasq was stopped before it was ready', details());
+    const giveUp = async (message: string, signal: NodeJS.Signals): Promise<never> => {
+      if (!exit) {
+        child.kill(signal);
+        if (signal === 'SIGKILL') await child.exited;
+        else await this.#terminate(run);
       }
+      if (this.#run === run) this.#run = undefined;
+      throw new DnsmasqStartError(message, details());
+    };
+    for (;;) {
+      if (exit)
+        return giveUp(
+          `dnsmasq exited (${exit.failure ?? describeExit(exit)}) before it was ready`,
+          'SIGKILL',
+        );
+      if (this.#stopping || this.#run !== run)
+        return giveUp('dnsmasq was stopped before it was ready', 'SIGTERM');
+      if (pending.size === 0) break;
       if (Date.now() >= deadline) {
-        child.kill('SIGKILL');
-        await child.exited;
-        throw new DnsmasqStartError(
+        return giveUp(
           `dnsmasq did not answer DNS on ${[...pending].join(', ')} within ${o.readyTimeoutMs} ms`,
-          details(),
+          'SIGKILL',
         );
       }
       await Promise.race([

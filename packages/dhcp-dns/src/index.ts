@@ -17,7 +17,7 @@ export {
   DnsmasqStartError,
   InvalidConfigError,
 } from './errors.js';
-export { type Lease, parseLeaseFile } from './leases.js';
+export type { Lease } from './leases.js';
 export {
   type DhcpNetwork,
   type DnsmasqOptions,

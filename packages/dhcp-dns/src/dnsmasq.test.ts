@@ -1,0 +1,252 @@
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { waitFor } from '@tapnet/testing';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { DnsResponse } from './dns-message.js';
+import { Dnsmasq, type RestartEvent } from './dnsmasq.js';
+import { DnsmasqStartError, InvalidConfigError } from './errors.js';
+import { testNetworks } from './fixtures.test-helpers.js';
+import type { ChildExit, ChildProcess, Runner } from './runner.js';
+
+// Supervision logic against a recorded fake runner; the real dnsmasq is exercised in dnsmasq.netns.test.ts.
+interface FakeChild extends ChildProcess {
+  argv: readonly string[];
+  signals: string[];
+  done: boolean;
+  exit(exit: ChildExit, output?: string): void;
+}
+
+function fakeRunner(
+  options: { answers?: boolean; exitAtOnce?: ChildExit & { output?: string } } = {},
+) {
+  const children: FakeChild[] = [];
+  let nextPid = 1000;
+  const runner: Runner = {
+    spawn(file, args) {
+      let resolveExit!: (exit: ChildExit) => void;
+      const listeners: ((text: string) => void)[] = [];
+      const child: FakeChild = {
+        pid: nextPid++,
+        argv: [file, ...args],
+        signals: [],
+        done: false,
+        exited: new Promise((resolve) => {
+          resolveExit = resolve;
+        }),
+        onOutput: (listener) => listeners.push(listener),
+        kill(signal) {
+          child.signals.push(signal);
+          child.exit({ exitCode: undefined, signal });
+        },
+        exit(exit, output = '') {
+          if (child.done) return;
+          child.done = true;
+          for (const listener of listeners) listener(output);
+          resolveExit(exit);
+        },
+      };
+      children.push(child);
+      if (options.exitAtOnce) {
+        const { output, ...exit } = options.exitAtOnce;
+        queueMicrotask(() => child.exit(exit, output));
+      }
+      return child;
+    },
+    run: async () => ({ exitCode: 0, stdout: '', stderr: '' }),
+    async queryDns(_server, name): Promise<DnsResponse> {
+      const child = children[children.length - 1];
+      if (options.answers === false || !child || child.done) throw new Error('timeout');
+      return {
+        id: 0,
+        rcode: 0,
+        answers: [{ type: 'A', name, address: '169.254.169.254', ttl: 0 }],
+      };
+    },
+  };
+  return { runner, children, last: () => children[children.length - 1]! };
+}
+
+describe('Dnsmasq supervision (fake runner)', () => {
+  let stateDir: string;
+  beforeEach(async () => {
+    stateDir = await mkdtemp(join(tmpdir(), 'tapnet-dhcp-unit-'));
+  });
+  afterEach(async () => {
+    await rm(stateDir, { recursive: true, force: true });
+  });
+
+  it('starts dnsmasq in the foreground on its config file', async () => {
+    const fake = fakeRunner();
+    await using dnsmasq = await Dnsmasq.start({
+      networks: testNetworks(2),
+      stateDir,
+      runner: fake.runner,
+    });
+    expect(fake.children.map((c) => c.argv)).toEqual([
+      [
+        'dnsmasq',
+        '--keep-in-foreground',
+        '--log-facility=-',
+        `--conf-file=${stateDir}/dnsmasq.conf`,
+      ],
+    ]);
+    expect(dnsmasq.status()).toEqual({ state: 'running', pid: 1000, restarts: 0 });
+    expect(await readFile(dnsmasq.configPath, 'utf8')).toContain('interface=tntap1\n');
+  });
+
+  it('backs off exponentially up to the cap, then gives up after maxQuickFailures', async () => {
+    const fake = fakeRunner();
+    await using dnsmasq = await Dnsmasq.start({
+      networks: testNetworks(1),
+      stateDir,
+      runner: fake.runner,
+      restart: {
+        maxQuickFailures: 5,
+        initialDelayMs: 5,
+        maxDelayMs: 20,
+        quickFailureWindowMs: 60_000,
+      },
+    });
+    const restarts: RestartEvent[] = [];
+    const failed: Error[] = [];
+    dnsmasq.on('restart', (e) => restarts.push(e));
+    dnsmasq.on('failed', (e) => failed.push(e));
+    for (let i = 1; i <= 4; i++) {
+      fake.last().exit({ exitCode: 2, signal: undefined }, `dnsmasq: crash ${i}\n`);
+      await waitFor(() => dnsmasq.status().state === 'running' && dnsmasq.status().restarts === i, {
+        what: `restart ${i}`,
+      });
+    }
+    expect(restarts).toEqual([
+      { attempt: 1, delayMs: 5, exitCode: 2, signal: undefined, stderr: 'dnsmasq: crash 1' },
+      { attempt: 2, delayMs: 10, exitCode: 2, signal: undefined, stderr: 'dnsmasq: crash 2' },
+      { attempt: 3, delayMs: 20, exitCode: 2, signal: undefined, stderr: 'dnsmasq: crash 3' },
+      { attempt: 4, delayMs: 20, exitCode: 2, signal: undefined, stderr: 'dnsmasq: crash 4' },
+    ]);
+    fake.last().exit({ exitCode: undefined, signal: 'SIGSEGV' });
+    await waitFor(() => failed.length === 1, { what: 'the failed event' });
+    expect(dnsmasq.status()).toEqual({ state: 'failed', restarts: 4, lastError: failed[0] });
+    expect(failed[0]).toMatchObject({
+      code: 'ERR_DNSMASQ_FAILED',
+      restarts: 4,
+      cause: { signal: 'SIGSEGV' },
+    });
+    expect(fake.children).toHaveLength(5);
+  });
+
+  it('runs that outlast the quick-failure window never exhaust the restarts', async () => {
+    const fake = fakeRunner();
+    await using dnsmasq = await Dnsmasq.start({
+      networks: testNetworks(1),
+      stateDir,
+      runner: fake.runner,
+      restart: { maxQuickFailures: 1, initialDelayMs: 1, maxDelayMs: 1, quickFailureWindowMs: 0 },
+    });
+    const restarts: RestartEvent[] = [];
+    dnsmasq.on('restart', (e) => restarts.push(e));
+    for (let i = 1; i <= 3; i++) {
+      fake.last().exit({ exitCode: 1, signal: undefined });
+      await waitFor(() => dnsmasq.status().state === 'running' && dnsmasq.status().restarts === i, {
+        what: `restart ${i}`,
+      });
+    }
+    expect(restarts.map((r) => r.attempt)).toEqual([1, 1, 1]);
+  });
+
+  it('start fails with the output and config when dnsmasq exits at once, and leaves nothing running', async () => {
+    const fake = fakeRunner({
+      exitAtOnce: { exitCode: 1, signal: undefined, output: 'dnsmasq: bad option at line 3\n' },
+    });
+    const error = await Dnsmasq.start({
+      networks: testNetworks(1),
+      stateDir,
+      runner: fake.runner,
+    }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(DnsmasqStartError);
+    expect((error as Error).message).toBe(
+      'dnsmasq exited (exit code 1) before it was ready\ndnsmasq: bad option at line 3',
+    );
+    expect((error as Error).cause).toMatchObject({
+      argv: [
+        'dnsmasq',
+        '--keep-in-foreground',
+        '--log-facility=-',
+        `--conf-file=${stateDir}/dnsmasq.conf`,
+      ],
+      exitCode: 1,
+      stderr: 'dnsmasq: bad option at line 3\n',
+      config: expect.stringContaining('interface=tntap0\n'),
+    });
+  });
+
+  it('start times out and kills dnsmasq when DNS never answers', async () => {
+    const fake = fakeRunner({ answers: false });
+    const error = await Dnsmasq.start({
+      networks: testNetworks(2),
+      stateDir,
+      runner: fake.runner,
+      readyTimeoutMs: 150,
+    }).catch((e: unknown) => e);
+    expect((error as Error).message).toBe(
+      'dnsmasq did not answer DNS on 10.64.0.1, 10.64.1.1 within 150 ms',
+    );
+    expect(fake.children[0]!.signals).toEqual(['SIGKILL']);
+  });
+
+  it('bad options throw before anything is started or written', async () => {
+    const fake = fakeRunner();
+    await expect(
+      Dnsmasq.start({
+        networks: testNetworks(1),
+        stateDir,
+        runner: fake.runner,
+        metadataNames: ['a\nserver=1.1.1.1'],
+      }),
+    ).rejects.toBeInstanceOf(InvalidConfigError);
+    expect(fake.children).toEqual([]);
+    await expect(readFile(join(stateDir, 'dnsmasq.conf'))).rejects.toMatchObject({
+      code: 'ENOENT',
+    });
+  });
+
+  it('reload restarts on the new config without a restart event; bad records change nothing', async () => {
+    const fake = fakeRunner();
+    await using dnsmasq = await Dnsmasq.start({
+      networks: testNetworks(1),
+      stateDir,
+      runner: fake.runner,
+    });
+    const restarts: RestartEvent[] = [];
+    dnsmasq.on('restart', (e) => restarts.push(e));
+    const before = await readFile(dnsmasq.configPath, 'utf8');
+    await expect(
+      dnsmasq.reload({
+        srvRecords: [{ service: 'x', protocol: 'tcp', target: 't', port: 70_000 }],
+      }),
+    ).rejects.toBeInstanceOf(InvalidConfigError);
+    expect(await readFile(dnsmasq.configPath, 'utf8')).toBe(before);
+    expect(fake.children).toHaveLength(1);
+    await dnsmasq.reload({ srvRecords: [{ service: 'x', protocol: 'tcp', target: 't', port: 7 }] });
+    expect(fake.children[0]!.signals).toEqual(['SIGTERM']);
+    expect(fake.children).toHaveLength(2);
+    expect(await readFile(dnsmasq.configPath, 'utf8')).toBe(`${before}srv-host=_x._tcp,t,7,0,0\n`);
+    expect(dnsmasq.status()).toEqual({ state: 'running', pid: fake.children[1]!.pid, restarts: 0 });
+    expect(restarts).toEqual([]);
+  });
+
+  it('stop() during a backoff cancels the restart', async () => {
+    const fake = fakeRunner();
+    const dnsmasq = await Dnsmasq.start({
+      networks: testNetworks(1),
+      stateDir,
+      runner: fake.runner,
+      restart: { initialDelayMs: 60_000, maxDelayMs: 60_000 },
+    });
+    fake.last().exit({ exitCode: 1, signal: undefined });
+    await waitFor(() => dnsmasq.status().state === 'restarting', { what: 'restarting' });
+    await dnsmasq.stop();
+    expect(dnsmasq.status()).toEqual({ state: 'stopped', restarts: 1 });
+    expect(fake.children).toHaveLength(1);
+  });
+});
