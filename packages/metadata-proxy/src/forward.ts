@@ -1,0 +1,120 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Pool } from 'undici';
+import { UpstreamError } from './errors.js';
+import type { HandlerContext, ParsedForward } from './handler.js';
+import { downstreamResponseHeaders, upstreamRequestHeaders } from './headers.js';
+
+const TIMEOUT_CODES = new Set([
+  'UND_ERR_HEADERS_TIMEOUT',
+  'UND_ERR_BODY_TIMEOUT',
+  'UND_ERR_CONNECT_TIMEOUT',
+]);
+
+function isTimeout(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && TIMEOUT_CODES.has(code);
+}
+
+/** The outcome of one forwarded request, for the server to answer and report. */
+export type ForwardOutcome =
+  | { ok: true }
+  | { ok: false; status: 502 | 504; error: UpstreamError }
+  | { ok: false; status: 0; error: undefined };
+
+/**
+ * Forwards requests to one upstream (HTTP or unix socket) through a small undici pool. The
+ * upstream response is buffered up to `maxResponseBytes`, so a failure anywhere before the last
+ * byte still becomes a clean 502/504 for the guest.
+ */
+export class Forwarder {
+  readonly target: ParsedForward;
+  readonly #pool: Pool;
+
+  constructor(target: ParsedForward) {
+    this.target = target;
+    this.#pool = new Pool(target.origin, {
+      connections: 8,
+      socketPath: target.socketPath,
+      headersTimeout: target.timeoutMs,
+      bodyTimeout: target.timeoutMs,
+      connectTimeout: target.timeoutMs,
+      keepAliveTimeout: 4_000,
+    });
+  }
+
+  async forward(
+    req: IncomingMessage,
+    res: ServerResponse,
+    ctx: HandlerContext,
+    body: Buffer | undefined,
+    signal: AbortSignal,
+  ): Promise<ForwardOutcome> {
+    const { target } = this;
+    const where = target.socketPath ? `unix:${target.socketPath}` : target.origin;
+    const fail = (status: 502 | 504, message: string, cause: unknown): ForwardOutcome => ({
+      ok: false,
+      status,
+      error: new UpstreamError(`${message} (${where}${target.basePath}${req.url ?? ''})`, {
+        cause,
+      }),
+    });
+    let upstream: Awaited<ReturnType<Pool['request']>>;
+    try {
+      upstream = await this.#pool.request({
+        path: target.basePath + (req.url ?? '/'),
+        method: (req.method ?? 'GET') as 'GET',
+        headers: upstreamRequestHeaders(req.rawHeaders, ctx),
+        body: body ?? null,
+        signal,
+      });
+    } catch (error) {
+      if (signal.aborted) return { ok: false, status: 0, error: undefined };
+      return isTimeout(error)
+        ? fail(504, 'Upstream did not answer in time', error)
+        : fail(502, 'Upstream request failed', error);
+    }
+    // Destroying the body below must not surface as an unhandled stream error.
+    upstream.body.on('error', () => {});
+    const declared = Number(upstream.headers['content-length']);
+    if (declared > target.maxResponseBytes) {
+      upstream.body.destroy();
+      return fail(
+        502,
+        `Upstream response of ${declared} bytes exceeds ${target.maxResponseBytes}`,
+        undefined,
+      );
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    try {
+      for await (const chunk of upstream.body) {
+        size += (chunk as Buffer).length;
+        if (size > target.maxResponseBytes) {
+          upstream.body.destroy();
+          return fail(502, `Upstream response exceeds ${target.maxResponseBytes} bytes`, undefined);
+        }
+        chunks.push(chunk as Buffer);
+      }
+    } catch (error) {
+      if (signal.aborted) return { ok: false, status: 0, error: undefined };
+      return isTimeout(error)
+        ? fail(504, 'Upstream response body did not arrive in time', error)
+        : fail(502, 'Upstream response body failed', error);
+    }
+    const payload = Buffer.concat(chunks, size);
+    const headers = downstreamResponseHeaders(upstream.headers);
+    if (req.method === 'HEAD' && upstream.headers['content-length'] !== undefined) {
+      headers['content-length'] = String(upstream.headers['content-length']);
+    } else {
+      headers['content-length'] = String(payload.length);
+    }
+    res.writeHead(upstream.statusCode, headers);
+    res.end(payload);
+    return { ok: true };
+  }
+
+  /** Drops the pool's connections; requests still running fail (their guests are gone too). */
+  close(): void {
+    this.#pool.destroy().catch(() => {});
+  }
+}

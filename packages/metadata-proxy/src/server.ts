@@ -1,0 +1,765 @@
+import { EventEmitter } from 'node:events';
+import {
+  createServer,
+  type Server as HttpServer,
+  type IncomingMessage,
+  type ServerResponse,
+  STATUS_CODES,
+} from 'node:http';
+import type { Server as NetServer, Socket } from 'node:net';
+import { normalizeRemoteAddress } from './address.js';
+import { createDispatcher, type Dispatcher } from './dispatcher.js';
+import {
+  ClosedError,
+  describe,
+  HandlerError,
+  InvalidOptionError,
+  ListenError,
+  UnknownNetworkError,
+} from './errors.js';
+import { Forwarder } from './forward.js';
+import {
+  type FetchHandler,
+  type HandlerContext,
+  type MetadataHandler,
+  type NodeHandler,
+  type ResolvedHandler,
+  resolveHandler,
+} from './handler.js';
+import { fetchRequestHeaders, hasProxyHeaders } from './headers.js';
+import { SessionTokens, TokenBucket } from './limits.js';
+import {
+  integer,
+  type MetadataServerOptions,
+  type NormalizedHardening,
+  type NormalizedOptions,
+  normalizeOptions,
+} from './options.js';
+
+export type StatusClass = '2xx' | '3xx' | '4xx' | '5xx';
+
+export interface NetworkStats {
+  requests: Record<StatusClass, number>;
+  /** Bytes written to this network's connections (heads and bodies). */
+  bytesOut: number;
+  openConnections: number;
+}
+
+/** Payload of the `error` event. */
+export interface MetadataErrorEvent {
+  network: string;
+  error: unknown;
+}
+
+/** Payload of the `request` event, emitted when a response is done. */
+export interface MetadataRequestEvent {
+  network: string | undefined;
+  method: string;
+  url: string;
+  status: number;
+  remoteAddress: string;
+}
+
+interface NetworkState {
+  readonly name: string;
+  handler: ResolvedHandler | undefined;
+  forwarder: Forwarder | undefined;
+  readonly sockets: Set<Socket>;
+  bucket: TokenBucket;
+  readonly counts: [number, number, number, number];
+  closedBytes: number;
+  removed: boolean;
+}
+
+interface Connection {
+  network: NetworkState | undefined;
+  readonly remoteAddress: string;
+  readonly remotePort: number;
+  rejected: boolean;
+  /** Requests received and not yet answered. */
+  active: number;
+}
+
+const kConnection = Symbol('tapnet.metadata-proxy.connection');
+const kExpectContinue = Symbol('tapnet.metadata-proxy.expect-continue');
+type TrackedSocket = Socket & { [kConnection]?: Connection };
+type TrackedRequest = IncomingMessage & { [kExpectContinue]?: boolean };
+
+const TOO_LARGE = Symbol('too large');
+const BODYLESS = new Set(['GET', 'HEAD', 'DELETE', 'OPTIONS']);
+
+function rawResponse(status: number, extra = ''): string {
+  return `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\n${extra}Connection: close\r\nContent-Length: 0\r\n\r\n`;
+}
+
+function hasBody(req: IncomingMessage): boolean {
+  const length = req.headers['content-length'];
+  return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
+}
+
+function pathOf(url: string): string {
+  const q = url.indexOf('?');
+  return q === -1 ? url : url.slice(0, q);
+}
+
+/** Reads a request body up to `limit` bytes. */
+function readBody(req: IncomingMessage, limit: number): Promise<Buffer | typeof TOO_LARGE> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        req.removeAllListeners('data');
+        req.pause();
+        resolve(TOO_LARGE);
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.once('end', () => resolve(Buffer.concat(chunks, size)));
+    req.once('error', reject);
+  });
+}
+
+function isResponseLike(value: unknown): value is Response {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as Response).status === 'number' &&
+    typeof (value as Response).arrayBuffer === 'function' &&
+    typeof (value as Response).headers?.forEach === 'function'
+  );
+}
+
+/**
+ * The metadata service: one HTTP server that answers each VM through the handler of the network
+ * its connection comes from. Identity is the connection's source address only.
+ *
+ * Events: `error` ({ network, error }) when a handler or upstream fails (emitted only when
+ * someone listens: an unhandled `error` must not take the service down); `request`
+ * ({ network, method, url, status, remoteAddress }) when a response is done.
+ */
+export class MetadataServer extends EventEmitter implements AsyncDisposable {
+  readonly #options: NormalizedOptions;
+  readonly #hardening: NormalizedHardening;
+  readonly #http: HttpServer;
+  readonly #listener: NetServer | undefined;
+  readonly #dispatcher: Dispatcher<NetworkState> = createDispatcher<NetworkState>();
+  readonly #single: NetworkState | undefined;
+  readonly #sockets = new Set<Socket>();
+  readonly #tokens: SessionTokens | undefined;
+  readonly #authority: string;
+  #address: { host: string; port: number } = { host: '', port: 0 };
+  #closing = false;
+  #closed: Promise<void> | undefined;
+  #onDrained: (() => void) | undefined;
+  #onListenerConnection: ((socket: Socket) => void) | undefined;
+
+  private constructor(options: NormalizedOptions) {
+    super();
+    this.#options = options;
+    const h = options.hardening;
+    this.#hardening = h;
+    this.#authority = options.host.includes(':') ? `[${options.host}]` : options.host;
+    this.#tokens = h.tokens ? new SessionTokens(h.tokens.maxTokensPerNetwork) : undefined;
+    this.#http = createServer({
+      headersTimeout: h.headersTimeoutMs,
+      requestTimeout: h.requestTimeoutMs,
+      keepAliveTimeout: h.keepAliveTimeoutMs,
+      maxHeaderSize: h.maxHeaderSize,
+      connectionsCheckingInterval: Math.max(
+        50,
+        Math.min(1_000, Math.floor(h.headersTimeoutMs / 4)),
+      ),
+    });
+    // One more than allowed, so a request over the limit is seen (and refused), not truncated.
+    this.#http.maxHeadersCount = h.maxHeadersCount + 1;
+    this.#http.on('connection', this.#onConnection);
+    this.#http.on('request', this.#onRequest);
+    this.#http.on('checkContinue', (req: TrackedRequest, res: ServerResponse) => {
+      req[kExpectContinue] = true;
+      this.#onRequest(req, res);
+    });
+    this.#http.on('clientError', this.#onClientError);
+    this.#http.on('connect', (_req: IncomingMessage, socket: Socket) => {
+      // A CONNECT target is never dialled.
+      this.#count((socket as TrackedSocket)[kConnection]?.network, 405);
+      socket.end(rawResponse(405));
+    });
+    this.#listener = options.listener;
+    if (options.singleNetwork !== undefined) this.#single = this.#newNetwork(options.singleNetwork);
+  }
+
+  /** Starts a server; it is listening when the promise resolves. */
+  static async create(options?: MetadataServerOptions): Promise<MetadataServer> {
+    const normalized = normalizeOptions(options);
+    const server = new MetadataServer(normalized);
+    await server.#listen();
+    return server;
+  }
+
+  async #listen(): Promise<void> {
+    const listener = this.#listener;
+    if (listener) {
+      this.#onListenerConnection = (socket: Socket) => this.#http.emit('connection', socket);
+      listener.on('connection', this.#onListenerConnection);
+      // Starts Node's header/request timeout checks, which otherwise begin on listen().
+      this.#http.emit('listening');
+      this.#address = addressOf(listener);
+      return;
+    }
+    const { host, port } = this.#options;
+    await new Promise<void>((resolve, reject) => {
+      const onError = (error: NodeJS.ErrnoException) => {
+        reject(
+          new ListenError(
+            `Could not listen on ${this.#authority}:${port}: ${error.code ?? error.message}`,
+            {
+              cause: error,
+            },
+          ),
+        );
+      };
+      this.#http.once('error', onError);
+      this.#http.listen({ host, port, exclusive: true }, () => {
+        this.#http.off('error', onError);
+        resolve();
+      });
+    });
+    this.#address = addressOf(this.#http);
+  }
+
+  /** Where the server listens: a TCP address, or `{ host: <socket path>, port: 0 }`. */
+  get address(): { host: string; port: number } {
+    return { ...this.#address };
+  }
+
+  #newNetwork(name: string): NetworkState {
+    const p = this.#hardening.perNetwork;
+    return {
+      name,
+      handler: undefined,
+      forwarder: undefined,
+      sockets: new Set(),
+      bucket: new TokenBucket(p.requestsPerSecond, p.burst, Date.now()),
+      counts: [0, 0, 0, 0],
+      closedBytes: 0,
+      removed: false,
+    };
+  }
+
+  #network(name: unknown): NetworkState {
+    if (this.#single) {
+      if (name === this.#single.name) return this.#single;
+    } else if (typeof name === 'string') {
+      const entry = this.#dispatcher.get(name);
+      if (entry) return entry.value;
+    }
+    throw new UnknownNetworkError(`Expected a registered network name, got ${describe(name)}`);
+  }
+
+  #assertOpen(): void {
+    if (this.#closing)
+      throw new ClosedError('Expected an open server, got one that is closed or closing');
+  }
+
+  /** Registers a source subnet as a network; overlapping or taken → typed error, nothing changed. */
+  addNetwork(name: string, cidr: string): void {
+    this.#assertOpen();
+    if (this.#single) {
+      throw new InvalidOptionError(
+        `Expected no \`addNetwork\` on a server with \`singleNetwork\` (\`${this.#single.name}\`), got \`${String(name)}\``,
+      );
+    }
+    const state = this.#newNetwork(name);
+    this.#dispatcher.add(name, cidr, state);
+  }
+
+  /** Unregisters a network and cuts its connections; a no-op for a name not registered. */
+  removeNetwork(name: string): void {
+    const entry = this.#dispatcher.get(name);
+    if (!entry) return;
+    this.#clearState(entry.value);
+    entry.value.removed = true;
+    this.#dispatcher.remove(name);
+  }
+
+  /**
+   * Sets the handler that answers a network; an unknown network or a bad handler → typed error,
+   * nothing changed. A plain function is fetch-style; mark node-style ones with `nodeHandler()`.
+   */
+  setHandler(name: string, handler: FetchHandler): void;
+  setHandler(name: string, handler: MetadataHandler): void;
+  setHandler(name: string, handler: MetadataHandler): void {
+    this.#assertOpen();
+    const state = this.#network(name);
+    const resolved = resolveHandler(handler);
+    const old = state.forwarder;
+    state.handler = resolved;
+    state.forwarder = resolved.kind === 'forward' ? new Forwarder(resolved.target) : undefined;
+    old?.close();
+  }
+
+  /**
+   * Removes a network's handler and destroys its open connections, so in-flight requests end
+   * and a keep-alive connection of the VM that had the network is never served by the handler
+   * of the next. Session tokens and the rate budget start afresh. A no-op for an unknown name.
+   */
+  clear(name: string): void {
+    const state = this.#single?.name === name ? this.#single : this.#dispatcher.get(name)?.value;
+    if (state) this.#clearState(state);
+  }
+
+  #clearState(state: NetworkState): void {
+    state.handler = undefined;
+    state.forwarder?.close();
+    state.forwarder = undefined;
+    this.#tokens?.drop(state.name);
+    const p = this.#hardening.perNetwork;
+    state.bucket = new TokenBucket(p.requestsPerSecond, p.burst, Date.now());
+    for (const socket of state.sockets) socket.destroy();
+  }
+
+  /** Requests by status class, bytes written and open connections, per registered network. */
+  stats(): Record<string, NetworkStats> {
+    const out: Record<string, NetworkStats> = Object.create(null);
+    const states = this.#single
+      ? [this.#single]
+      : [...this.#dispatcher.entries()].map((e) => e.value);
+    for (const state of states) {
+      let bytesOut = state.closedBytes;
+      for (const socket of state.sockets) bytesOut += socket.bytesWritten;
+      const [c2, c3, c4, c5] = state.counts;
+      out[state.name] = {
+        requests: { '2xx': c2, '3xx': c3, '4xx': c4, '5xx': c5 },
+        bytesOut,
+        openConnections: state.sockets.size,
+      };
+    }
+    return out;
+  }
+
+  /**
+   * Stops accepting, lets running requests finish (idle keep-alive connections are closed at
+   * once, busy ones after their response), and destroys what is left after `deadlineMs`
+   * (default 5000). Idempotent: later calls return the same promise.
+   */
+  close(options: { deadlineMs?: number } = {}): Promise<void> {
+    if (this.#closed) return this.#closed;
+    const deadlineMs = integer(options?.deadlineMs ?? 5_000, 'deadlineMs', 0, 3_600_000);
+    this.#closing = true;
+    this.#closed = (async () => {
+      const stopped = new Promise<void>((resolve) => {
+        if (this.#listener) {
+          if (this.#onListenerConnection)
+            this.#listener.off('connection', this.#onListenerConnection);
+          if (this.#listener.listening) this.#listener.close(() => resolve());
+          else resolve();
+          // Stops Node's timeout checks and closes idle connections; the http server itself
+          // never listened, so its close reports "not running", which is expected.
+          this.#http.close(() => {});
+        } else {
+          this.#http.close(() => resolve());
+        }
+      });
+      // Connections with no request running (idle keep-alive, or never sent one) go now; busy
+      // ones are ended once their last response is out (see #finished).
+      for (const socket of this.#sockets) {
+        if (!((socket as TrackedSocket)[kConnection]?.active ?? 0)) socket.destroy();
+      }
+      let timer: NodeJS.Timeout | undefined;
+      await new Promise<void>((resolve) => {
+        if (this.#sockets.size === 0) return resolve();
+        this.#onDrained = resolve;
+        timer = setTimeout(() => {
+          for (const socket of this.#sockets) socket.destroy();
+          resolve();
+        }, deadlineMs);
+      });
+      clearTimeout(timer);
+      this.#onDrained = undefined;
+      const states = this.#single
+        ? [this.#single]
+        : [...this.#dispatcher.entries()].map((e) => e.value);
+      for (const state of states) {
+        state.forwarder?.close();
+        state.forwarder = undefined;
+      }
+      await stopped;
+    })();
+    return this.#closed;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  #onConnection = (socket: TrackedSocket): void => {
+    this.#sockets.add(socket);
+    const remoteAddress = normalizeRemoteAddress(socket.remoteAddress);
+    const network = this.#single ?? this.#dispatcher.lookup(remoteAddress)?.value;
+    const connection: Connection = {
+      network,
+      remoteAddress,
+      remotePort: socket.remotePort ?? 0,
+      rejected: false,
+      active: 0,
+    };
+    socket[kConnection] = connection;
+    socket.once('close', () => {
+      this.#sockets.delete(socket);
+      const state = connection.network;
+      if (state?.sockets.delete(socket)) state.closedBytes += socket.bytesWritten;
+      if (this.#onDrained && this.#sockets.size === 0) this.#onDrained();
+    });
+    const h = this.#hardening;
+    if (this.#closing) {
+      connection.rejected = true;
+      socket.end(rawResponse(503));
+    } else if (this.#sockets.size > h.maxConnections) {
+      connection.rejected = true;
+      socket.end(rawResponse(503, 'Retry-After: 1\r\n'));
+    } else if (network) {
+      if (network.sockets.size >= h.perNetwork.maxConnections) {
+        connection.rejected = true;
+        this.#count(network, 429);
+        socket.end(rawResponse(429, 'Retry-After: 1\r\n'));
+      } else {
+        network.sockets.add(socket);
+      }
+    }
+  };
+
+  /** Maps Node's parser errors to answers, counted for the network they come from. */
+  #onClientError = (error: NodeJS.ErrnoException, socket: Socket): void => {
+    const busy = (socket as Socket & { _httpMessage?: ServerResponse })._httpMessage;
+    if (error.code === 'ECONNRESET' || !socket.writable || busy?.headersSent) {
+      socket.destroy();
+      return;
+    }
+    const status =
+      error.code === 'HPE_HEADER_OVERFLOW'
+        ? 431
+        : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+          ? 408
+          : error.code === 'HPE_CHUNK_EXTENSIONS_OVERFLOW'
+            ? 413
+            : 400;
+    const connection = (socket as TrackedSocket)[kConnection];
+    if (!connection?.rejected) this.#count(connection?.network, status);
+    socket.end(rawResponse(status));
+  };
+
+  #count(state: NetworkState | undefined, status: number): void {
+    if (!state) return;
+    const index = Math.floor(status / 100) - 2;
+    if (index >= 0 && index <= 3) state.counts[index as 0 | 1 | 2 | 3]++;
+  }
+
+  #reply(
+    res: ServerResponse,
+    status: number,
+    message: string,
+    close: boolean,
+    headers?: Record<string, string>,
+  ) {
+    const body = `${message}\n`;
+    res.statusCode = status;
+    res.setHeader('content-type', 'text/plain; charset=utf-8');
+    res.setHeader('content-length', Buffer.byteLength(body));
+    if (headers) for (const [k, v] of Object.entries(headers)) res.setHeader(k, v);
+    if (close) res.setHeader('connection', 'close');
+    res.end(body);
+  }
+
+  #onRequest = (req: TrackedRequest, res: ServerResponse): void => {
+    const socket = req.socket as TrackedSocket;
+    const connection = socket[kConnection];
+    if (connection === undefined || connection.rejected) {
+      res.destroy();
+      return;
+    }
+    let state = connection.network;
+    if (state === undefined || state.removed) state = this.#adopt(connection, socket);
+    connection.active++;
+    if (this.#closing) res.setHeader('connection', 'close');
+    const h = this.#hardening;
+    res.once('close', () => this.#finished(state, req, res, connection));
+    const url = req.url ?? '';
+    const withBody = hasBody(req);
+    if (state === undefined) {
+      this.#reply(res, 403, 'Forbidden: unknown source address', withBody);
+      return;
+    }
+    const headers = req.headers;
+    if (h.rejectProxyHeaders && hasProxyHeaders(headers)) {
+      this.#reply(res, 403, 'Forbidden: proxied requests are refused', withBody);
+      return;
+    }
+    // Absolute-form ("http://host/") or asterisk-form targets are never fetched or routed.
+    if (url.charCodeAt(0) !== 47) {
+      this.#reply(res, 400, 'Bad Request: only origin-form targets are served', true);
+      return;
+    }
+    if (req.rawHeaders.length > h.maxHeadersCount * 2) {
+      this.#reply(res, 431, 'Request Header Fields Too Large', true);
+      return;
+    }
+    const length = headers['content-length'];
+    if (length !== undefined && Number(length) > h.maxBodyBytes) {
+      this.#reply(res, 413, 'Content Too Large', true);
+      return;
+    }
+    const now = Date.now();
+    const wait = state.bucket.take(now);
+    if (wait > 0) {
+      this.#reply(res, 429, 'Too Many Requests', withBody, {
+        'retry-after': String(Math.ceil(wait / 1000)),
+      });
+      return;
+    }
+    if (h.requiredHeader && headers[h.requiredHeader.name] !== h.requiredHeader.value) {
+      this.#reply(res, 403, `Forbidden: missing ${h.requiredHeader.name} header`, withBody);
+      return;
+    }
+    if (h.tokens && this.#tokens) {
+      const t = h.tokens;
+      if (pathOf(url) === t.path) {
+        this.#issueToken(state, req, res, t, now, withBody);
+        return;
+      }
+      const token = headers[t.tokenHeader];
+      if (!this.#tokens.verify(state.name, typeof token === 'string' ? token : undefined, now)) {
+        this.#reply(res, 401, 'Unauthorized: a valid session token is required', withBody);
+        return;
+      }
+    }
+    const handler = state.handler;
+    if (handler === undefined) {
+      this.#reply(res, 404, 'Not Found: no handler for this network', withBody);
+      return;
+    }
+    const ctx: HandlerContext = {
+      network: state.name,
+      remoteAddress: connection.remoteAddress,
+      remotePort: connection.remotePort,
+    };
+    if (req[kExpectContinue]) res.writeContinue();
+    if (handler.kind === 'node') this.#serveNode(state, handler.fn, req, res, ctx);
+    else this.#serveAsync(state, handler, req, res, ctx, withBody);
+  };
+
+  /** A connection from an address that had no network when it opened (or whose network went). */
+  #adopt(connection: Connection, socket: Socket): NetworkState | undefined {
+    if (this.#single) return undefined;
+    const state = this.#dispatcher.lookup(connection.remoteAddress)?.value;
+    if (state === undefined) return undefined;
+    if (state.sockets.size >= this.#hardening.perNetwork.maxConnections) return undefined;
+    connection.network = state;
+    state.sockets.add(socket);
+    return state;
+  }
+
+  #issueToken(
+    state: NetworkState,
+    req: IncomingMessage,
+    res: ServerResponse,
+    t: Exclude<NormalizedHardening['tokens'], false>,
+    now: number,
+    withBody: boolean,
+  ): void {
+    if (req.method !== 'PUT') {
+      this.#reply(res, 405, 'Method Not Allowed', withBody, { allow: 'PUT' });
+      return;
+    }
+    // A token is never handed out through a proxy, whatever rejectProxyHeaders says.
+    if (hasProxyHeaders(req.headers)) {
+      this.#reply(res, 403, 'Forbidden: proxied requests are refused', withBody);
+      return;
+    }
+    const ttlText = req.headers[t.ttlHeader];
+    const ttl = typeof ttlText === 'string' && /^[0-9]{1,9}$/.test(ttlText) ? Number(ttlText) : 0;
+    if (ttl < 1 || ttl > t.maxTtlSeconds) {
+      this.#reply(
+        res,
+        400,
+        `Bad Request: ${t.ttlHeader} must be from 1 to ${t.maxTtlSeconds}`,
+        withBody,
+      );
+      return;
+    }
+    const token = this.#tokens!.issue(state.name, ttl, now);
+    res.writeHead(200, {
+      'content-type': 'text/plain',
+      'content-length': Buffer.byteLength(token),
+      [t.ttlHeader]: String(ttl),
+      ...(withBody ? { connection: 'close' } : {}),
+    });
+    res.end(token);
+  }
+
+  #serveNode(
+    state: NetworkState,
+    fn: NodeHandler,
+    req: IncomingMessage,
+    res: ServerResponse,
+    ctx: HandlerContext,
+  ): void {
+    if (req.headers['transfer-encoding'] !== undefined) this.#limitStreamedBody(req, res);
+    try {
+      const result = fn(req, res, ctx);
+      if (result && typeof (result as Promise<unknown>).then === 'function') {
+        (result as Promise<unknown>).then(undefined, (error: unknown) =>
+          this.#failed(state, res, error),
+        );
+      }
+    } catch (error) {
+      this.#failed(state, res, error);
+    }
+  }
+
+  /**
+   * A chunked body has no declared size: count bytes as the parser hands them to the request
+   * stream and cut the request at the limit, whoever is reading it.
+   */
+  #limitStreamedBody(req: IncomingMessage, res: ServerResponse): void {
+    const limit = this.#hardening.maxBodyBytes;
+    const push = req.push;
+    let seen = 0;
+    req.push = (chunk: unknown, encoding?: BufferEncoding): boolean => {
+      if (chunk !== null && chunk !== undefined) {
+        seen += (chunk as Buffer).length;
+        if (seen > limit) {
+          req.push = push;
+          // The handler may still write; those writes must not surface as unhandled errors.
+          res.on('error', () => {});
+          if (!res.headersSent) this.#reply(res, 413, 'Content Too Large', true);
+          else res.destroy();
+          return false;
+        }
+      }
+      return push.call(req, chunk, encoding);
+    };
+  }
+
+  async #serveAsync(
+    state: NetworkState,
+    handler: Exclude<ResolvedHandler, { kind: 'node' }>,
+    req: IncomingMessage,
+    res: ServerResponse,
+    ctx: HandlerContext,
+    withBody: boolean,
+  ): Promise<void> {
+    const controller = new AbortController();
+    res.once('close', () => {
+      if (!res.writableFinished) controller.abort();
+    });
+    try {
+      const method = req.method ?? 'GET';
+      let body: Buffer | undefined;
+      if (withBody && !BODYLESS.has(method)) {
+        const read = await readBody(req, this.#hardening.maxBodyBytes);
+        if (read === TOO_LARGE) {
+          this.#reply(res, 413, 'Content Too Large', true);
+          return;
+        }
+        body = read;
+      }
+      if (controller.signal.aborted) return;
+      if (handler.kind === 'forward') {
+        const forwarder = state.forwarder;
+        if (!forwarder) {
+          this.#reply(res, 404, 'Not Found: no handler for this network', withBody);
+          return;
+        }
+        const outcome = await forwarder.forward(req, res, ctx, body, controller.signal);
+        if (!outcome.ok && outcome.status !== 0) {
+          this.#emitError(state, outcome.error);
+          if (!res.headersSent && !res.destroyed) {
+            this.#reply(res, outcome.status, STATUS_CODES[outcome.status] ?? 'Bad Gateway', false);
+          }
+        }
+        return;
+      }
+      let request: Request;
+      try {
+        request = new Request(`http://${this.#authority}${req.url}`, {
+          method,
+          headers: fetchRequestHeaders(req.rawHeaders),
+          body: body ?? null,
+          signal: controller.signal,
+        });
+      } catch {
+        this.#reply(res, 400, 'Bad Request', withBody);
+        return;
+      }
+      const response: unknown = await handler.fn(request, ctx);
+      if (!isResponseLike(response) || response.status < 200 || response.status > 599) {
+        throw new HandlerError(
+          `Expected the handler of network \`${state.name}\` to return a Response with a status from 200 to 599, got ${describe(
+            isResponseLike(response) ? response.status : response,
+          )}`,
+        );
+      }
+      const payload = method === 'HEAD' ? undefined : Buffer.from(await response.arrayBuffer());
+      if (res.destroyed) return;
+      const out: Record<string, string | string[]> = Object.create(null);
+      response.headers.forEach((value, name) => {
+        if (name !== 'set-cookie' && name !== 'content-length' && name !== 'transfer-encoding') {
+          out[name] = value;
+        }
+      });
+      const cookies = response.headers.getSetCookie?.() ?? [];
+      if (cookies.length > 0) out['set-cookie'] = cookies;
+      const status = response.status;
+      if (payload !== undefined && status !== 204 && status !== 304)
+        out['content-length'] = String(payload.length);
+      res.writeHead(status, out);
+      res.end(payload);
+    } catch (error) {
+      if (controller.signal.aborted && res.destroyed) return;
+      this.#failed(state, res, error);
+    }
+  }
+
+  #failed(state: NetworkState, res: ServerResponse, error: unknown): void {
+    this.#emitError(state, error);
+    if (res.destroyed) return;
+    if (res.headersSent) res.destroy();
+    else this.#reply(res, 500, 'Internal Server Error', false);
+  }
+
+  #emitError(state: NetworkState, error: unknown): void {
+    if (this.listenerCount('error') > 0) {
+      this.emit('error', { network: state.name, error } satisfies MetadataErrorEvent);
+    }
+  }
+
+  #finished(
+    state: NetworkState | undefined,
+    req: IncomingMessage,
+    res: ServerResponse,
+    connection: Connection,
+  ) {
+    if (res.headersSent) this.#count(state, res.statusCode);
+    connection.active--;
+    if (this.#closing && connection.active === 0) req.socket.end();
+    if (this.listenerCount('request') > 0) {
+      this.emit('request', {
+        network: state?.name,
+        method: req.method ?? '',
+        url: req.url ?? '',
+        status: res.headersSent ? res.statusCode : 0,
+        remoteAddress: connection.remoteAddress,
+      } satisfies MetadataRequestEvent);
+    }
+  }
+}
+
+function addressOf(server: NetServer): { host: string; port: number } {
+  const address = server.address();
+  if (address === null) return { host: '', port: 0 };
+  if (typeof address === 'string') return { host: address, port: 0 };
+  return { host: address.address, port: address.port };
+}
