@@ -1,0 +1,294 @@
+import { describe, expect, it } from 'vitest';
+import { iptablesConflicts, nftConflicts } from './conflicts.js';
+import { detectBackend, detectUplink, parseDefaultRouteDevice } from './detect.js';
+import { BackendUnavailableError, FirewallApplyError, InvalidPolicyError } from './errors.js';
+import { cleanupFirewall, createFirewall } from './firewall.js';
+import { poolOptions } from './fixtures.test-helpers.js';
+import { compileNft } from './nft.js';
+import { buildPolicy } from './policy.js';
+import type { Runner, RunResult } from './runner.js';
+
+interface Call {
+  argv: string[];
+  input: string | undefined;
+}
+
+/** Records every command; `answer` decides each result (default: success with empty output). */
+function recorder(
+  answer: (argv: readonly string[], input?: string) => Partial<RunResult> = () => ({}),
+) {
+  const calls: Call[] = [];
+  const runner: Runner = async (argv, options) => {
+    calls.push({ argv: [...argv], input: options?.input });
+    return { stdout: '', stderr: '', exitCode: 0, ...answer(argv, options?.input) };
+  };
+  return { calls, runner };
+}
+
+const three = buildPolicy(poolOptions(3, { uplink: 'eth0' }));
+const many = buildPolicy(poolOptions(250, { uplink: 'eth0' }));
+
+describe('createFirewall with the nft backend', () => {
+  it('applies in one `nft -f -` with the compiled ruleset on stdin, whatever the size', async () => {
+    const { calls, runner } = recorder();
+    const fw = createFirewall({ backend: 'nft', runner });
+    await fw.apply(three);
+    expect(calls).toEqual([{ argv: ['nft', '-f', '-'], input: compileNft(three) }]);
+    await fw.apply(many);
+    expect(fw.processCount()).toBe(2);
+    await fw.remove();
+    expect(calls[2]).toEqual({
+      argv: ['nft', '-f', '-'],
+      input: 'table inet tapnet_tn {}\ndelete table inet tapnet_tn\n',
+    });
+    await fw.remove(); // nothing applied any more: no-op
+    expect(fw.processCount()).toBe(3);
+  });
+
+  it('on failure removes our table and throws FirewallApplyError with the command as cause', async () => {
+    const { calls, runner } = recorder((_argv, input) =>
+      input?.includes('chain prerouting')
+        ? { exitCode: 1, stderr: 'Error: Could not process rule' }
+        : {},
+    );
+    const fw = createFirewall({ backend: 'nft', runner });
+    const error = (await fw.apply(three).catch((e: unknown) => e)) as FirewallApplyError;
+    expect(error).toBeInstanceOf(FirewallApplyError);
+    expect(error.message).toBe(
+      'Failed to apply the nft ruleset for prefix `tn`; nothing of ours remains: `nft -f -` exited with 1: Error: Could not process rule',
+    );
+    expect(error.cause).toMatchObject({
+      argv: ['nft', '-f', '-'],
+      exitCode: 1,
+      stderr: 'Error: Could not process rule',
+      input: compileNft(three),
+    });
+    expect(calls.map((c) => c.input?.split('\n')[1])).toEqual([
+      'table inet tapnet_tn {}',
+      'delete table inet tapnet_tn',
+    ]);
+  });
+
+  it('refuses a hand-made policy without starting a process', async () => {
+    const { calls, runner } = recorder();
+    const fw = createFirewall({ backend: 'nft', runner });
+    await expect(fw.apply({ ...three })).rejects.toBeInstanceOf(InvalidPolicyError);
+    await expect(fw.remove('bad-prefix')).rejects.toBeInstanceOf(InvalidPolicyError);
+    expect(calls).toEqual([]);
+  });
+
+  it('validates its own options', () => {
+    expect(() => createFirewall({ backend: 'pf' as 'nft' })).toThrow(
+      'Expected `backend` to be one of auto, nft, iptables, got `pf` (string)',
+    );
+  });
+});
+
+describe('createFirewall with the iptables backend', () => {
+  const saved =
+    '*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -j TAPNET-TN-INPUT\n:TAPNET-TN-INPUT - [0:0]\nCOMMIT\n';
+
+  it('uses a constant number of processes: save + restore per family', async () => {
+    for (const policy of [three, many]) {
+      const { calls, runner } = recorder((argv) =>
+        argv[0] === 'iptables-save' ? { stdout: saved } : {},
+      );
+      const fw = createFirewall({ backend: 'iptables', runner });
+      await fw.apply(policy);
+      expect(calls.map((c) => c.argv.join(' '))).toEqual([
+        'iptables-save',
+        'ip6tables-save',
+        'iptables-restore --wait --noflush',
+        'ip6tables-restore --wait --noflush',
+      ]);
+      // The stale jump found by iptables-save is deleted in the same restore file.
+      expect(calls[2]?.input).toContain('-D INPUT -j TAPNET-TN-INPUT\n');
+    }
+  });
+
+  it('rolls back both families when the IPv6 restore fails, and rethrows that failure', async () => {
+    let v4Applied = '';
+    const { calls, runner } = recorder((argv, input) => {
+      if (argv[0] === 'iptables-restore' && input?.includes('-I ')) v4Applied = input;
+      if (argv[0] === 'iptables-save' && v4Applied)
+        return {
+          stdout: '*filter\n:TAPNET-TN-INPUT - [0:0]\n-A INPUT -j TAPNET-TN-INPUT\nCOMMIT\n',
+        };
+      if (argv[0] === 'ip6tables-restore')
+        return { exitCode: 2, stderr: 'ip6tables-restore: line 3 failed' };
+      return {};
+    });
+    const fw = createFirewall({ backend: 'iptables', runner });
+    const error = (await fw.apply(three).catch((e: unknown) => e)) as FirewallApplyError;
+    expect(error).toBeInstanceOf(FirewallApplyError);
+    expect(error.cause).toMatchObject({
+      argv: ['ip6tables-restore', '--wait', '--noflush'],
+      stderr: 'ip6tables-restore: line 3 failed',
+    });
+    expect(calls.slice(4).map((c) => c.argv[0])).toEqual([
+      'iptables-save',
+      'iptables-restore',
+      'ip6tables-save',
+    ]);
+    expect(calls[5]?.input).toBe(
+      '*filter\n-D INPUT -j TAPNET-TN-INPUT\n-F TAPNET-TN-INPUT\n-X TAPNET-TN-INPUT\nCOMMIT\n',
+    );
+  });
+});
+
+describe('backend and uplink detection', () => {
+  it('prefers nft, falls back to iptables, else BackendUnavailableError', async () => {
+    expect(await detectBackend(recorder().runner)).toBe('nft');
+    const noNft = recorder((argv) =>
+      argv[0] === 'nft' ? { exitCode: 127, stderr: 'not found' } : {},
+    );
+    expect(await detectBackend(noNft.runner)).toBe('iptables');
+    const none = recorder(() => ({ exitCode: 127, stderr: 'not found' }));
+    await expect(detectBackend(none.runner)).rejects.toBeInstanceOf(BackendUnavailableError);
+    const fw = createFirewall({ runner: noNft.runner });
+    expect(await fw.backend).toBe('iptables');
+    expect(await fw.backend).toBe('iptables');
+    expect(fw.processCount()).toBe(2); // detected once
+  });
+
+  it('reads the default route’s device, or null', async () => {
+    const json =
+      '[{"dst":"default","gateway":"10.0.0.1","dev":"wlan0","metric":600},{"dst":"default","dev":"enp3s0","metric":100}]';
+    const { calls, runner } = recorder(() => ({ stdout: json }));
+    expect(await detectUplink(runner)).toBe('enp3s0');
+    expect(calls[0]?.argv).toEqual(['ip', '-json', 'route', 'show', 'default']);
+    expect(parseDefaultRouteDevice('[]')).toBeNull();
+    expect(parseDefaultRouteDevice('')).toBeNull();
+    expect(parseDefaultRouteDevice('garbage')).toBeNull();
+  });
+});
+
+describe('cleanupFirewall', () => {
+  it('removes our nft table and iptables chains, and reports them', async () => {
+    const save =
+      '*filter\n:INPUT ACCEPT [0:0]\n:TAPNET-TN-INPUT - [0:0]\n-A INPUT -j TAPNET-TN-INPUT\nCOMMIT\n';
+    const { calls, runner } = recorder((argv) => {
+      if (argv.join(' ') === 'nft list tables')
+        return { stdout: 'table inet tapnet_tn\ntable inet tapnet_tnx\n' };
+      if (argv[0] === 'iptables-save') return { stdout: save };
+      if (argv[0] === 'ip6tables-save') return { stdout: '*filter\n:INPUT ACCEPT [0:0]\nCOMMIT\n' };
+      return {};
+    });
+    expect(await cleanupFirewall('tn', { runner })).toEqual({
+      removed: ['nft table inet tapnet_tn', 'iptables filter/TAPNET-TN-INPUT'],
+    });
+    expect(calls.map((c) => c.argv.join(' '))).toEqual([
+      'nft list tables',
+      'nft -f -',
+      'iptables-save',
+      'iptables-restore --wait --noflush',
+      'ip6tables-save',
+    ]);
+  });
+});
+
+describe('conflict detection', () => {
+  it('finds other tables’ drop policies and unconditional drops on our hooks', () => {
+    const json = JSON.stringify({
+      nftables: [
+        { metainfo: {} },
+        {
+          chain: {
+            family: 'inet',
+            table: 'firewalld',
+            name: 'filter_INPUT',
+            hook: 'input',
+            prio: 10,
+            policy: 'accept',
+          },
+        },
+        {
+          rule: {
+            family: 'inet',
+            table: 'firewalld',
+            chain: 'filter_INPUT',
+            expr: [{ reject: { type: 'icmpx', expr: 'admin-prohibited' } }],
+          },
+        },
+        {
+          rule: {
+            family: 'inet',
+            table: 'firewalld',
+            chain: 'filter_INPUT',
+            expr: [{ match: {} }, { drop: null }],
+          },
+        },
+        {
+          chain: {
+            family: 'ip',
+            table: 'filter',
+            name: 'INPUT',
+            hook: 'input',
+            prio: 0,
+            policy: 'drop',
+          },
+        },
+        {
+          chain: {
+            family: 'ip',
+            table: 'filter',
+            name: 'FORWARD',
+            hook: 'forward',
+            prio: 0,
+            policy: 'drop',
+          },
+        },
+        {
+          chain: {
+            family: 'inet',
+            table: 'tapnet_tn',
+            name: 'input',
+            hook: 'input',
+            prio: -10,
+            policy: 'drop',
+          },
+        },
+      ],
+    });
+    expect(nftConflicts(json, 'tapnet_tn', { forward: false, ipv6: false })).toEqual([
+      {
+        source: 'nft ip filter INPUT',
+        description:
+          'policy drop on hook input (priority 0) would drop DHCP/DNS/metadata traffic that this firewall accepts',
+      },
+      {
+        source: 'nft inet firewalld filter_INPUT',
+        description:
+          'unconditional reject rule on hook input would drop DHCP/DNS/metadata traffic that this firewall accepts',
+      },
+    ]);
+    expect(nftConflicts(json, 'tapnet_tn', { forward: true, ipv6: false })).toContainEqual({
+      source: 'nft ip filter FORWARD',
+      description:
+        'policy drop on hook forward (priority 0) would drop forwarded VM traffic that this firewall accepts',
+    });
+  });
+
+  it('finds DROP policies and unconditional DROP/REJECT in iptables-save output', () => {
+    const save = [
+      '*filter',
+      ':INPUT DROP [0:0]',
+      ':FORWARD DROP [0:0]',
+      ':OUTPUT ACCEPT [0:0]',
+      '-A OUTPUT -j REJECT --reject-with icmp-host-prohibited',
+      '-A OUTPUT -o eth0 -j DROP',
+      'COMMIT',
+    ].join('\n');
+    expect(iptablesConflicts(save, 'iptables', { forward: false })).toEqual([
+      {
+        source: 'iptables filter INPUT',
+        description: 'policy DROP would drop DHCP/DNS/metadata traffic that this firewall accepts',
+      },
+      {
+        source: 'iptables filter OUTPUT',
+        description:
+          'unconditional REJECT rule would drop DHCP/DNS/metadata traffic that this firewall accepts',
+      },
+    ]);
+  });
+});
