@@ -231,7 +231,11 @@ describe('Dnsmasq supervision (fake runner)', () => {
     expect(fake.children[0]!.signals).toEqual(['SIGTERM']);
     expect(fake.children).toHaveLength(2);
     expect(await readFile(dnsmasq.configPath, 'utf8')).toBe(`${before}srv-host=_x._tcp,t,7,0,0\n`);
-    expect(dnsmasq.status()).toEqual({ state: 'running', pid: fake.children[1]!.pid, restarts: 0 });
+    await dnsmasq.reload({ metadataNames: ['meta'] });
+    expect(await readFile(dnsmasq.configPath, 'utf8')).toBe(
+      `${before.replace('host-record=taskcluster,', 'host-record=meta,')}srv-host=_x._tcp,t,7,0,0\n`,
+    );
+    expect(dnsmasq.status()).toEqual({ state: 'running', pid: fake.children[2]!.pid, restarts: 0 });
     expect(restarts).toEqual([]);
   });
 

@@ -149,12 +149,17 @@ export class Dnsmasq extends EventEmitter<DnsmasqEvents> implements AsyncDisposa
   }
 
   /**
-   * Replaces the metadata names, host records and SRV records. dnsmasq re-reads none of these
+   * Replaces the metadata names, host records and/or SRV records given (others stay as they
+   * are). dnsmasq re-reads none of these
    * on SIGHUP, so it is restarted on the same lease file: leases survive, DNS pauses briefly.
    * Invalid records throw InvalidConfigError and change nothing.
    */
   async reload(records: DnsmasqRecords): Promise<void> {
     const normalized = normalizeRecords(records);
+    const changed: { -readonly [K in keyof typeof normalized]?: (typeof normalized)[K] } = {};
+    if (records.metadataNames !== undefined) changed.metadataNames = normalized.metadataNames;
+    if (records.hostRecords !== undefined) changed.hostRecords = normalized.hostRecords;
+    if (records.srvRecords !== undefined) changed.srvRecords = normalized.srvRecords;
     await this.#serialize(async () => {
       if (this.#stopping || this.#state === 'stopped') {
         throw new DhcpDnsError(
@@ -163,7 +168,7 @@ export class Dnsmasq extends EventEmitter<DnsmasqEvents> implements AsyncDisposa
         );
       }
       const previous = { options: this.#options, config: this.#config };
-      this.#options = Object.freeze({ ...this.#options, ...normalized });
+      this.#options = Object.freeze({ ...this.#options, ...changed });
       this.#config = renderConfig(this.#options);
       await writeFileAtomic(this.configPath, this.#config);
       if (this.#state !== 'running') return; // the pending restart (or the next start) reads the new file
