@@ -7,12 +7,18 @@ describe('ip -batch scripts', () => {
 
   it('creates persistent TAPs with the owner', () => {
     expect(tapScript(plan)).toBe(
-      'tuntap add dev tn0 mode tap user 1000 group 998\ntuntap add dev tn1 mode tap user 1000 group 998\n',
+      [
+        'tuntap add dev tn0 mode tap user 1000 group 998',
+        'tuntap add dev tn1 mode tap user 1000 group 998',
+        'link set dev tn0 group 1818996367',
+        'link set dev tn1 group 1818996367',
+        '',
+      ].join('\n'),
     );
-    expect(tapScript(planPool({ size: 1, owner: { gid: 5 } }))).toBe(
-      'tuntap add dev tn0 mode tap group 5\n',
+    expect(tapScript(planPool({ size: 1, owner: { gid: 5 } }))).toMatch(
+      /^tuntap add dev tn0 mode tap group 5\n/,
     );
-    expect(tapScript(planPool({ size: 1 }))).toBe('tuntap add dev tn0 mode tap\n');
+    expect(tapScript(planPool({ size: 1 }))).toMatch(/^tuntap add dev tn0 mode tap\n/);
   });
 
   it('adds the gateway with its broadcast, brings links up, and the metadata IP only when asked', () => {
@@ -29,16 +35,18 @@ describe('ip -batch scripts', () => {
     expect(configureScript(plan, false)).not.toContain('dev lo');
   });
 
-  it('removes devices, then the metadata IP', () => {
-    expect(removeScript(['tn0', 'tn1'], '169.254.169.254/32')).toBe(
-      'link del dev tn0\nlink del dev tn1\naddr del 169.254.169.254/32 dev lo\n',
+  it('removes the link group, stray devices, then the metadata IP', () => {
+    expect(removeScript({ group: 77, devices: ['tn3'] }, '169.254.169.254/32')).toBe(
+      'link del group 77\nlink del dev tn3\naddr del 169.254.169.254/32 dev lo\n',
     );
-    expect(removeScript(['tn0'], undefined)).toBe('link del dev tn0\n');
+    expect(removeScript({ devices: ['tn0', 'tn1'] }, undefined)).toBe(
+      'link del dev tn0\nlink del dev tn1\n',
+    );
   });
 
   it('is as long as the plan: one line per device and step, nothing per-process', () => {
     const big = planPool({ size: 1000, subnet: '10.64.0.0/14' });
-    expect(tapScript(big).split('\n')).toHaveLength(1001);
+    expect(tapScript(big).split('\n')).toHaveLength(2001);
     expect(configureScript(big, true).split('\n')).toHaveLength(2002);
   });
 });

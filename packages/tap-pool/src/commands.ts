@@ -14,12 +14,15 @@ export function sysctlPath(key: string, root = '/proc/sys'): string {
   return `${root}/${key.split('.').join('/')}`;
 }
 
-/** One `tuntap add` per network: persistent TAPs, owned by `owner` when given. */
+/** One `tuntap add` per network (persistent TAPs, owned by `owner` when given), then into the pool's link group. */
 export function tapScript(plan: PoolPlan): string {
   const owner =
     (plan.owner?.uid === undefined ? '' : ` user ${plan.owner.uid}`) +
     (plan.owner?.gid === undefined ? '' : ` group ${plan.owner.gid}`);
-  return plan.networks.map((n) => `tuntap add dev ${n.device} mode tap${owner}\n`).join('');
+  return (
+    plan.networks.map((n) => `tuntap add dev ${n.device} mode tap${owner}\n`).join('') +
+    plan.networks.map((n) => `link set dev ${n.device} group ${plan.linkGroup}\n`).join('')
+  );
 }
 
 /** Per-device hardening, written before a link goes up so no RA or link-local address slips in. */
@@ -56,9 +59,17 @@ export function configureScript(plan: PoolPlan, addMetadataIp: boolean): string 
   return script;
 }
 
-/** Deleting a TAP takes its addresses and routes with it; the metadata IP goes last. */
-export function removeScript(devices: readonly string[], metadata: string | undefined): string {
-  let script = devices.map((d) => `link del dev ${d}\n`).join('');
+/**
+ * Deleting a TAP takes its addresses and routes with it; the metadata IP goes last. A whole link
+ * group goes in one kernel call (one RCU wait instead of one per device: 0.2 s instead of 23 s
+ * for 1000 TAPs); only pass `group` when every device in it is ours.
+ */
+export function removeScript(
+  remove: { group?: number; devices: readonly string[] },
+  metadata: string | undefined,
+): string {
+  let script = remove.group === undefined ? '' : `link del group ${remove.group}\n`;
+  script += remove.devices.map((d) => `link del dev ${d}\n`).join('');
   if (metadata) script += `addr del ${metadata} dev lo\n`;
   return script;
 }

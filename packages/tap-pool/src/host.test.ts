@@ -15,6 +15,7 @@ const ADDR = JSON.stringify([
   },
   {
     ifname: 'tn0',
+    group: '4242',
     linkinfo: {
       info_kind: 'tun',
       info_data: { type: 'tap', pi: false, persist: true, user: 54321 },
@@ -57,10 +58,10 @@ describe('ip -json parsers', () => {
 
   it('tells TAPs from TUNs and other kinds', () => {
     expect([...parseLinkDetails(ADDR).values()]).toEqual([
-      { name: 'lo', kind: 'unknown', isTap: false },
-      { name: 'tn0', kind: 'tun/tap', isTap: true },
-      { name: 'tun0', kind: 'tun/tun', isTap: false },
-      { name: 'tn1', kind: 'bridge', isTap: false },
+      { name: 'lo', kind: 'unknown', isTap: false, group: 'default' },
+      { name: 'tn0', kind: 'tun/tap', isTap: true, group: '4242' },
+      { name: 'tun0', kind: 'tun/tun', isTap: false, group: 'default' },
+      { name: 'tn1', kind: 'bridge', isTap: false, group: 'default' },
     ]);
   });
 

@@ -4,6 +4,7 @@ import { defaultRunner, type Runner, runChecked } from './runner.js';
 
 interface IpAddrEntry {
   ifname?: string;
+  group?: string | number;
   linkinfo?: { info_kind?: string; info_data?: { type?: string } };
   addr_info?: { family?: string; local?: string; prefixlen?: number }[];
 }
@@ -63,6 +64,8 @@ export interface LinkInfo {
   kind: string;
   /** Only TAP devices made by `ip tuntap` (kind tun, type tap) count as ours. */
   isTap: boolean;
+  /** Link group as `ip` prints it: a number, or a name such as `default`. */
+  group: string;
 }
 
 /** Links and their kinds from `ip -details -json link show` output. */
@@ -76,6 +79,7 @@ export function parseLinkDetails(text: string): Map<string, LinkInfo> {
       name: link.ifname,
       kind: kind === 'tun' ? `tun/${type ?? '?'}` : kind,
       isTap: kind === 'tun' && type === 'tap',
+      group: String(link.group ?? 'default'),
     });
   }
   return links;

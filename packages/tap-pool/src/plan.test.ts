@@ -16,6 +16,7 @@ describe('planPool', () => {
       metadataIp: '169.254.169.254',
       ipv6: false,
       stateDir: '/run/tapnet',
+      linkGroup: 1818996367,
       networks: [
         {
           index: 0,
@@ -89,6 +90,14 @@ describe('planPool', () => {
       gateway: '10.231.249.1',
     });
     expect(plan.networks[128]?.dhcpRange).toEqual({ start: '10.231.128.2', end: '10.231.128.254' });
+  });
+
+  it('derives a link group per prefix, clear of the default group and small numbers', () => {
+    const groups = ['tn', 'tb', 'tc', 'vm', 'tctap'].map(
+      (prefix) => planPool({ size: 1, prefix }).linkGroup,
+    );
+    expect(new Set(groups).size).toBe(5);
+    for (const g of groups) expect(g >= 0x10000 && g < 0x80000000).toBe(true);
   });
 
   it('packs dense /30 networks: one gateway, one guest address', () => {

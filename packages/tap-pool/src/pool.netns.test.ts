@@ -126,18 +126,29 @@ describeNetns('tap-pool in a namespace', () => {
     expect(pool.processCount()).toBe(6);
   });
 
-  it('takes as many processes for 100 networks as for 3', async () => {
+  it('takes as many processes for 100 and 1000 networks as for 3', async () => {
     const before = await snapshotNamespace();
     const counts: number[] = [];
-    for (const size of [3, 100]) {
-      const pool = await createTapPool(planPool({ size, prefix: 'tb', stateDir: newState() }));
+    for (const size of [3, 100, 1000]) {
+      const plan = planPool({ size, prefix: 'tb', subnet: '10.64.0.0/14', stateDir: newState() });
+      const pool = await createTapPool(plan);
       const made = [...(await links()).keys()].filter((n) => n.startsWith('tb'));
       expect(made).toHaveLength(size);
       await pool.remove();
       counts.push(pool.processCount());
     }
-    expect(counts[1]).toBe(counts[0]);
+    expect(counts).toEqual([counts[0], counts[0], counts[0]]);
     expect(await snapshotNamespace()).toEqual(before);
+  });
+
+  it('keeps IPv6 on the TAPs when asked, still refusing router advertisements', async () => {
+    const pool = await createTapPool(
+      planPool({ size: 1, prefix: 'ts', ipv6: true, stateDir: newState() }),
+    );
+    expect(sysctl('ipv6/conf/ts0/disable_ipv6')).toBe('0');
+    expect(sysctl('ipv6/conf/ts0/accept_ra')).toBe('0');
+    expect(sysctl('ipv6/conf/ts0/accept_redirects')).toBe('0');
+    await pool.remove();
   });
 
   it('refuses a foreign device that carries a planned name, changes nothing, and leaves it alone', async () => {

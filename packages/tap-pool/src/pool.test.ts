@@ -9,7 +9,7 @@ import type { Runner } from './runner.js';
 
 /** A pretend kernel: interprets the `ip` commands the pool sends, and keeps /proc/sys files in a folder. */
 function fakeHost(root: string, options: { failOn?: RegExp } = {}) {
-  const links = new Map<string, { kind: string; type?: string; addrs: string[] }>([
+  const links = new Map<string, { kind: string; type?: string; addrs: string[]; group?: string }>([
     ['lo', { kind: 'loopback', addrs: ['127.0.0.1/8'] }],
   ]);
   const calls: { argv: string; input?: string }[] = [];
@@ -27,9 +27,17 @@ function fakeHost(root: string, options: { failOn?: RegExp } = {}) {
       if (w[1] === 'add') link.addrs.push(w[2]!);
       else link.addrs = link.addrs.filter((a) => a !== w[2]);
     } else if (w[0] === 'link' && w[1] === 'del') {
-      if (!links.delete(w[3]!)) return `Cannot find device "${w[3]}"`;
-      rmSync(conf('ipv4', w[3]!), { recursive: true });
-      rmSync(conf('ipv6', w[3]!), { recursive: true });
+      const names =
+        w[2] === 'group' ? [...links].filter(([, l]) => l.group === w[3]).map(([n]) => n) : [w[3]!];
+      for (const name of names) {
+        if (!links.delete(name)) return `Cannot find device "${name}"`;
+        rmSync(conf('ipv4', name), { recursive: true, force: true });
+        rmSync(conf('ipv6', name), { recursive: true, force: true });
+      }
+    } else if (w[0] === 'link' && w[4] === 'group') {
+      const link = links.get(w[3]!);
+      if (!link) return `Cannot find device "${w[3]}"`;
+      link.group = w[5]!;
     }
     return undefined;
   };
@@ -43,6 +51,7 @@ function fakeHost(root: string, options: { failOn?: RegExp } = {}) {
     if (argv.includes('show')) {
       const json = [...links].map(([ifname, l]) => ({
         ifname,
+        group: l.group ?? 'default',
         ...(l.kind === 'loopback'
           ? {}
           : { linkinfo: { info_kind: l.kind, info_data: { type: l.type } } }),
@@ -93,7 +102,9 @@ describe('createTapPool with a recording runner', () => {
       { argv: 'ip -json -4 route show table all' },
       {
         argv: 'ip -batch -',
-        input: 'tuntap add dev tn0 mode tap user 7\ntuntap add dev tn1 mode tap user 7\n',
+        input:
+          'tuntap add dev tn0 mode tap user 7\ntuntap add dev tn1 mode tap user 7\n' +
+          'link set dev tn0 group 1818996367\nlink set dev tn1 group 1818996367\n',
       },
       {
         argv: 'ip -batch -',
@@ -125,7 +136,7 @@ describe('createTapPool with a recording runner', () => {
       { argv: 'ip -details -json addr show' },
       {
         argv: 'ip -force -batch -',
-        input: 'link del dev tn0\nlink del dev tn1\naddr del 169.254.169.254/32 dev lo\n',
+        input: 'link del group 1818996367\naddr del 169.254.169.254/32 dev lo\n',
       },
     ]);
     expect(pool.processCount()).toBe(6);
@@ -147,7 +158,7 @@ describe('createTapPool with a recording runner', () => {
     });
     expect(host.calls[3]?.input).not.toContain('dev lo');
     await pool.remove();
-    expect(host.calls.at(-1)?.input).toBe('link del dev tn0\n');
+    expect(host.calls.at(-1)?.input).toBe('link del group 1818996367\n');
     expect(host.links.get('lo')!.addrs).toContain('169.254.169.254/32');
     expect(sysctl('net.ipv4.ip_forward')).toBe('1');
   });
@@ -176,7 +187,7 @@ describe('createTapPool with a recording runner', () => {
     expect((error as CommandError).cause.input).toContain('link set dev tn2 up');
     expect(host.calls.at(-1)).toEqual({
       argv: 'ip -force -batch -',
-      input: 'link del dev tn0\nlink del dev tn1\nlink del dev tn2\n',
+      input: 'link del group 1818996367\n',
     });
     expect([...host.links.keys()]).toEqual(['lo']);
     expect(host.links.get('lo')!.addrs).toEqual(['127.0.0.1/8']);
@@ -244,6 +255,30 @@ describe('createTapPool with a recording runner', () => {
 });
 
 describe('cleanupPool with a recording runner', () => {
+  it('deletes device by device when a foreign device joined the link group, and spares it', async () => {
+    const host = fakeHost(root);
+    const plan = planPool({ size: 2, stateDir });
+    await createTapPool(plan, { runner: host.runner, sysctlRoot: root });
+    host.links.set('br7', { kind: 'bridge', addrs: [], group: String(plan.linkGroup) });
+    // Pretend the owner crashed: a pid that cannot exist.
+    const path = join(stateDir, 'tn.json');
+    writeFileSync(
+      path,
+      JSON.stringify({ ...JSON.parse(readFileSync(path, 'utf8')), pid: 2 ** 31 - 2 }),
+    );
+    const report = await cleanupPool('tn', { stateDir, runner: host.runner, sysctlRoot: root });
+    expect(host.calls.at(-1)?.input).toBe(
+      'link del dev tn0\nlink del dev tn1\naddr del 169.254.169.254/32 dev lo\n',
+    );
+    expect(report).toEqual({
+      removedDevices: ['tn0', 'tn1'],
+      removedAddresses: ['169.254.169.254/32 dev lo'],
+      restoredSysctls: ['net.ipv4.ip_forward=0'],
+      skipped: [{ name: 'br7', reason: "in the pool's link group but not in the state record" }],
+    });
+    expect([...host.links.keys()]).toEqual(['lo', 'br7']);
+  });
+
   it('without a record removes nothing and reports devices of the naming scheme', async () => {
     const host = fakeHost(root);
     host.links.set('tn3', { kind: 'tun', type: 'tap', addrs: [] });

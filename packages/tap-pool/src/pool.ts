@@ -140,13 +140,31 @@ async function teardown(record: StateRecord, runner: Runner, root: string): Prom
   const metadataPresent =
     metadata !== undefined && addresses.some((a) => a.dev === 'lo' && a.cidr === metadata);
   if (metadataPresent) report.removedAddresses.push(`${metadata} dev lo`);
+  // Delete by link group only when everything in the group is a TAP of this record.
+  const group = record.linkGroup === undefined ? undefined : String(record.linkGroup);
+  const members = group === undefined ? [] : [...links.values()].filter((l) => l.group === group);
+  const groupIsOurs = members.length > 0 && members.every((l) => l.isTap && recorded.has(l.name));
+  for (const l of members) {
+    if (!groupIsOurs && !recorded.has(l.name)) {
+      report.skipped.push({
+        name: l.name,
+        reason: "in the pool's link group but not in the state record",
+      });
+    }
+  }
+  const removal = groupIsOurs
+    ? {
+        group: record.linkGroup,
+        devices: report.removedDevices.filter((d) => links.get(d)?.group !== group),
+      }
+    : { devices: report.removedDevices };
   if (report.removedDevices.length > 0 || metadataPresent) {
     // -force: carry on past a failure so one odd device does not keep the rest alive.
     await runChecked(
       runner,
       'Could not remove the pool',
       ['ip', '-force', '-batch', '-'],
-      removeScript(report.removedDevices, metadataPresent ? metadata : undefined),
+      removeScript(removal, metadataPresent ? metadata : undefined),
     );
   }
   if (record.ipForward && record.ipForward.prior !== record.ipForward.value) {
@@ -233,6 +251,7 @@ export async function createTapPool(
     pid: process.pid,
     createdAt: new Date().toISOString(),
     range: plan.range,
+    linkGroup: plan.linkGroup,
     devices: plan.networks.map((n) => n.device),
     tapsCreated: false,
     configured: false,

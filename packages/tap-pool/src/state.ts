@@ -10,6 +10,8 @@ export interface StateRecord {
   pid: number;
   createdAt: string;
   range: string;
+  /** The link group of the pool's TAPs (absent in records of older versions). */
+  linkGroup?: number;
   /** Devices this run creates; written before the first is made, so a crash leaves none unknown. */
   devices: string[];
   /** The TAP batch finished. */
