@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { waitFor } from '@tapnet/testing';
@@ -7,6 +7,7 @@ import type { DnsResponse } from './dns-message.js';
 import { Dnsmasq, type RestartEvent } from './dnsmasq.js';
 import { DnsmasqStartError, InvalidConfigError } from './errors.js';
 import { testNetworks } from './fixtures.test-helpers.js';
+import type { Lease } from './leases.js';
 import type { ChildExit, ChildProcess, Runner } from './runner.js';
 
 // Supervision logic against a recorded fake runner; the real dnsmasq is exercised in dnsmasq.netns.test.ts.
@@ -252,5 +253,67 @@ describe('Dnsmasq supervision (fake runner)', () => {
     await dnsmasq.stop();
     expect(dnsmasq.status()).toEqual({ state: 'stopped', restarts: 1 });
     expect(fake.children).toHaveLength(1);
+  });
+
+  it('follows the lease file: known leases silently, then lease, release and expire events', async () => {
+    const now = Math.floor(Date.now() / 1000);
+    const leasePath = join(stateDir, 'dnsmasq.leases');
+    const line = (expiry: number, mac: string, ip: string) => `${expiry} ${mac} ${ip} * *\n`;
+    await writeFile(leasePath, line(now + 3600, '52:54:00:00:00:01', '10.64.0.5'));
+    const fake = fakeRunner();
+    await using dnsmasq = await Dnsmasq.start({
+      networks: testNetworks(2),
+      stateDir,
+      runner: fake.runner,
+    });
+    const events: [string, Lease][] = [];
+    for (const name of ['lease', 'release', 'expire'] as const)
+      dnsmasq.on(name, (lease) => events.push([name, lease]));
+    expect(dnsmasq.leaseFor('tn0')).toMatchObject({ mac: '52:54:00:00:00:01', ip: '10.64.0.5' });
+
+    // What dnsmasq writes after a DHCPACK on tn1 (expiring in seconds) and a DHCPRELEASE on tn0.
+    await writeFile(leasePath, line(now + 3, '52:54:00:00:00:02', '10.64.1.9'));
+    await waitFor(() => events.length >= 2, {
+      what: 'lease and release events',
+      seen: () => JSON.stringify(events),
+    });
+    expect(events).toEqual([
+      [
+        'release',
+        {
+          network: 'tn0',
+          mac: '52:54:00:00:00:01',
+          ip: '10.64.0.5',
+          expiresAt: new Date((now + 3600) * 1000),
+        },
+      ],
+      [
+        'lease',
+        {
+          network: 'tn1',
+          mac: '52:54:00:00:00:02',
+          ip: '10.64.1.9',
+          expiresAt: new Date((now + 3) * 1000),
+        },
+      ],
+    ]);
+    expect(dnsmasq.leaseFor('tn0')).toBeUndefined();
+
+    // dnsmasq need not rewrite the file when a lease runs out: the expiry timer reports it.
+    await waitFor(() => events.length >= 3, {
+      what: 'an expire event',
+      timeout: 5000,
+      seen: () => JSON.stringify(events),
+    });
+    expect(events[2]).toEqual([
+      'expire',
+      {
+        network: 'tn1',
+        mac: '52:54:00:00:00:02',
+        ip: '10.64.1.9',
+        expiresAt: new Date((now + 3) * 1000),
+      },
+    ]);
+    expect(dnsmasq.leases()).toEqual([]);
   });
 });
