@@ -195,6 +195,25 @@ describe('createTapPool with a recording runner', () => {
     expect(existsSync(join(stateDir, 'tn.json'))).toBe(false);
   });
 
+  it('leaves a record this process can clean up when the rollback fails too', async () => {
+    const host = fakeHost(root, { failOn: /^(link set dev tn1 up|link del group)/ });
+    const plan = planPool({ size: 2, stateDir });
+    const error = await createTapPool(plan, { runner: host.runner, sysctlRoot: root }).catch(
+      (e: unknown) => e,
+    );
+    expect((error as CommandError).message).toMatch(/^Could not configure the TAP devices/);
+    expect(JSON.parse(readFileSync(join(stateDir, 'tn.json'), 'utf8')).pid).toBe(0);
+    const retry = fakeHost(root);
+    for (const [name, link] of host.links) retry.links.set(name, link);
+    expect(await cleanupPool('tn', { stateDir, runner: retry.runner, sysctlRoot: root })).toEqual({
+      removedDevices: ['tn0', 'tn1'],
+      removedAddresses: [],
+      restoredSysctls: [],
+      skipped: [],
+    });
+    expect([...retry.links.keys()]).toEqual(['lo']);
+  });
+
   it('refuses an existing device by name and changes nothing', async () => {
     const host = fakeHost(root);
     host.links.set('tn1', { kind: 'bridge', addrs: [] });

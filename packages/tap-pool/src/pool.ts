@@ -293,7 +293,13 @@ export async function createTapPool(
       await teardown(record, run, root);
       deleteState(path);
     } catch {
-      // The record stays for cleanupPool; the first error is the one to report.
+      // The record stays for cleanupPool, disowned (pid 0) so that this very process can run it;
+      // the first error is the one to report.
+      try {
+        writeState(path, plan.stateDir, { ...record, pid: 0 });
+      } catch {
+        // the record on disk still names this process; cleanupPool works once it has exited
+      }
     }
     throw error;
   }
