@@ -7,7 +7,6 @@ import {
   statSync,
   writeFileSync,
 } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describeNetns, run, runOk, snapshotNamespace, waitFor } from '@tapnet/testing';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -18,7 +17,9 @@ import { defaultRunner, type Runner } from './runner.js';
 
 const packageDir = resolve(import.meta.dirname, '..');
 const dist = join(packageDir, 'dist', 'index.js');
-const newState = () => mkdtempSync(join(tmpdir(), 'tap-pool-state-'));
+// The sandbox mounts a private tmpfs on /run/tapnet: scratch files there vanish with it.
+const scratch = (name: string) => mkdtempSync(join('/run/tapnet', name));
+const newState = () => scratch('state-');
 const sysctl = (path: string) => readFileSync(join('/proc/sys/net', path), 'utf8').trim();
 
 interface IpLink {
@@ -51,7 +52,7 @@ function startChild(
   mode: 'after-taps' | 'after-create',
   stateDir: string,
 ): { child: ChildProcess; output: () => string; exited: Promise<unknown> } {
-  const dir = mkdtempSync(join(tmpdir(), 'tap-pool-child-'));
+  const dir = scratch('child-');
   const script = join(dir, 'child.mjs');
   writeFileSync(script, CHILD);
   const child = spawn(process.execPath, [script, mode, stateDir], {
