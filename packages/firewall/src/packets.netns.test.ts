@@ -41,6 +41,11 @@ function tcp(vm: Netns, host: string, port: number, bind?: string) {
   return vm.run(['socat', '-T', '2', '-t', '2', '-', target], { input: '', timeout: 15_000 });
 }
 
+function tcp6(vm: Netns, linkLocal: string, port: number) {
+  const target = `TCP6:[${linkLocal}%eth0]:${port},connect-timeout=2`;
+  return vm.run(['socat', '-T', '2', '-t', '2', '-', target], { input: '', timeout: 15_000 });
+}
+
 function udp(vm: Netns, host: string, port: number) {
   return vm.run(['socat', '-T', '2', '-t', '2', '-', `UDP4:${host}:${port}`], {
     input: 'ping\n',
@@ -163,7 +168,8 @@ describeNetns('packet-level isolation with real traffic', () => {
     serve(['socat', '-T', '2', 'UDP4-RECVFROM:53,fork', 'EXEC:sed -u s/ping/dns-udp/']);
     serve(['socat', 'TCP4-LISTEN:53,fork,reuseaddr', 'EXEC:echo dns-tcp']);
     serve(['socat', `TCP4-LISTEN:80,bind=${MD},fork,reuseaddr`, 'EXEC:echo metadata']);
-    serve(['socat', 'TCP-LISTEN:8080,fork,reuseaddr', 'EXEC:echo host-service']);
+    serve(['socat', 'TCP4-LISTEN:8080,fork,reuseaddr', 'EXEC:echo host-service']);
+    serve(['socat', 'TCP6-LISTEN:8080,ipv6only=1,fork,reuseaddr', 'EXEC:echo host-service-v6']);
     serve(['socat', '-T', '2', 'UDP4-RECVFROM:8080,fork', 'EXEC:sed -u s/ping/host-udp/']);
     serve([
       'socat',
@@ -356,6 +362,23 @@ describeNetns('packet-level isolation with real traffic', () => {
         host,
       ]);
       expect(ping.exitCode).not.toBe(0);
+    });
+
+    it('with ipv6: true, neighbour discovery and ping6 to the host work, other IPv6 to the host is refused', async () => {
+      const v6 = buildPolicy({ ...policy, ipv6: true });
+      await fw.apply(v6);
+      try {
+        const host = await linkLocal('tn0');
+        expect(
+          (await vm0.run(['busybox', 'ping', '-6', '-c', '1', '-W', '2', '-I', 'eth0', host]))
+            .exitCode,
+        ).toBe(0);
+        const refused = await tcp6(vm0, host, 8080);
+        expect(refused.stdout).toBe('');
+        expect(refused.stderr).toMatch(/Connection refused/);
+      } finally {
+        await fw.apply(policy);
+      }
     });
 
     it('re-applying is idempotent: the same ruleset, still intact', async () => {
