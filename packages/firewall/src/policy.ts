@@ -12,8 +12,8 @@ export interface FirewallNetwork {
 
 export interface AllowEntry {
   cidr: string;
-  /** Only when leaving through this device. */
-  via?: string;
+  /** Only when leaving through this device (null/absent: any device). */
+  via?: string | null;
 }
 
 export interface PolicyOptions {
