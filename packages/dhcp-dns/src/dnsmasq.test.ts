@@ -54,7 +54,6 @@ function fakeRunner(
       }
       return child;
     },
-    run: async () => ({ exitCode: 0, stdout: '', stderr: '' }),
     async queryDns(_server, name): Promise<DnsResponse> {
       const child = children[children.length - 1];
       if (options.answers === false || !child || child.done) throw new Error('timeout');

@@ -32,7 +32,6 @@ export {
   type ChildProcess,
   defaultRunner,
   type Runner,
-  type RunResult,
 } from './runner.js';
 export { stopStaleDnsmasq } from './stale.js';
 export {

@@ -18,16 +18,9 @@ export interface ChildProcess {
   onOutput(listener: (text: string) => void): void;
 }
 
-export interface RunResult {
-  exitCode: number | undefined;
-  stdout: string;
-  stderr: string;
-}
-
 /** Everything this package does to the OS besides files, injectable for tests. */
 export interface Runner {
   spawn(file: string, args: readonly string[]): ChildProcess;
-  run(file: string, args: readonly string[]): Promise<RunResult>;
   queryDns(server: string, name: string, type: number, timeoutMs: number): Promise<DnsResponse>;
 }
 
@@ -67,14 +60,6 @@ export const defaultRunner: Runner = {
       onOutput(listener) {
         listeners.push(listener);
       },
-    };
-  },
-  async run(file, args) {
-    const result = await execa(file, args, { reject: false, stdin: 'ignore' });
-    return {
-      exitCode: result.exitCode,
-      stdout: String(result.stdout),
-      stderr: String(result.stderr),
     };
   },
   queryDns(server, name, type, timeoutMs) {
