@@ -91,9 +91,8 @@ export async function httpRequest(
     localAddress?: string;
   } = {},
 ): Promise<SimpleResponse> {
-  const agent = new Agent({
-    connect: options.localAddress ? { localAddress: options.localAddress } : {},
-  });
+  // undici takes the source address as a client option (a `connect` option is ignored).
+  const agent = new Agent(options.localAddress ? { localAddress: options.localAddress } : {});
   try {
     const res = await request(url, {
       dispatcher: agent,
