@@ -37,11 +37,11 @@ export const repoRoot = resolve(import.meta.dirname, '../..');
 export const guestCacheDir = join(repoRoot, '.cache/guest');
 const rootfsDir = join(import.meta.dirname, 'rootfs');
 
-/** NIC drivers, in load order: e1000 alone, then the virtio-net chain. */
+/** NIC drivers, in load order (`modinfo -F depends`): e1000 alone, then the virtio-net chain. */
 export const guestModules = [
   'e1000',
-  'virtio',
   'virtio_ring',
+  'virtio',
   'virtio_pci_modern_dev',
   'virtio_pci_legacy_dev',
   'virtio_pci',

@@ -293,7 +293,8 @@ const kvmProbeFile = join(repoRoot, '.cache/kvm-probe.json');
 async function probeKey(image: GuestImage, qemu: string): Promise<string> {
   const version = await execa(qemu, ['--version'], { reject: false });
   const first = String(version.stdout).split('\n')[0] ?? 'unknown qemu';
-  return `${first} | guest ${image.version} | host ${release()}`;
+  // The kernel's path names its package and version; the initramfs does not matter to KVM.
+  return `${first} | kernel ${image.kernel} | host ${release()}`;
 }
 
 async function readVerdicts(): Promise<Record<string, KvmVerdict>> {
@@ -307,7 +308,7 @@ async function readVerdicts(): Promise<Record<string, KvmVerdict>> {
  * Whether KVM boots the test guest on this machine: `/dev/kvm` usable and the no-network guest
  * reaching its init and powering off under `-accel kvm` within `timeoutMs`. On these machines
  * KVM aborts ("failed to set MSR") or hangs after the BIOS, so it is tried, never assumed. The
- * verdict is cached in `.cache/kvm-probe.json`, keyed by QEMU, guest and host kernel versions.
+ * verdict is cached in `.cache/kvm-probe.json`, keyed by the QEMU version, the guest kernel package and the host kernel.
  */
 export async function probeKvm(
   image: GuestImage,
