@@ -110,6 +110,8 @@ function ipv4Tables(policy: Policy): TableText[] {
     [c.ingress, '-j DROP'],
   );
   for (const n of policy.networks) nat.rules.push([c.nat, `-o ${n.device} -j RETURN`]);
+  // Host-local traffic (out via lo) is never NATed, as in the nft ruleset.
+  nat.rules.push([c.nat, '-o lo -j RETURN']);
   for (const n of policy.networks) nat.rules.push([c.nat, `-s ${n.subnet} -j MASQUERADE`]);
   return [raw, filter, nat];
 }

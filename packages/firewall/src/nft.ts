@@ -139,7 +139,9 @@ function compile(policy: Policy): Compiled {
     [
       'postrouting',
       'type nat hook postrouting priority srcnat; policy accept;',
-      ['oifname @taps return', 'ip saddr @pool masquerade'],
+      // Host-local traffic (out via lo) is never NATed: a host process using a gateway address
+      // as its source must still be seen with that address, e.g. by the metadata service.
+      ['oifname @taps return', 'oifname "lo" return', 'ip saddr @pool masquerade'],
     ],
   ];
 
