@@ -281,11 +281,12 @@ describe('MetadataServer hardening (loopback)', () => {
     const { server, port } = await start({ hardening: { maxBodyBytes: 100 } });
     server.addNetwork('lo', '127.0.0.1/32');
     let reached = 0;
+    let bodyBytes = 0;
     server.setHandler(
       'lo',
       nodeHandler((req, res) => {
         reached++;
-        req.resume();
+        req.on('data', (chunk: Buffer) => (bodyBytes += chunk.length));
         req.on('end', () => res.end('read'));
       }),
     );
@@ -301,6 +302,9 @@ describe('MetadataServer hardening (loopback)', () => {
       `POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n${chunk}${chunk}${chunk}0\r\n\r\n`,
     );
     expect(statusOf(streamed)).toBe(413);
+    // The handler saw the request but never a byte past the limit.
+    expect(reached).toBe(1);
+    expect(bodyBytes).toBeLessThanOrEqual(100);
     server.setHandler('lo', async (request) => new Response(await request.text()));
     const fetchStreamed = await rawExchange(
       { port },

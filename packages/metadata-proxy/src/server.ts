@@ -627,15 +627,21 @@ export class MetadataServer extends EventEmitter implements AsyncDisposable {
     const limit = this.#hardening.maxBodyBytes;
     const push = req.push;
     let seen = 0;
+    let over = false;
     req.push = (chunk: unknown, encoding?: BufferEncoding): boolean => {
+      if (over) return false; // nothing past the limit reaches the handler
       if (chunk !== null && chunk !== undefined) {
         seen += (chunk as Buffer).length;
         if (seen > limit) {
-          req.push = push;
+          over = true;
           // The handler may still write; those writes must not surface as unhandled errors.
           res.on('error', () => {});
-          if (!res.headersSent) this.#reply(res, 413, 'Content Too Large', true);
-          else res.destroy();
+          if (res.headersSent) {
+            req.socket.destroy();
+          } else {
+            res.once('finish', () => req.socket.destroy());
+            this.#reply(res, 413, 'Content Too Large', true);
+          }
           return false;
         }
       }
