@@ -1,5 +1,5 @@
 import { once } from 'node:events';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,7 +15,7 @@ import {
   probeUdp,
   scenario,
 } from './src/probes.ts';
-import { bootGuest } from './src/qemu.ts';
+import { bootGuest, type GuestError } from './src/qemu.ts';
 import { serveScenario, startUdpResponder } from './src/responders.ts';
 
 /** A TCP port on 127.0.0.1 nothing listens on (bound, then released). */
@@ -45,6 +45,39 @@ describeNetns('the test guest', () => {
     expect(run.console).toContain('reboot: Power down');
     expect(run.exitCode).toBe(0);
     expect(run.completed).toBe(true);
+  }, 120_000);
+
+  it('kills QEMU and rejects with the console so far when the deadline passes or the run is aborted', async () => {
+    const qemuPids = async () => {
+      const pids = await readdir('/proc').then((names) => names.filter((n) => /^\d+$/.test(n)));
+      const comms = await Promise.all(
+        pids.map((pid) => readFile(`/proc/${pid}/comm`, 'utf8').catch(() => '')),
+      );
+      return pids.filter((_, i) => comms[i]?.startsWith('qemu-system'));
+    };
+    await expect(
+      bootGuest({ image, name: 'guest-timeout', accel: 'tcg', timeoutMs: 300 }),
+    ).rejects.toMatchObject({
+      code: 'ERR_GUEST_TIMEOUT',
+      message: expect.stringMatching(/did not power off within 300 ms \(QEMU killed\)/),
+    });
+    expect(await qemuPids()).toEqual([]);
+
+    const controller = new AbortController();
+    const aborted = bootGuest({
+      image,
+      name: 'guest-aborted',
+      accel: 'tcg',
+      timeoutMs: 90_000,
+      signal: controller.signal,
+      onLine: (line) => {
+        if (line.includes('TAPNET-GUEST: init reached')) controller.abort(new Error('seen enough'));
+      },
+    });
+    const error = await aborted.catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'ERR_GUEST_ABORTED' });
+    expect((error as GuestError).console).toContain('TAPNET-GUEST: init reached');
+    expect(await qemuPids()).toEqual([]);
   }, 120_000);
 
   it('on a user-mode network: gets a lease, fetches its scenario over guestfwd and posts the probe results', async () => {
