@@ -365,6 +365,14 @@ export async function buildGuest(options: BuildGuestOptions = {}): Promise<Guest
     await rename(work, imageDir).catch(async (error: unknown) => {
       if (!(await exists(manifestPath))) throw error;
     });
+    // Images of earlier inputs are dead weight; an hour's grace for a run still booting one.
+    for (const name of await readdir(guestCacheDir)) {
+      const path = join(guestCacheDir, name);
+      if (!name.startsWith('image-') || path === imageDir) continue;
+      const info = await stat(path).catch(() => undefined);
+      if (info && Date.now() - info.mtimeMs > 3_600_000)
+        await rm(path, { recursive: true, force: true });
+    }
     return image;
   } finally {
     await rm(work, { recursive: true, force: true });
