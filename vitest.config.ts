@@ -11,14 +11,24 @@ const workspaceDirs = ['packages', 'tooling'].flatMap((base) =>
 
 // Tests import sibling packages from source, so a test run never depends on a stale build.
 const alias = workspaceDirs.map((dir) => {
-  const pkg = JSON.parse(readFileSync(resolve(root, dir, 'package.json'), 'utf8')) as { name: string };
-  return { find: new RegExp(`^${pkg.name.replace('/', '\\/')}$`), replacement: resolve(root, dir, 'src/index.ts') };
+  const pkg = JSON.parse(readFileSync(resolve(root, dir, 'package.json'), 'utf8')) as {
+    name: string;
+  };
+  return {
+    find: new RegExp(`^${pkg.name.replace('/', '\\/')}$`),
+    replacement: resolve(root, dir, 'src/index.ts'),
+  };
 });
 const testingAlias = workspaceDirs
   .filter((dir) => existsSync(resolve(root, dir, 'src/testing.ts')))
   .map((dir) => {
-    const pkg = JSON.parse(readFileSync(resolve(root, dir, 'package.json'), 'utf8')) as { name: string };
-    return { find: new RegExp(`^${pkg.name.replace('/', '\\/')}/testing$`), replacement: resolve(root, dir, 'src/testing.ts') };
+    const pkg = JSON.parse(readFileSync(resolve(root, dir, 'package.json'), 'utf8')) as {
+      name: string;
+    };
+    return {
+      find: new RegExp(`^${pkg.name.replace('/', '\\/')}/testing$`),
+      replacement: resolve(root, dir, 'src/testing.ts'),
+    };
   });
 
 export default defineConfig({
@@ -32,7 +42,17 @@ export default defineConfig({
         test: { name: basename(dir), root: resolve(root, dir), include: ['src/**/*.test.ts'] },
       })),
       ...(existsSync(resolve(root, 'e2e/package.json'))
-        ? [{ extends: true as const, test: { name: 'e2e', root: resolve(root, 'e2e'), include: ['**/*.test.ts'], exclude: ['**/node_modules/**'] } }]
+        ? [
+            {
+              extends: true as const,
+              test: {
+                name: 'e2e',
+                root: resolve(root, 'e2e'),
+                include: ['**/*.test.ts'],
+                exclude: ['**/node_modules/**'],
+              },
+            },
+          ]
         : []),
     ],
   },

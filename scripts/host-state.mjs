@@ -7,7 +7,10 @@ import { join } from 'node:path';
 
 function run(argv) {
   try {
-    return execFileSync(argv[0], argv.slice(1), { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    return execFileSync(argv[0], argv.slice(1), {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
   } catch (error) {
     return `<${argv.join(' ')} failed: ${String(error.stderr ?? error.message).trim()}>`;
   }
@@ -18,7 +21,9 @@ const stripCounters = (text) =>
   text
     .split('\n')
     .filter((line) => !line.startsWith('#'))
-    .map((line) => line.replace(/\[\d+:\d+\]/g, '[-]').replace(/counter packets \d+ bytes \d+/g, 'counter'))
+    .map((line) =>
+      line.replace(/\[\d+:\d+\]/g, '[-]').replace(/counter packets \d+ bytes \d+/g, 'counter'),
+    )
     .join('\n');
 
 function sysctls() {
@@ -31,7 +36,9 @@ function sysctls() {
     for (const dev of readdirSync(base).sort()) {
       for (const key of readdirSync(join(base, dev)).sort()) {
         try {
-          lines.push(`${family}/${dev}/${key}=${readFileSync(join(base, dev, key), 'utf8').trim()}`);
+          lines.push(
+            `${family}/${dev}/${key}=${readFileSync(join(base, dev, key), 'utf8').trim()}`,
+          );
         } catch {
           // write-only keys (stable_secret) are not readable
         }
@@ -49,7 +56,8 @@ function processes() {
   for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
     try {
       const comm = readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
-      if (names.has(comm) && readlinkSync(`/proc/${pid}/ns/net`) === hostNetns) found.push(`${comm} ${pid}`);
+      if (names.has(comm) && readlinkSync(`/proc/${pid}/ns/net`) === hostNetns)
+        found.push(`${comm} ${pid}`);
     } catch {
       // gone while we looked
     }

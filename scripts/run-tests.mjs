@@ -8,10 +8,22 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 
 if (typeof fs.globSync !== 'function') {
-  console.error(`run-tests needs Node >= 22 (this is ${process.version}): run \`./tapnet.sh test\`, or put .tools/node/package/bin first on PATH`);
+  console.error(
+    `run-tests needs Node >= 22 (this is ${process.version}): run \`./tapnet.sh test\`, or put .tools/node/package/bin first on PATH`,
+  );
   process.exit(2);
 }
-const { closeSync, existsSync, globSync, mkdirSync, openSync, readFileSync, readlinkSync, writeFileSync } = fs;
+const {
+  closeSync,
+  existsSync,
+  globSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  readlinkSync,
+  writeFileSync,
+} = fs;
+
 import { availableParallelism } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { diffHostState, hostState } from './host-state.mjs';
@@ -27,13 +39,20 @@ for (let i = 0; i < args.length; i++) {
 }
 const FILE_TIMEOUT_MS = 20 * 60_000;
 // One folder per run, so runs started side by side do not overwrite each other's reports.
-const resultsDir = join(root, '.test-results', `${new Date().toISOString().replace(/[:.]/g, '-')}-${process.pid}`);
+const resultsDir = join(
+  root,
+  '.test-results',
+  `${new Date().toISOString().replace(/[:.]/g, '-')}-${process.pid}`,
+);
 mkdirSync(resultsDir, { recursive: true });
 
 const vitest = join(root, 'node_modules/vitest/vitest.mjs');
-const allFiles = globSync(['packages/*/src/**/*.test.ts', 'tooling/*/src/**/*.test.ts', 'e2e/**/*.test.ts'], {
-  exclude: (f) => f.includes('node_modules'),
-})
+const allFiles = globSync(
+  ['packages/*/src/**/*.test.ts', 'tooling/*/src/**/*.test.ts', 'e2e/**/*.test.ts'],
+  {
+    exclude: (f) => f.includes('node_modules'),
+  },
+)
   .map((f) => relative(root, resolve(f)))
   .filter((f) => filters.length === 0 || filters.some((x) => f.includes(x)))
   .sort();
@@ -51,7 +70,10 @@ const hostNetns = readlinkSync('/proc/self/ns/net');
 function runToLog(argv, logFile, env) {
   return new Promise((resolveRun) => {
     const fd = openSync(logFile, 'w');
-    const child = spawn(argv[0], argv.slice(1), { stdio: ['ignore', fd, fd], env: { ...process.env, ...env } });
+    const child = spawn(argv[0], argv.slice(1), {
+      stdio: ['ignore', fd, fd],
+      env: { ...process.env, ...env },
+    });
     closeSync(fd);
     const timer = setTimeout(() => child.kill('SIGKILL'), FILE_TIMEOUT_MS);
     child.on('exit', (code, signal) => {
@@ -62,7 +84,15 @@ function runToLog(argv, logFile, env) {
 }
 
 function vitestArgv(files, jsonFile) {
-  return [process.execPath, vitest, 'run', '--reporter=default', '--reporter=json', `--outputFile.json=${jsonFile}`, ...files];
+  return [
+    process.execPath,
+    vitest,
+    'run',
+    '--reporter=default',
+    '--reporter=json',
+    `--outputFile.json=${jsonFile}`,
+    ...files,
+  ];
 }
 
 const results = [];
@@ -81,12 +111,25 @@ async function runPrivileged(file, index) {
   const json = join(resultsDir, `netns-${index}.json`);
   const log = join(resultsDir, `netns-${index}.log`);
   const argv = canSandbox
-    ? ['unshare', '--net', '--pid', '--mount', '--fork', '--kill-child', '--mount-proc', '--',
-       process.execPath, join(root, 'scripts/sandbox-entry.mjs'), ...vitestArgv([file], json)]
+    ? [
+        'unshare',
+        '--net',
+        '--pid',
+        '--mount',
+        '--fork',
+        '--kill-child',
+        '--mount-proc',
+        '--',
+        process.execPath,
+        join(root, 'scripts/sandbox-entry.mjs'),
+        ...vitestArgv([file], json),
+      ]
     : vitestArgv([file], json);
   const started = Date.now();
   const outcome = await runToLog(argv, log, { TAPNET_HOST_NETNS: hostNetns });
-  console.log(`\n=== ${file} (${canSandbox ? 'sandboxed' : 'not sandboxed: privileged tests skip'}, ${((Date.now() - started) / 1000).toFixed(1)} s)`);
+  console.log(
+    `\n=== ${file} (${canSandbox ? 'sandboxed' : 'not sandboxed: privileged tests skip'}, ${((Date.now() - started) / 1000).toFixed(1)} s)`,
+  );
   process.stdout.write(readFileSync(log, 'utf8'));
   results.push({ label: file, json, ...outcome });
 }
@@ -130,7 +173,11 @@ for (const r of results) {
       failures.push(`${relative(root, suite.name)}: ${String(suite.message).split('\n')[0]}`);
     }
   }
-  if (r.code !== 0 && report.numFailedTests === 0 && report.testResults.every((s) => s.status !== 'failed')) {
+  if (
+    r.code !== 0 &&
+    report.numFailedTests === 0 &&
+    report.testResults.every((s) => s.status !== 'failed')
+  ) {
     failed += 1;
     failures.push(`${r.label}: vitest exited ${r.code ?? r.signal}`);
   }
@@ -143,9 +190,14 @@ if (changes.length > 0) {
   console.log(`\n=== host-state guard: FAILED\n${changes.join('\n')}`);
 } else {
   passed += 1;
-  console.log('\n=== host-state guard: root namespace unchanged (links, addresses, routes, rules, nft, iptables, sysctls, netns, processes)');
+  console.log(
+    '\n=== host-state guard: root namespace unchanged (links, addresses, routes, rules, nft, iptables, sysctls, netns, processes)',
+  );
 }
-writeFileSync(join(resultsDir, 'summary.json'), JSON.stringify({ passed, failed, skipped, failures }, null, 2));
+writeFileSync(
+  join(resultsDir, 'summary.json'),
+  JSON.stringify({ passed, failed, skipped, failures }, null, 2),
+);
 if (failures.length > 0) console.log(`\nFailures:\n${failures.map((f) => `  ${f}`).join('\n')}`);
 console.log(`\n${passed} passed, ${failed} failed, ${skipped} skipped`);
 process.exit(failed > 0 ? 1 : 0);

@@ -1,6 +1,6 @@
-export { sandboxSkipReason, describeNetns, assertInSandbox } from './sandbox.js';
-export { createNetns, withNetns, type Netns } from './netns.js';
+export { createNetns, type Netns, withNetns } from './netns.js';
+export { type RunResult, run, runOk } from './run.js';
+export { assertInSandbox, describeNetns, sandboxSkipReason } from './sandbox.js';
+export { type NamespaceState, snapshotNamespace } from './state.js';
 export { createVethPeer, type VethPeer, type VethPeerOptions } from './veth.js';
-export { waitFor, type WaitForOptions } from './wait.js';
-export { run, runOk, type RunResult } from './run.js';
-export { snapshotNamespace, type NamespaceState } from './state.js';
+export { type WaitForOptions, waitFor } from './wait.js';

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { execa, type ResultPromise } from 'execa';
+import { type RunResult, run, runOk } from './run.js';
 import { assertInSandbox } from './sandbox.js';
-import { run, runOk, type RunResult } from './run.js';
 
 export interface Netns {
   readonly name: string;
@@ -31,7 +31,11 @@ export async function createNetns(prefix = 'tt'): Promise<Netns> {
     run: (argv, options) => run(['ip', 'netns', 'exec', name, ...argv], options),
     runOk: (argv, options) => runOk(['ip', 'netns', 'exec', name, ...argv], options),
     spawn(argv) {
-      const child = execa('ip', ['netns', 'exec', name, ...argv], { reject: false, buffer: true, all: true });
+      const child = execa('ip', ['netns', 'exec', name, ...argv], {
+        reject: false,
+        buffer: true,
+        all: true,
+      });
       children.add(child);
       return child;
     },
@@ -57,7 +61,10 @@ export async function createNetns(prefix = 'tt'): Promise<Netns> {
 }
 
 /** Runs `body` with fresh namespaces and deletes them afterwards, whether it passed or not. */
-export async function withNetns<T>(count: number, body: (...namespaces: Netns[]) => Promise<T>): Promise<T> {
+export async function withNetns<T>(
+  count: number,
+  body: (...namespaces: Netns[]) => Promise<T>,
+): Promise<T> {
   const made: Netns[] = [];
   try {
     for (let i = 0; i < count; i++) made.push(await createNetns());

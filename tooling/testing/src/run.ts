@@ -7,7 +7,10 @@ export interface RunResult {
 }
 
 /** Runs argv and returns its result whatever the exit code (for probes that expect failure). */
-export async function run(argv: readonly string[], options: { input?: string; timeout?: number } = {}): Promise<RunResult> {
+export async function run(
+  argv: readonly string[],
+  options: { input?: string; timeout?: number } = {},
+): Promise<RunResult> {
   const [file, ...args] = argv;
   if (!file) throw new TypeError('run: empty argv');
   const result = await execa(file, args, {
@@ -16,14 +19,23 @@ export async function run(argv: readonly string[], options: { input?: string; ti
     timeout: options.timeout ?? 30_000,
     stripFinalNewline: true,
   });
-  return { exitCode: result.exitCode ?? -1, stdout: String(result.stdout), stderr: String(result.stderr) };
+  return {
+    exitCode: result.exitCode ?? -1,
+    stdout: String(result.stdout),
+    stderr: String(result.stderr),
+  };
 }
 
 /** Runs argv and throws with its stderr when it fails. */
-export async function runOk(argv: readonly string[], options: { input?: string; timeout?: number } = {}): Promise<string> {
+export async function runOk(
+  argv: readonly string[],
+  options: { input?: string; timeout?: number } = {},
+): Promise<string> {
   const result = await run(argv, options);
   if (result.exitCode !== 0) {
-    throw new Error(`\`${argv.join(' ')}\` exited ${result.exitCode}: ${result.stderr || result.stdout}`);
+    throw new Error(
+      `\`${argv.join(' ')}\` exited ${result.exitCode}: ${result.stderr || result.stdout}`,
+    );
   }
   return result.stdout;
 }

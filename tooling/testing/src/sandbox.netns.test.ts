@@ -10,7 +10,12 @@ describeNetns('the namespace sandbox', () => {
   it('makes a test host with a veth peer, and deleting it leaves nothing behind', async () => {
     const linksBefore = await runOk(['ip', '-o', 'link', 'show']);
     const ns = await createNetns();
-    await createVethPeer({ hostName: 'tvh0', peer: ns, hostAddress: '10.9.0.1/30', peerAddress: '10.9.0.2/30' });
+    await createVethPeer({
+      hostName: 'tvh0',
+      peer: ns,
+      hostAddress: '10.9.0.1/30',
+      peerAddress: '10.9.0.2/30',
+    });
     const ping = await ns.run(['busybox', 'ping', '-c', '1', '-W', '2', '10.9.0.1']);
     expect(ping.exitCode).toBe(0);
     await ns.delete();
@@ -20,8 +25,8 @@ describeNetns('the namespace sandbox', () => {
   });
 
   it('waitFor fails with what it saw so far', async () => {
-    await expect(waitFor(() => false, { what: 'never', timeout: 100, seen: () => 'console text' })).rejects.toThrow(
-      /timed out after 100 ms waiting for never; seen so far:\nconsole text/,
-    );
+    await expect(
+      waitFor(() => false, { what: 'never', timeout: 100, seen: () => 'console text' }),
+    ).rejects.toThrow(/timed out after 100 ms waiting for never; seen so far:\nconsole text/);
   });
 });

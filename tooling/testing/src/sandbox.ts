@@ -17,7 +17,8 @@ export function sandboxSkipReason(): string | undefined {
   if (process.env.TAPNET_SANDBOX !== '1' || !host) {
     return 'not in a sandbox namespace (run through `./tapnet.sh test` or `node scripts/run-tests.mjs`)';
   }
-  if (readlinkSync('/proc/self/ns/net') === host) return 'sandbox shares the root network namespace';
+  if (readlinkSync('/proc/self/ns/net') === host)
+    return 'sandbox shares the root network namespace';
   return undefined;
 }
 

@@ -31,9 +31,18 @@ function sysctls(): string {
   for (const family of ['ipv4', 'ipv6']) {
     const base = `/proc/sys/net/${family}/conf`;
     for (const dev of readdirSync(base).sort()) {
-      for (const key of ['forwarding', 'disable_ipv6', 'accept_ra', 'rp_filter', 'proxy_arp', 'send_redirects']) {
+      for (const key of [
+        'forwarding',
+        'disable_ipv6',
+        'accept_ra',
+        'rp_filter',
+        'proxy_arp',
+        'send_redirects',
+      ]) {
         try {
-          lines.push(`${family}/${dev}/${key}=${readFileSync(join(base, dev, key), 'utf8').trim()}`);
+          lines.push(
+            `${family}/${dev}/${key}=${readFileSync(join(base, dev, key), 'utf8').trim()}`,
+          );
         } catch {
           // not a key of this family
         }
@@ -47,8 +56,12 @@ function processes(names: readonly string[]): string {
   const found: string[] = [];
   for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
     try {
-      const comm = readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
-      if (names.includes(comm)) found.push(comm);
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      // A zombie has exited; it waits only for its parent (in a sandbox, a PID 1 that does not
+      // reap orphans), and holds no resources worth reporting.
+      const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+      if (names.includes(comm) && state !== 'Z') found.push(comm);
     } catch {
       // exited
     }

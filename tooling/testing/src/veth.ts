@@ -1,6 +1,6 @@
-import { assertInSandbox } from './sandbox.js';
-import { runOk } from './run.js';
 import type { Netns } from './netns.js';
+import { runOk } from './run.js';
+import { assertInSandbox } from './sandbox.js';
 
 export interface VethPeerOptions {
   /** Name of the end that stays in the sandbox (stands in for a VM's TAP device). */
@@ -36,11 +36,15 @@ export async function createVethPeer(options: VethPeerOptions): Promise<VethPeer
   await runOk(['ip', 'link', 'add', options.hostName, 'type', 'veth', 'peer', 'name', tmpName]);
   await runOk(['ip', 'link', 'set', tmpName, 'netns', options.peer.name]);
   await options.peer.runOk(['ip', 'link', 'set', tmpName, 'name', peerName]);
-  if (options.peerMac) await options.peer.runOk(['ip', 'link', 'set', peerName, 'address', options.peerMac]);
-  if (options.hostAddress) await runOk(['ip', 'addr', 'add', options.hostAddress, 'dev', options.hostName]);
+  if (options.peerMac)
+    await options.peer.runOk(['ip', 'link', 'set', peerName, 'address', options.peerMac]);
+  if (options.hostAddress)
+    await runOk(['ip', 'addr', 'add', options.hostAddress, 'dev', options.hostName]);
   await runOk(['ip', 'link', 'set', options.hostName, 'up']);
   await options.peer.runOk(['ip', 'link', 'set', peerName, 'up']);
-  if (options.peerAddress) await options.peer.runOk(['ip', 'addr', 'add', options.peerAddress, 'dev', peerName]);
-  if (options.peerGateway) await options.peer.runOk(['ip', 'route', 'add', 'default', 'via', options.peerGateway]);
+  if (options.peerAddress)
+    await options.peer.runOk(['ip', 'addr', 'add', options.peerAddress, 'dev', peerName]);
+  if (options.peerGateway)
+    await options.peer.runOk(['ip', 'route', 'add', 'default', 'via', options.peerGateway]);
   return { hostName: options.hostName, peerName, peer: options.peer };
 }

@@ -11,7 +11,10 @@ export interface WaitForOptions {
  * Polls `check` until it returns something other than undefined/false, or fails with what it
  * saw so far. The error's stack points at the caller, not at this helper.
  */
-export async function waitFor<T>(check: () => T | Promise<T>, options: WaitForOptions): Promise<Exclude<T, false | undefined>> {
+export async function waitFor<T>(
+  check: () => T | Promise<T>,
+  options: WaitForOptions,
+): Promise<Exclude<T, false | undefined>> {
   const timeout = options.timeout ?? 10_000;
   const interval = options.interval ?? 50;
   const caller = new Error();
@@ -29,7 +32,9 @@ export async function waitFor<T>(check: () => T | Promise<T>, options: WaitForOp
   }
   const seen = options.seen ? `; seen so far:\n${options.seen()}` : '';
   const last = lastError ? `; last error: ${String(lastError)}` : '';
-  const error = new Error(`timed out after ${timeout} ms waiting for ${options.what}${last}${seen}`);
+  const error = new Error(
+    `timed out after ${timeout} ms waiting for ${options.what}${last}${seen}`,
+  );
   error.stack = `${error.message}\n${caller.stack?.split('\n').slice(2).join('\n') ?? ''}`;
   throw error;
 }

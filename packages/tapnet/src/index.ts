@@ -1,0 +1,8 @@
+export type { HostRecord, Lease, SrvRecord } from '@tapnet/dhcp-dns';
+export type { HandlerContext, MetadataHandler } from '@tapnet/metadata-proxy';
+export { AllNetworksInUseError } from '@tapnet/tap-pool';
+export { UserNetwork } from '@tapnet/user-network';
+export { InvalidOptionError, PoolDisposedError, ReleasedError, TapnetError } from './errors.js';
+export { Network, type NicModel } from './network.js';
+export { type FirewallBackendOption, normalizeOptions, type PoolOptions } from './options.js';
+export { cleanupLeftovers, type LeftoverReport, Pool, type PoolStatus } from './pool.js';

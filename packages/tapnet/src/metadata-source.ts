@@ -1,0 +1,80 @@
+import { readFile, realpath, stat } from 'node:fs/promises';
+import { join, resolve, sep } from 'node:path';
+import type { FetchHandler, HandlerContext, MetadataHandler } from '@tapnet/metadata-proxy';
+import { InvalidOptionError } from './errors.js';
+
+/**
+ * A metadata handler for the CLI from `--metadata SOURCE`:
+ * - `http://…`/`https://…`/`unix:/path`: forwarded there;
+ * - a JSON file `{ "<network>": { "/path": "body" | json }, "*": { … } }`: answers per network,
+ *   `*` for networks not named;
+ * - a folder: `<folder>/<network>/<path>` (or `<folder>/default/<path>`) served as files.
+ */
+export async function handlerFromSource(source: string): Promise<MetadataHandler> {
+  if (/^(https?:\/\/|unix:)/.test(source)) return { forward: source };
+  let info: Awaited<ReturnType<typeof stat>>;
+  try {
+    info = await stat(source);
+  } catch (error) {
+    throw new InvalidOptionError(
+      'metadata',
+      `Expected \`--metadata\` to be a URL, a JSON file or a folder, got \`${source}\` (not found)`,
+      { cause: error },
+    );
+  }
+  if (info.isDirectory()) return folderHandler(await realpath(source));
+  const text = await readFile(source, 'utf8');
+  let table: unknown;
+  try {
+    table = JSON.parse(text);
+  } catch (error) {
+    throw new InvalidOptionError('metadata', `Expected \`${source}\` to hold JSON`, {
+      cause: error,
+    });
+  }
+  if (typeof table !== 'object' || table === null || Array.isArray(table)) {
+    throw new InvalidOptionError(
+      'metadata',
+      `Expected \`${source}\` to hold an object keyed by network name (or "*")`,
+    );
+  }
+  return jsonHandler(table as Record<string, Record<string, unknown>>);
+}
+
+function respond(body: unknown): Response {
+  if (typeof body === 'string')
+    return new Response(body, { headers: { 'content-type': 'text/plain; charset=utf-8' } });
+  return Response.json(body);
+}
+
+export function jsonHandler(table: Record<string, Record<string, unknown>>): FetchHandler {
+  return (request: Request, ctx: HandlerContext) => {
+    const entries = table[ctx.network] ?? table['*'];
+    const path = new URL(request.url).pathname;
+    if (!entries || !Object.hasOwn(entries, path))
+      return new Response('not found\n', { status: 404 });
+    return respond(entries[path]);
+  };
+}
+
+export function folderHandler(root: string): FetchHandler {
+  return async (request: Request, ctx: HandlerContext) => {
+    if (request.method !== 'GET' && request.method !== 'HEAD')
+      return new Response('method not allowed\n', { status: 405 });
+    const path = decodeURIComponent(new URL(request.url).pathname);
+    for (const base of [join(root, ctx.network), join(root, 'default')]) {
+      const file = resolve(base, `.${path}`);
+      // Never outside the network's folder, whatever the path says (.., symlinks).
+      if (file !== base && !file.startsWith(base + sep))
+        return new Response('forbidden\n', { status: 403 });
+      try {
+        const real = await realpath(file);
+        if (!real.startsWith(root + sep)) return new Response('forbidden\n', { status: 403 });
+        if ((await stat(real)).isFile()) return new Response(await readFile(real));
+      } catch {
+        // try the next folder
+      }
+    }
+    return new Response('not found\n', { status: 404 });
+  };
+}

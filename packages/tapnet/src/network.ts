@@ -1,0 +1,106 @@
+import type { Lease } from '@tapnet/dhcp-dns';
+import type { MetadataHandler } from '@tapnet/metadata-proxy';
+import { macFromSeed, netDevice, tapNetdev } from '@tapnet/qemu-args';
+import type { NetworkPlan } from '@tapnet/tap-pool';
+import { InvalidOptionError, ReleasedError } from './errors.js';
+
+/** What a network needs from its pool; kept narrow so a Network cannot reach other networks. */
+export interface NetworkHost {
+  setHandler(handler: MetadataHandler): void;
+  lease(): Lease | undefined;
+  release(): void;
+}
+
+export type NicModel = 'virtio-net-pci' | 'e1000';
+
+/**
+ * One VM's network, handed out by `Pool.network()` / `Pool.acquire()` until `release()`.
+ * After release every method but `release()` throws `ReleasedError`: the network may already
+ * belong to another VM.
+ */
+export class Network implements AsyncDisposable {
+  readonly #plan: NetworkPlan;
+  readonly #host: NetworkHost;
+  readonly #mac: string;
+  #released = false;
+
+  constructor(plan: NetworkPlan, host: NetworkHost) {
+    this.#plan = plan;
+    this.#host = host;
+    this.#mac = macFromSeed(plan.macSeed);
+  }
+
+  /** The TAP device's name. */
+  get name(): string {
+    return this.#plan.device;
+  }
+
+  get subnet(): string {
+    return this.#plan.subnet;
+  }
+
+  /** The host's address on the TAP: the guest's router and DNS server. */
+  get gateway(): string {
+    return this.#plan.gateway;
+  }
+
+  /** The MAC address `qemuArgs()` gives the guest's NIC. */
+  get mac(): string {
+    return this.#mac;
+  }
+
+  /** The guest's DHCP lease, once it took one after this network was handed out. */
+  get lease(): Lease | undefined {
+    this.#assertLive();
+    return this.#host.lease();
+  }
+
+  get released(): boolean {
+    return this.#released;
+  }
+
+  /** The value for QEMU's `-netdev`: `tap,id=<id>,ifname=<tap>,script=no,downscript=no`. */
+  netdev(id: string): string {
+    this.#assertLive();
+    return tapNetdev({ id, ifname: this.#plan.device });
+  }
+
+  /** `-netdev` and `-device` arguments, the NIC carrying this network's MAC. */
+  qemuArgs(id: string, options: { model?: NicModel } = {}): string[] {
+    this.#assertLive();
+    const model = options.model ?? 'virtio-net-pci';
+    if (model !== 'virtio-net-pci' && model !== 'e1000') {
+      throw new InvalidOptionError(
+        'model',
+        `Expected \`model\` to be 'virtio-net-pci' or 'e1000', got \`${String(model)}\``,
+      );
+    }
+    return [
+      '-netdev',
+      this.netdev(id),
+      '-device',
+      netDevice({ model, netdev: id, mac: this.#mac }),
+    ];
+  }
+
+  /** The handler that answers this network's VM on the metadata IP. */
+  setHandler(handler: MetadataHandler): void {
+    this.#assertLive();
+    this.#host.setHandler(handler);
+  }
+
+  /** Clears the handler, cuts the VM's open metadata connections and returns the network. Idempotent. */
+  release(): void {
+    if (this.#released) return;
+    this.#released = true;
+    this.#host.release();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    this.release();
+  }
+
+  #assertLive(): void {
+    if (this.#released) throw new ReleasedError(`Network ${this.#plan.device}`);
+  }
+}

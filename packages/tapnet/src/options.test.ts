@@ -1,0 +1,54 @@
+import { describe, expect, it } from 'vitest';
+import { InvalidOptionError } from './errors.js';
+import { normalizeOptions } from './options.js';
+
+describe('normalizeOptions', () => {
+  it('fills the defaults in one place', () => {
+    expect(normalizeOptions({ size: 3 })).toMatchObject({
+      size: 3,
+      prefix: 'tn',
+      firewall: 'auto',
+      uplink: undefined,
+      metadataIp: '169.254.169.254',
+      metadataPort: 80,
+      metadataNames: ['taskcluster'],
+      upstreamDns: 'host',
+      leaseTime: '20m',
+      ipv6: false,
+      stateDir: '/run/tapnet',
+    });
+  });
+
+  it.each([
+    [{ size: 0 }, 'size', 'Expected `size` to be an integer from 1 to 4096, got `0` (number)'],
+    [{ size: 1.5 }, 'size', 'got `1.5` (number)'],
+    [{ size: '3' }, 'size', 'got `"3"` (string)'],
+    [{ size: 5000 }, 'size', 'from 1 to 4096'],
+    [{ size: 1, firewall: 'pf' }, 'firewall', "one of 'auto', 'nft', 'iptables'"],
+    [{ size: 1, uplink: 'eth 0' }, 'uplink', 'interface name'],
+    [{ size: 1, uplink: 'averyveryverylongname' }, 'uplink', '1 to 15 bytes'],
+    [{ size: 1, metadataPort: 0 }, 'metadataPort', '1 to 65535'],
+    [{ size: 1, hostRecords: {} }, 'hostRecords', 'array'],
+    [{ size: 1, upstreamDns: '8.8.8.8' }, 'upstreamDns', "'host' or an array"],
+    [{ size: 1, ipv6: 'yes' }, 'ipv6', 'boolean'],
+    [{ size: 1, stateDir: 'run' }, 'stateDir', 'absolute path'],
+    [{ size: 1, count: 1 }, 'count', 'did you mean `size`'],
+    [{ size: 1, upstream: [] }, 'upstream', 'did you mean `upstreamDns`'],
+    [{ size: 1, bogus: 1 }, 'bogus', 'Unknown option `bogus`'],
+  ])('%j → %s', (options, option, message) => {
+    let error: unknown;
+    try {
+      normalizeOptions(options as never);
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(InvalidOptionError);
+    expect(error).toMatchObject({ code: 'ERR_INVALID_OPTION', option });
+    expect((error as Error).message).toContain(message);
+  });
+
+  it('does not keep a reference to, or inherit from, the caller object', () => {
+    const input = Object.assign(Object.create({ size: 99 }), { size: 2 });
+    expect(normalizeOptions(input).size).toBe(2);
+  });
+});

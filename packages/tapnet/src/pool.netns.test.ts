@@ -1,0 +1,191 @@
+import { createSocket } from 'node:dgram';
+import { createServer, get as httpGet } from 'node:http';
+import type { HandlerContext } from '@tapnet/metadata-proxy';
+import { AllNetworksInUseError } from '@tapnet/tap-pool';
+import { describeNetns, run, runOk, snapshotNamespace } from '@tapnet/testing';
+import { request } from 'undici';
+import { afterEach, beforeEach, expect, it } from 'vitest';
+import { InvalidOptionError, ReleasedError, TapnetError } from './errors.js';
+import { Pool } from './pool.js';
+
+function get(localAddress: string, path = '/'): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = httpGet({ host: '169.254.169.254', path, localAddress, agent: false }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => {
+        body += chunk;
+      });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('error', reject);
+  });
+}
+
+// Mirrors the original's pool test, twice in one namespace (a second pool must start cleanly
+// where the first was disposed), then rollback of each stage.
+describeNetns('Pool (the original contract)', () => {
+  let before: Awaited<ReturnType<typeof snapshotNamespace>>;
+  beforeEach(async () => {
+    before = await snapshotNamespace();
+  });
+  afterEach(async () => {
+    expect(await snapshotNamespace()).toEqual(before);
+  });
+
+  for (const round of [1, 2]) {
+    it(`hands out 3 networks, refuses a 4th, answers the host with 403, re-acquires, disposes (round ${round})`, async () => {
+      const pool = await Pool.create({ size: 3, stateDir: '/run/tapnet' });
+      try {
+        const networks = [pool.network(), pool.network(), pool.network()];
+        expect(new Set(networks.map((n) => n.name)).size).toBe(3);
+        expect(networks.map((n) => n.netdev('net0'))).toEqual(
+          networks.map((n) => `tap,id=net0,ifname=${n.name},script=no,downscript=no`),
+        );
+        let fourth: unknown;
+        try {
+          pool.network();
+        } catch (error) {
+          fourth = error;
+        }
+        expect(fourth).toBeInstanceOf(AllNetworksInUseError);
+        expect((fourth as { code: string }).code).toBe('ERR_ALL_NETWORKS_IN_USE');
+
+        // The host itself is no VM: the metadata service refuses it.
+        const response = await request('http://169.254.169.254/');
+        expect(response.statusCode).toBe(403);
+        await response.body.dump();
+
+        // Devices exist as planned.
+        const links = await runOk(['ip', '-o', 'link', 'show']);
+        for (const n of networks) expect(links).toContain(`${n.name}:`);
+
+        const [first] = networks;
+        first!.release();
+        first!.release(); // idempotent
+        expect(() => first!.setHandler(() => new Response('late'))).toThrow(ReleasedError);
+        const again = pool.network();
+        expect(again.name).toBe(first!.name);
+        expect(again.released).toBe(false);
+
+        const status = await pool.status();
+        expect(status.inUse).toBe(3);
+        expect(status.uplink).toBeNull(); // the sandbox has no default route
+        expect(status.forwarding).toBe(false);
+        expect(status.firewall.present).toBe(true);
+        expect(status.dnsmasq.state).toBe('running');
+      } finally {
+        await pool.dispose();
+        await pool.dispose(); // idempotent
+      }
+      expect(() => pool.network()).toThrow(TapnetError);
+    });
+  }
+
+  it('gives each network its MAC and QEMU arguments', async () => {
+    await using pool = await Pool.create({ size: 2 });
+    const a = pool.network();
+    const b = pool.network();
+    expect(a.mac).not.toBe(b.mac);
+    expect(a.mac).toMatch(/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/);
+    expect(a.qemuArgs('n0', { model: 'e1000' })).toEqual([
+      '-netdev',
+      `tap,id=n0,ifname=${a.name},script=no,downscript=no`,
+      '-device',
+      expect.stringMatching(
+        new RegExp(`^e1000,.*netdev=n0.*mac=${a.mac}|^e1000,.*mac=${a.mac}.*netdev=n0`),
+      ),
+    ]);
+  });
+
+  it('answers each network only with its own handler, and a re-issued network only with the new one', async () => {
+    await using pool = await Pool.create({ size: 3 });
+    const [a, b, c] = [pool.network(), pool.network(), pool.network()];
+    a!.setHandler(
+      (_request: Request, ctx: HandlerContext) =>
+        new Response(`a via ${ctx.network} from ${ctx.remoteAddress}`),
+    );
+    b!.setHandler((_request: Request, ctx: HandlerContext) => new Response(`b via ${ctx.network}`));
+    // A request from a gateway address comes from inside that network's subnet: the VM's view.
+    expect(await get(a!.gateway)).toEqual({
+      status: 200,
+      body: `a via ${a!.name} from ${a!.gateway}`,
+    });
+    expect(await get(b!.gateway)).toEqual({ status: 200, body: `b via ${b!.name}` });
+    expect((await get(c!.gateway)).status).toBe(404); // registered, no handler yet
+
+    a!.release();
+    expect((await get(a!.gateway)).status).toBe(404); // the old VM's handler is gone
+    const next = pool.network();
+    expect(next.name).toBe(a!.name);
+    next.setHandler(() => new Response('new tenant'));
+    expect(await get(a!.gateway)).toEqual({ status: 200, body: 'new tenant' });
+    expect(await get(b!.gateway)).toEqual({ status: 200, body: `b via ${b!.name}` });
+  });
+
+  it('rejects bad options before changing anything', async () => {
+    await expect(Pool.create({ size: 0 })).rejects.toThrow(InvalidOptionError);
+    await expect(Pool.create({ size: 0 })).rejects.toThrow(
+      /Expected `size` to be an integer from 1 to 4096, got `0` \(number\)/,
+    );
+    await expect(Pool.create({ size: 2, count: 2 } as never)).rejects.toThrow(
+      /did you mean `size`/,
+    );
+    await expect(Pool.create({ size: 2, firewall: 'pf' as never })).rejects.toThrow(/firewall/);
+    await expect(
+      Pool.create({ size: 2, hostRecords: [{ names: ['ok\nserver=1.2.3.4'], ipv4: '10.0.0.1' }] }),
+    ).rejects.toMatchObject({
+      code: 'ERR_INVALID_CONFIG',
+    });
+  });
+});
+
+describeNetns('Pool.create rolls back a failed stage', () => {
+  let before: Awaited<ReturnType<typeof snapshotNamespace>>;
+  beforeEach(async () => {
+    before = await snapshotNamespace();
+  });
+
+  it('a foreign device with our name: refused, survives, nothing else made', async () => {
+    await runOk(['ip', 'link', 'add', 'tn1', 'type', 'bridge']);
+    const withDummy = await snapshotNamespace();
+    await expect(Pool.create({ size: 3 })).rejects.toMatchObject({
+      code: expect.stringMatching(/ERR_DEVICE_EXISTS|ERR_PLAN_CONFLICT/),
+    });
+    expect(await snapshotNamespace()).toEqual(withDummy);
+    await runOk(['ip', 'link', 'del', 'tn1']);
+    expect(await snapshotNamespace()).toEqual(before);
+  });
+
+  it('dnsmasq cannot start (DHCP port taken): taps and firewall are undone', async () => {
+    const blocker = createSocket('udp4');
+    await new Promise<void>((resolve) => blocker.bind(67, '0.0.0.0', resolve));
+    try {
+      const error = await Pool.create({ size: 2 }).catch((e: unknown) => e);
+      expect(error).toMatchObject({ code: 'ERR_DNSMASQ_START' });
+      expect(
+        String(
+          (error as Error).message + JSON.stringify((error as { cause?: unknown }).cause ?? ''),
+        ),
+      ).toMatch(/67|address in use|bind/i);
+    } finally {
+      blocker.close();
+    }
+    expect(await snapshotNamespace()).toEqual(before);
+  });
+
+  it('the metadata port is taken: dnsmasq, firewall and taps are undone', async () => {
+    await runOk(['ip', 'addr', 'add', '169.254.169.254/32', 'dev', 'lo']);
+    const occupied = await snapshotNamespace();
+    const server = createServer((_req, res) => res.end('not tapnet'));
+    await new Promise<void>((resolve) => server.listen(80, '169.254.169.254', resolve));
+    try {
+      await expect(Pool.create({ size: 2 })).rejects.toMatchObject({ code: 'ERR_LISTEN' });
+      expect(await snapshotNamespace()).toEqual(occupied); // our lo address is not the pool's to remove
+    } finally {
+      server.close();
+    }
+    await run(['ip', 'addr', 'del', '169.254.169.254/32', 'dev', 'lo']);
+    expect(await snapshotNamespace()).toEqual(before);
+  });
+});
