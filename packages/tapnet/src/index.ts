@@ -1,5 +1,12 @@
 export type { HostRecord, Lease, SrvRecord } from '@tapnet/dhcp-dns';
-export type { HandlerContext, MetadataHandler } from '@tapnet/metadata-proxy';
+export type {
+  FetchHandler,
+  ForwardTarget,
+  HandlerContext,
+  MetadataHandler,
+  NodeHandler,
+} from '@tapnet/metadata-proxy';
+export { fetchHandler, nodeHandler } from '@tapnet/metadata-proxy';
 export { AllNetworksInUseError } from '@tapnet/tap-pool';
 export { UserNetwork } from '@tapnet/user-network';
 export { InvalidOptionError, PoolDisposedError, ReleasedError, TapnetError } from './errors.js';
