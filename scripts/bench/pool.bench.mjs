@@ -1,113 +1,228 @@
 // Pool setup/teardown: tapnet (both firewall backends) against the original's
-// one-process-per-command sequence, in one sandbox, one run. Prints JSON on stdout.
-// Processes are counted by the PID namespace's PID cursor: the sandbox has its own PID
-// namespace, so the PIDs handed out during a step are the processes (and threads) it made.
+// one-process-per-command sequence, in one sandbox, one run; then network()/release()
+// throughput and latency. Prints JSON on stdout.
+//
+// Processes are counted by the PID namespace's PID cursor (lib.mjs `pidCursor`): the sandbox
+// has its own PID namespace, so the PIDs handed out during a step are the processes it made,
+// plus any threads they started (a thread takes a PID too). A warm-up round before measuring
+// lets Node start its own threads (libuv's pool) outside the counted steps.
+//
+// Env: BENCH_SIZES (default 1,10,100,250), BENCH_REPEATS (3), BENCH_ACQUIRE_OPS (50000),
+// BENCH_ACQUIRE_POOL (100).
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { buildPolicy, createFirewall } from '../../packages/firewall/dist/index.js';
 import { createTapPool, planPool } from '../../packages/tap-pool/dist/index.js';
 import { Pool } from '../../packages/tapnet/dist/index.js';
+import {
+  assertSandbox,
+  loadavg,
+  median,
+  numberList,
+  percentile,
+  pidCursor,
+  progress,
+  round,
+} from './lib.mjs';
 import { originalSetup, originalTeardown, replay } from './original-replay.mjs';
 
-const sizes = (process.env.BENCH_SIZES ?? '1,10,100,250').split(',').map(Number);
+assertSandbox();
+const sizes = numberList(process.env.BENCH_SIZES, '1,10,100,250');
 const repeats = Number(process.env.BENCH_REPEATS ?? 3);
+const acquireOps = Number(process.env.BENCH_ACQUIRE_OPS ?? 50_000);
+const acquirePoolSize = Number(process.env.BENCH_ACQUIRE_POOL ?? 100);
 const UPLINK = 'bup0';
-
-// The last PID handed out in this PID namespace (the last field of /proc/loadavg).
-const pidCursor = () => Number(readFileSync('/proc/loadavg', 'utf8').trim().split(' ').at(-1));
 
 async function measure(fn) {
   const pid0 = pidCursor();
   const t0 = performance.now();
   await fn();
   const ms = performance.now() - t0;
-  return { ms, pids: pidCursor() - pid0 };
+  return { ms: round(ms, 1), pids: pidCursor() - pid0 };
 }
 
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+function summarize(runs) {
+  const pick = (step, key) => runs.map((r) => r[step][key]);
+  const out = { runs };
+  for (const step of ['setup', 'teardown']) {
+    const ms = pick(step, 'ms');
+    out[`${step}Ms`] = round(median(ms), 1);
+    out[`${step}MsMin`] = Math.min(...ms);
+    out[`${step}MsMax`] = Math.max(...ms);
+    out[`${step}Pids`] = median(pick(step, 'pids'));
+  }
+  return out;
+}
 
-async function repeat(fn) {
+async function repeat(fn, times = repeats) {
   const runs = [];
-  for (let i = 0; i < repeats; i++) runs.push(await fn());
-  return {
-    setupMs: median(runs.map((r) => r.setup.ms)),
-    teardownMs: median(runs.map((r) => r.teardown.ms)),
-    setupPids: median(runs.map((r) => r.setup.pids)),
-    teardownPids: median(runs.map((r) => r.teardown.pids)),
-  };
+  for (let i = 0; i < times; i++) runs.push(await fn());
+  return summarize(runs);
+}
+
+/** Devices + firewall only: the same work the replay does, like for like. */
+async function tapnetDevicesAndFirewall(n, backend) {
+  const plan = planPool({ size: n, prefix: 'bn', stateDir: '/run/tapnet' });
+  const firewall = createFirewall({ backend });
+  const policy = buildPolicy({
+    prefix: 'bn',
+    networks: plan.networks.map((x) => ({ device: x.device, subnet: x.subnet, gateway: x.gateway })),
+    uplink: UPLINK,
+  });
+  let taps;
+  const setup = await measure(async () => {
+    taps = await createTapPool(plan);
+    await firewall.apply(policy);
+  });
+  const teardown = await measure(async () => {
+    await firewall.remove('bn');
+    await taps.remove();
+  });
+  return { setup, teardown };
+}
+
+/** The whole pool: devices, firewall, dnsmasq answering on every gateway, metadata server. */
+async function tapnetPool(n, backend) {
+  let pool;
+  const setup = await measure(async () => {
+    pool = await Pool.create({
+      size: n,
+      prefix: 'bp',
+      firewall: backend,
+      uplink: UPLINK,
+      upstreamDns: [],
+    });
+  });
+  const teardown = await measure(() => pool.dispose());
+  return { setup, teardown };
 }
 
 execFileSync('ip', ['link', 'add', UPLINK, 'type', 'bridge']);
 execFileSync('ip', ['addr', 'add', '198.51.100.2/24', 'dev', UPLINK]);
 execFileSync('ip', ['link', 'set', UPLINK, 'up']);
 
-const results = { sizes, repeats, original: {}, network: {}, pool: {} };
+const results = {
+  benchmark: 'pool',
+  sizes,
+  repeats,
+  loadavgStart: loadavg(),
+  original: {},
+  originalCommands: {},
+  network: {},
+  pool: {},
+};
+
+// Warm-up, not counted: loads every module, starts Node's thread pool, primes the tools' caches.
+for (const backend of ['nft', 'iptables']) {
+  await tapnetDevicesAndFirewall(1, backend);
+  await tapnetPool(1, backend);
+}
+await replay(originalSetup(1, UPLINK));
+await replay(originalTeardown(1, UPLINK));
+
 for (const n of sizes) {
-  results.original[n] = await repeat(async () => ({
-    setup: await measure(() => replay(originalSetup(n, UPLINK))),
-    teardown: await measure(() => replay(originalTeardown(n, UPLINK))),
-  }));
+  results.originalCommands[n] = {
+    setup: originalSetup(n, UPLINK).length,
+    teardown: originalTeardown(n, UPLINK).length,
+  };
+  // Interleaved per repeat, so drift on a shared machine hits baseline and tapnet alike.
+  const runs = { original: [], network: { nft: [], iptables: [] }, pool: { nft: [], iptables: [] } };
+  for (let r = 0; r < repeats; r++) {
+    runs.original.push({
+      setup: await measure(() => replay(originalSetup(n, UPLINK))),
+      teardown: await measure(() => replay(originalTeardown(n, UPLINK))),
+    });
+    for (const backend of ['nft', 'iptables']) {
+      runs.network[backend].push(await tapnetDevicesAndFirewall(n, backend));
+      runs.pool[backend].push(await tapnetPool(n, backend));
+    }
+  }
+  results.original[n] = summarize(runs.original);
   for (const backend of ['nft', 'iptables']) {
-    // Like for like with the replay: devices + firewall only.
     results.network[backend] ??= {};
     results.pool[backend] ??= {};
-    results.network[backend][n] = await repeat(async () => {
-      const plan = planPool({ size: n, prefix: 'bn', stateDir: '/run/tapnet' });
-      const firewall = createFirewall({ backend });
-      const policy = buildPolicy({
-        prefix: 'bn',
-        networks: plan.networks.map((x) => ({
-          device: x.device,
-          subnet: x.subnet,
-          gateway: x.gateway,
-        })),
-        uplink: UPLINK,
-      });
-      let taps;
-      const setup = await measure(async () => {
-        taps = await createTapPool(plan);
-        await firewall.apply(policy);
-      });
-      const teardown = await measure(async () => {
-        await firewall.remove('bn');
-        await taps.remove();
-      });
-      return { setup, teardown };
-    });
-    // The whole pool: devices, firewall, dnsmasq ready on every gateway, metadata server.
-    results.pool[backend][n] = await repeat(async () => {
-      let pool;
-      const setup = await measure(async () => {
-        pool = await Pool.create({ size: n, prefix: 'bp', firewall: backend, uplink: UPLINK });
-      });
-      const teardown = await measure(() => pool.dispose());
-      return { setup, teardown };
-    });
+    results.network[backend][n] = summarize(runs.network[backend]);
+    results.pool[backend][n] = summarize(runs.pool[backend]);
   }
-  process.stderr.write(`pool bench: ${n} networks done\n`);
+  progress(`pool bench: ${n} networks done (loadavg ${loadavg()})`);
 }
 
-// Acquire/release on a pool of 100: the bookkeeping a VM engine does per VM.
-{
-  const pool = await Pool.create({ size: 100, prefix: 'ba', uplink: UPLINK });
-  const ops = Number(process.env.BENCH_ACQUIRE_OPS ?? 50_000);
-  const lat = new Float64Array(ops);
-  const t0 = performance.now();
-  for (let i = 0; i < ops; i++) {
-    const s = performance.now();
-    const network = pool.network();
-    network.setHandler(() => new Response('x'));
-    network.release();
-    lat[i] = performance.now() - s;
-  }
-  const total = performance.now() - t0;
-  lat.sort();
-  results.acquire = {
-    ops,
-    opsPerSec: Math.round((ops / total) * 1000),
-    p50us: Math.round(lat[Math.floor(ops * 0.5)] * 1000 * 10) / 10,
-    p99us: Math.round(lat[Math.floor(ops * 0.99)] * 1000 * 10) / 10,
+// network()/release(): the bookkeeping a VM engine does per VM, on a live pool.
+function latencySummary(lat, totalMs) {
+  const sorted = Float64Array.from(lat).sort();
+  return {
+    ops: sorted.length,
+    opsPerSec: Math.round((sorted.length / totalMs) * 1000),
+    p50us: round(percentile(sorted, 50) * 1000, 1),
+    p99us: round(percentile(sorted, 99) * 1000, 1),
+    maxUs: round(sorted[sorted.length - 1] * 1000, 1),
   };
+}
+{
+  const pool = await Pool.create({
+    size: acquirePoolSize,
+    prefix: 'ba',
+    uplink: UPLINK,
+    upstreamDns: [],
+  });
+  const handler = () => new Response('x');
+  results.acquire = { poolSize: acquirePoolSize };
+
+  // 1. One VM at a time: network() + setHandler() + release().
+  {
+    const lat = new Float64Array(acquireOps);
+    const t0 = performance.now();
+    for (let i = 0; i < acquireOps; i++) {
+      const s = performance.now();
+      const network = pool.network();
+      network.setHandler(handler);
+      network.release();
+      lat[i] = performance.now() - s;
+    }
+    results.acquire.cycle = latencySummary(lat, performance.now() - t0);
+  }
+  // 2. Fill and drain: take every network, then give them all back (the pool at its limit).
+  {
+    const rounds = Math.max(1, Math.floor(acquireOps / acquirePoolSize / 2));
+    const acq = [];
+    const rel = [];
+    let acqMs = 0;
+    let relMs = 0;
+    for (let r = 0; r < rounds; r++) {
+      const held = [];
+      let t0 = performance.now();
+      for (let i = 0; i < acquirePoolSize; i++) {
+        const s = performance.now();
+        const network = pool.network();
+        network.setHandler(handler);
+        held.push(network);
+        acq.push(performance.now() - s);
+      }
+      acqMs += performance.now() - t0;
+      t0 = performance.now();
+      for (const network of held) {
+        const s = performance.now();
+        network.release();
+        rel.push(performance.now() - s);
+      }
+      relMs += performance.now() - t0;
+    }
+    results.acquire.fillAcquire = latencySummary(acq, acqMs);
+    results.acquire.fillRelease = latencySummary(rel, relMs);
+  }
+  // 3. The waiting form: await acquire() with every network free.
+  {
+    const ops = Math.min(acquireOps, 20_000);
+    const lat = new Float64Array(ops);
+    const t0 = performance.now();
+    for (let i = 0; i < ops; i++) {
+      const s = performance.now();
+      const network = await pool.acquire();
+      network.release();
+      lat[i] = performance.now() - s;
+    }
+    results.acquire.asyncCycle = latencySummary(lat, performance.now() - t0);
+  }
   await pool.dispose();
 }
+results.loadavgEnd = loadavg();
 process.stdout.write(`${JSON.stringify(results)}\n`);
