@@ -1,0 +1,335 @@
+// A guest's way onto its network, inside a sandbox. Prints JSON on stdout.
+//
+//   boots: the e2e test guest (TCG) on a facade pool; time from QEMU start to the first
+//     metadata request reaching the handler, median of BENCH_BOOTS boots, with the console
+//     markers' times (init reached, NIC up, lease, DNS) to split it. Same-run baseline: the
+//     same guest without a NIC (`tapnet.net=none`), QEMU start to `init reached`: the part
+//     that is kernel and TCG, not network.
+//   dhcp: tapnet's dnsmasq (the config a pool gives it) with its firewall (nft), a veth peer in
+//     a namespace standing in for the VM running `busybox udhcpc`: discover→lease from
+//     udhcpc's own log lines, for new MACs (a new address) and a MAC seen before.
+//   dns: UDP A queries for `taskcluster` from that namespace to its gateway (node:dgram in a
+//     child process run with `ip netns exec`), p50/p99; baseline in the same process: a
+//     canned-answer node:dgram responder on the namespace's loopback.
+//   --dns-client GATEWAY COUNT: (internal) the dns part's client.
+//
+// Env: BENCH_BOOTS (3), BENCH_DHCP_SAMPLES (10), BENCH_DNS_QUERIES (2000), BENCH_SKIP_BOOTS=1.
+import { execFile, execFileSync, spawn } from 'node:child_process';
+import { createSocket } from 'node:dgram';
+import { once } from 'node:events';
+import { writeFileSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+
+/** A DNS query for `name` (A, recursion desired) with the given id. */
+function dnsQuery(id, name) {
+  const labels = name.split('.').flatMap((l) => [Buffer.from([l.length]), Buffer.from(l)]);
+  const header = Buffer.alloc(12);
+  header.writeUInt16BE(id, 0);
+  header.writeUInt16BE(0x0100, 2);
+  header.writeUInt16BE(1, 4);
+  return Buffer.concat([header, ...labels, Buffer.from([0, 0, 1, 0, 1])]);
+}
+
+/** Sequential queries to `host:port`, one in flight; returns round-trip times in ms. */
+async function queryLoop(socket, host, port, count) {
+  const times = [];
+  let errors = 0;
+  for (let i = 0; i < count; i++) {
+    const id = i & 0xffff;
+    const query = dnsQuery(id, 'taskcluster');
+    const t0 = performance.now();
+    const answer = new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        socket.off('message', onMessage);
+        resolve(false);
+      }, 1000);
+      const onMessage = (msg) => {
+        if (msg.readUInt16BE(0) !== id) return;
+        clearTimeout(timer);
+        socket.off('message', onMessage);
+        // rcode 0 and at least one answer
+        resolve((msg.readUInt16BE(2) & 0xf) === 0 && msg.readUInt16BE(6) > 0);
+      };
+      socket.on('message', onMessage);
+    });
+    socket.send(query, port, host);
+    if (await answer) times.push(performance.now() - t0);
+    else errors++;
+  }
+  return { times, errors };
+}
+
+async function dnsClient(gateway, count) {
+  // The baseline: answers every query at once with a fixed A record.
+  const responder = createSocket('udp4');
+  responder.on('message', (msg, rinfo) => {
+    const reply = Buffer.concat([
+      msg,
+      Buffer.from([0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 169, 254, 169, 254]),
+    ]);
+    reply.writeUInt16BE(0x8180, 2);
+    reply.writeUInt16BE(1, 6);
+    responder.send(reply, rinfo.port, rinfo.address);
+  });
+  responder.bind(5353, '127.0.0.1');
+  await once(responder, 'listening');
+  const socket = createSocket('udp4');
+  socket.bind(0);
+  await once(socket, 'listening');
+  // Warm-up, then alternate blocks so drift hits both.
+  await queryLoop(socket, gateway, 53, 50);
+  await queryLoop(socket, '127.0.0.1', 5353, 50);
+  const out = { dnsmasq: { times: [], errors: 0 }, baseline: { times: [], errors: 0 } };
+  const block = 100;
+  for (let done = 0; done < count; done += block) {
+    const n = Math.min(block, count - done);
+    for (const [key, host, port] of [
+      ['dnsmasq', gateway, 53],
+      ['baseline', '127.0.0.1', 5353],
+    ]) {
+      const r = await queryLoop(socket, host, port, n);
+      out[key].times.push(...r.times);
+      out[key].errors += r.errors;
+    }
+  }
+  socket.close();
+  responder.close();
+  process.stdout.write(`${JSON.stringify(out)}\n`);
+}
+
+async function main() {
+  const { assertSandbox, loadavg, median, percentile, progress, round } = await import(
+    './lib.mjs'
+  );
+  const { buildPolicy, createFirewall } = await import('../../packages/firewall/dist/index.js');
+  const { planPool } = await import('../../packages/tap-pool/dist/index.js');
+  const { Dnsmasq } = await import('../../packages/dhcp-dns/dist/index.js');
+  const { Pool } = await import('../../packages/tapnet/dist/index.js');
+  const { nodeHandler } = await import('../../packages/metadata-proxy/dist/index.js');
+  assertSandbox();
+  const boots = Number(process.env.BENCH_BOOTS ?? 3);
+  const dhcpSamples = Number(process.env.BENCH_DHCP_SAMPLES ?? 10);
+  const dnsQueries = Number(process.env.BENCH_DNS_QUERIES ?? 2000);
+  const results = { benchmark: 'guest', loadavgStart: loadavg() };
+  const stats = (xs) => {
+    const s = [...xs].sort((a, b) => a - b);
+    return {
+      samples: s.length,
+      medianMs: round(median(s), 2),
+      p50Ms: round(percentile(s, 50), 3),
+      p99Ms: round(percentile(s, 99), 3),
+      minMs: round(s[0], 3),
+      maxMs: round(s.at(-1), 3),
+    };
+  };
+
+  // --- dhcp + dns: dnsmasq and firewall as a pool sets them up, a veth peer as the VM.
+  {
+    const plan = planPool({ size: 1, prefix: 'bd', stateDir: '/run/tapnet' });
+    const net = plan.networks[0];
+    const prefixLength = net.subnet.split('/')[1];
+    execFileSync('ip', ['netns', 'add', 'bdvm']);
+    execFileSync('ip', ['link', 'add', net.device, 'type', 'veth', 'peer', 'name', 'bdpeer']);
+    execFileSync('ip', ['link', 'set', 'bdpeer', 'netns', 'bdvm']);
+    execFileSync('ip', ['-n', 'bdvm', 'link', 'set', 'bdpeer', 'name', 'eth0']);
+    execFileSync('ip', ['addr', 'add', `${net.gateway}/${prefixLength}`, 'dev', net.device]);
+    execFileSync('ip', ['link', 'set', net.device, 'up']);
+    execFileSync('ip', ['-n', 'bdvm', 'link', 'set', 'lo', 'up']);
+    execFileSync('ip', ['-n', 'bdvm', 'link', 'set', 'eth0', 'up']);
+    const firewall = createFirewall({ backend: 'nft' });
+    await firewall.apply(
+      buildPolicy({
+        prefix: plan.prefix,
+        networks: [{ device: net.device, subnet: net.subnet, gateway: net.gateway }],
+        uplink: null,
+      }),
+    );
+    const dnsmasq = await Dnsmasq.start({
+      networks: [
+        {
+          name: net.device,
+          device: net.device,
+          gateway: net.gateway,
+          netmask: net.netmask,
+          rangeStart: net.dhcpRange.start,
+          rangeEnd: net.dhcpRange.end,
+        },
+      ],
+      stateDir: '/run/tapnet/bd',
+      upstream: [],
+    });
+    writeFileSync('/run/tapnet/bd-udhcpc.sh', '#!/bin/sh\nexit 0\n', { mode: 0o755 });
+
+    /** One udhcpc run; times from its "sending/broadcasting discover" line to "lease ... obtained". */
+    const udhcpc = (mac) =>
+      new Promise((resolve, reject) => {
+        execFileSync('ip', ['-n', 'bdvm', 'link', 'set', 'eth0', 'address', mac]);
+        const child = spawn(
+          'ip',
+          [
+            'netns', 'exec', 'bdvm', 'busybox', 'udhcpc', '-i', 'eth0', '-f', '-q', '-n',
+            '-t', '5', '-T', '2', '-s', '/run/tapnet/bd-udhcpc.sh',
+          ],
+          { stdio: ['ignore', 'pipe', 'pipe'] },
+        );
+        const spawned = performance.now();
+        let discover;
+        let lease;
+        let ip;
+        const log = [];
+        const onLine = (line) => {
+          const at = performance.now();
+          log.push(line);
+          if (discover === undefined && /discover/.test(line)) discover = at;
+          const m = /lease of (\S+) obtained/.exec(line);
+          if (m) {
+            lease = at;
+            ip = m[1];
+          }
+        };
+        createInterface({ input: child.stdout }).on('line', onLine);
+        createInterface({ input: child.stderr }).on('line', onLine);
+        child.on('exit', (code) => {
+          if (code !== 0 || discover === undefined || lease === undefined) {
+            reject(new Error(`udhcpc exited ${code}: ${log.join(' | ')}`));
+          } else {
+            resolve({ discoverToLease: lease - discover, processToLease: lease - spawned, ip });
+          }
+        });
+      });
+    const macFor = (k) => `02:bd:00:00:${((k >> 8) & 255).toString(16).padStart(2, '0')}:${(k & 255).toString(16).padStart(2, '0')}`;
+    await udhcpc(macFor(9999)); // warm-up
+    const fresh = [];
+    const again = [];
+    for (let k = 0; k < dhcpSamples; k++) fresh.push(await udhcpc(macFor(k)));
+    for (let k = 0; k < dhcpSamples; k++) again.push(await udhcpc(macFor(0)));
+    results.dhcp = {
+      newMac: stats(fresh.map((s) => s.discoverToLease)),
+      knownMac: stats(again.map((s) => s.discoverToLease)),
+      newMacWithProcessStart: stats(fresh.map((s) => s.processToLease)),
+    };
+    progress(`guest bench: dhcp done (loadavg ${loadavg()})`);
+
+    // Give the peer its lease address again so it can query DNS from inside its subnet.
+    const lease = await udhcpc(macFor(0));
+    execFileSync('ip', ['-n', 'bdvm', 'addr', 'flush', 'dev', 'eth0']);
+    execFileSync('ip', ['-n', 'bdvm', 'addr', 'add', `${lease.ip}/${prefixLength}`, 'dev', 'eth0']);
+    const out = await new Promise((resolve, reject) => {
+      execFile(
+        'ip',
+        [
+          'netns', 'exec', 'bdvm', process.execPath, import.meta.filename,
+          '--dns-client', net.gateway, String(dnsQueries),
+        ],
+        { maxBuffer: 64 * 1024 * 1024 },
+        (error, stdout, stderr) => (error ? reject(new Error(`${error.message}\n${stderr}`)) : resolve(stdout)),
+      );
+    });
+    const dns = JSON.parse(out);
+    results.dns = {
+      dnsmasq: { ...stats(dns.dnsmasq.times), errors: dns.dnsmasq.errors },
+      baseline: { ...stats(dns.baseline.times), errors: dns.baseline.errors },
+    };
+    progress(`guest bench: dns done (loadavg ${loadavg()})`);
+    await dnsmasq.stop();
+    await firewall.remove(plan.prefix);
+    execFileSync('ip', ['netns', 'del', 'bdvm']);
+  }
+
+  // --- guest boots
+  if (boots > 0 && process.env.BENCH_SKIP_BOOTS !== '1') {
+    const { buildGuest } = await import('../../e2e/guest/build.ts');
+    const { bootGuest } = await import('../../e2e/src/qemu.ts');
+    const image = await buildGuest();
+    const pool = await Pool.create({ size: 1, prefix: 'bg', uplink: null, upstreamDns: [] });
+    const runs = [];
+    const baseline = [];
+    for (let k = 0; k < boots; k++) {
+      // Baseline first: the same kernel and initramfs, no NIC.
+      {
+        let init;
+        const t0 = performance.now();
+        const run = await bootGuest({
+          image,
+          name: `bench-none-${k}`,
+          mode: 'none',
+          accel: 'tcg',
+          timeoutMs: 300_000,
+          onLine: (line) => {
+            if (init === undefined && line.includes('TAPNET-GUEST: init reached')) init = performance.now();
+          },
+        });
+        if (init === undefined) throw new Error(`baseline guest never reached init: ${run.logFile}`);
+        baseline.push({ initMs: init - t0, exitMs: run.durationMs });
+      }
+      const network = pool.network();
+      let firstRequest;
+      const times = {};
+      network.setHandler(
+        nodeHandler((req, res) => {
+          firstRequest ??= performance.now();
+          if (req.method === 'POST') {
+            req.resume();
+            req.on('end', () => res.end('ok\n'));
+          } else {
+            res.setHeader('content-type', 'text/x-shellscript');
+            res.end('echo bench\n');
+          }
+        }),
+      );
+      const t0 = performance.now();
+      const run = await bootGuest({
+        image,
+        name: `bench-dhcp-${k}`,
+        mode: 'dhcp',
+        accel: 'tcg',
+        netArgs: network.qemuArgs('n0'),
+        timeoutMs: 300_000,
+        onLine: (line) => {
+          const m = /TAPNET-GUEST: (\w+)/.exec(line);
+          if (m && times[m[1]] === undefined) times[m[1]] = performance.now() - t0;
+        },
+      });
+      network.release();
+      if (firstRequest === undefined || !run.completed) {
+        throw new Error(`guest did not complete (first request: ${firstRequest}); see ${run.logFile}`);
+      }
+      runs.push({
+        firstMetadataRequestMs: firstRequest - t0,
+        initMs: times.init,
+        nicMs: times.nic,
+        leaseMs: times.lease,
+        dnsMs: times.dns,
+        exitMs: run.durationMs,
+      });
+      progress(`guest bench: boot ${k + 1}/${boots} done (loadavg ${loadavg()})`);
+    }
+    await pool.dispose();
+    const med = (key, xs = runs) => round(median(xs.map((r) => r[key])), 0);
+    results.boots = {
+      accel: 'tcg',
+      count: boots,
+      runs,
+      baseline,
+      median: {
+        firstMetadataRequestMs: med('firstMetadataRequestMs'),
+        initMs: med('initMs'),
+        nicMs: med('nicMs'),
+        leaseMs: med('leaseMs'),
+        dnsMs: med('dnsMs'),
+        baselineInitMs: med('initMs', baseline),
+        // Guest-side network part: from /init starting to the first metadata request.
+        initToFirstRequestMs: round(median(runs.map((r) => r.firstMetadataRequestMs - r.initMs)), 0),
+        nicToLeaseMs: round(median(runs.map((r) => r.leaseMs - r.nicMs)), 0),
+      },
+    };
+  }
+  results.loadavgEnd = loadavg();
+  process.stdout.write(`${JSON.stringify(results)}\n`);
+}
+
+if (process.argv[2] === '--dns-client') {
+  await dnsClient(process.argv[3], Number(process.argv[4]));
+} else {
+  await main();
+}
