@@ -175,12 +175,15 @@ async function main() {
         const spawned = performance.now();
         let discover;
         let lease;
+        let offer;
         let ip;
         const log = [];
         const onLine = (line) => {
           const at = performance.now();
           log.push(line);
           if (discover === undefined && /discover/.test(line)) discover = at;
+          // udhcpc logs "sending select for ..." as soon as it has the offer.
+          if (offer === undefined && /select for/.test(line)) offer = at;
           const m = /lease of (\S+) obtained/.exec(line);
           if (m) {
             lease = at;
@@ -190,10 +193,15 @@ async function main() {
         createInterface({ input: child.stdout }).on('line', onLine);
         createInterface({ input: child.stderr }).on('line', onLine);
         child.on('exit', (code) => {
-          if (code !== 0 || discover === undefined || lease === undefined) {
+          if (code !== 0 || discover === undefined || lease === undefined || offer === undefined) {
             reject(new Error(`udhcpc exited ${code}: ${log.join(' | ')}`));
           } else {
-            resolve({ discoverToLease: lease - discover, processToLease: lease - spawned, ip });
+            resolve({
+              discoverToOffer: offer - discover,
+              discoverToLease: lease - discover,
+              processToLease: lease - spawned,
+              ip,
+            });
           }
         });
       });
@@ -204,6 +212,8 @@ async function main() {
     for (let k = 0; k < dhcpSamples; k++) fresh.push(await udhcpc(macFor(k)));
     for (let k = 0; k < dhcpSamples; k++) again.push(await udhcpc(macFor(0)));
     results.dhcp = {
+      newMacOffer: stats(fresh.map((s) => s.discoverToOffer)),
+      knownMacOffer: stats(again.map((s) => s.discoverToOffer)),
       newMac: stats(fresh.map((s) => s.discoverToLease)),
       knownMac: stats(again.map((s) => s.discoverToLease)),
       newMacWithProcessStart: stats(fresh.map((s) => s.processToLease)),

@@ -222,6 +222,38 @@ function latencySummary(lat, totalMs) {
     }
     results.acquire.asyncCycle = latencySummary(lat, performance.now() - t0);
   }
+  // Baseline, same loop shape: the original's bookkeeping (a list of networks with an in-use
+  // flag, a linear scan for the first free one under a lock, the handler a field).
+  {
+    const networks = Array.from({ length: acquirePoolSize }, (_, i) => ({ i, inUse: false, handler: undefined }));
+    let locked = false;
+    const take = () => {
+      if (locked) throw new Error('re-entered');
+      locked = true;
+      try {
+        const n = networks.find((x) => !x.inUse);
+        if (!n) throw new Error('all networks in use');
+        n.inUse = true;
+        return n;
+      } finally {
+        locked = false;
+      }
+    };
+    const give = (n) => {
+      n.handler = undefined;
+      n.inUse = false;
+    };
+    const lat = new Float64Array(acquireOps);
+    const t0 = performance.now();
+    for (let i = 0; i < acquireOps; i++) {
+      const s = performance.now();
+      const n = take();
+      n.handler = handler;
+      give(n);
+      lat[i] = performance.now() - s;
+    }
+    results.acquire.baselineCycle = latencySummary(lat, performance.now() - t0);
+  }
   await pool.dispose();
 }
 results.loadavgEnd = loadavg();
