@@ -27,6 +27,8 @@ export interface UdpResponder {
 export async function startUdpResponder(options: {
   host: string;
   port?: number;
+  /** Called with every probe request as it arrives (after it was added to `received`). */
+  onRequest?: (datagram: UdpDatagram) => void;
 }): Promise<UdpResponder> {
   const socket: Socket = createSocket(options.host.includes(':') ? 'udp6' : 'udp4');
   const received: UdpDatagram[] = [];
@@ -35,7 +37,9 @@ export async function startUdpResponder(options: {
     if (message.length < 4 || message.readUInt16BE(0) !== 1) return;
     const end = message.indexOf(0, 2);
     const name = message.subarray(2, end < 0 ? message.length : end).toString('utf8');
-    received.push({ name, from: remote.address, fromPort: remote.port });
+    const datagram = { name, from: remote.address, fromPort: remote.port };
+    received.push(datagram);
+    options.onRequest?.(datagram);
     const text = Buffer.from(`udp-ok name=${name} from=${remote.address}\n`);
     const data = Buffer.concat([Buffer.from([0, 3, 0, 1]), text.subarray(0, 512)]);
     socket.send(data, remote.port, remote.address);
