@@ -1,3 +1,6 @@
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import {
   createNetns,
   createVethPeer,
@@ -252,7 +255,7 @@ describeNetns('packet-level isolation with real traffic', () => {
     });
 
     it('allows DHCP from 0.0.0.0 to broadcast and the gateway’s replies (a real lease from dnsmasq)', async () => {
-      const leases = `/tmp/tn-leases-${backend}`;
+      const leases = join(await mkdtemp(join(tmpdir(), 'tn-leases-')), 'leases');
       const dnsmasq = execa(
         'dnsmasq',
         [
@@ -268,6 +271,13 @@ describeNetns('packet-level isolation with real traffic', () => {
         { reject: false },
       );
       try {
+        // udhcpc gives up after its tries: start it only once dnsmasq has its DHCP socket.
+        await waitFor(
+          async () => (await run(['ss', '-Hlun', 'sport', '=', '67'])).stdout.includes(':67'),
+          {
+            what: 'dnsmasq listening on the DHCP port',
+          },
+        );
         const lease = await vm2.run(
           [
             'busybox',
