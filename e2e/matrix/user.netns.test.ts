@@ -29,6 +29,8 @@ import { MatrixReport } from './report.ts';
 // guest can only address through slirp's gateway.
 const OTHER_HOST_ADDRESS = '198.51.100.50';
 const OUTSIDE = '203.0.113.10';
+/** slirp's gateway with net=169.254.0.0/16: QEMU's default 10.0.2.2 moved into that net. */
+const SLIRP_GATEWAY = '169.254.2.2';
 
 type Mode = 'off' | 'on';
 const PROBES = [
@@ -81,11 +83,12 @@ describeNetns('a guest on UserNetwork (slirp), restrict off and on', () => {
           identity: `user-guest-restrict-${mode}`,
           round: [`user-${mode}`],
           rendezvous: new Rendezvous(60_000),
-          // slirp's gateway is the lease's router, read by the guest at run time.
+          // slirp's gateway address; with restrict=on the lease names no router, so it is given
+          // here (on-link in 169.254.0.0/16 either way).
           stage2: () => [
             probeHttp('meta-identity', 'http://169.254.169.254/identity'),
-            `probe_tcp gw-loopback-tcp "$TAPNET_ROUTER" ${lo.port}`,
-            `probe_udp gw-loopback-udp "$TAPNET_ROUTER" ${udpLo.port}`,
+            probeTcp('gw-loopback-tcp', SLIRP_GATEWAY, lo.port),
+            probeUdp('gw-loopback-udp', SLIRP_GATEWAY, udpLo.port),
             probeTcp('other-addr-tcp', OTHER_HOST_ADDRESS, any.port),
             probeUdp('other-addr-udp', OTHER_HOST_ADDRESS, udpAny.port),
             probeHttp('outside-http', `http://${OUTSIDE}/`),
@@ -167,7 +170,7 @@ describeNetns('a guest on UserNetwork (slirp), restrict off and on', () => {
       expect(o.socket).toContain(' ');
       expect(o.socket).toContain(',');
       expect(o.run?.completed).toBe(true);
-      expect(o.run?.markers.find((m) => m.event === 'lease')?.fields.router).toBe('169.254.2.2');
+      expect(o.run?.markers.find((m) => m.event === 'lease')?.fields.router).toBe(SLIRP_GATEWAY);
       expect(p['meta-identity']).toMatchObject({ verdict: 'ok', data: 'user-guest-restrict-off' });
       expect(p['gw-loopback-tcp']?.verdict).toBe('ok');
       expect(p['gw-loopback-udp']?.data).toBe('udp-ok name=gw-loopback-udp from=127.0.0.1\n');
@@ -186,6 +189,8 @@ describeNetns('a guest on UserNetwork (slirp), restrict off and on', () => {
       const o = outcomes.on;
       const p = need('on');
       expect(o.run?.completed).toBe(true);
+      // Measured: with restrict=on slirp's DHCP offers no router.
+      expect(o.run?.markers.find((m) => m.event === 'lease')?.fields.router ?? '').toBe('');
       expect(p['meta-identity']).toMatchObject({ verdict: 'ok', data: 'user-guest-restrict-on' });
       for (const n of [
         'gw-loopback-tcp',
