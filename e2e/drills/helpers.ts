@@ -119,7 +119,7 @@ export async function tapWire(options: {
   client: Netns;
   clientDev: string;
   clientMac?: string;
-}): Promise<ResultPromise> {
+}): Promise<{ qemu: ResultPromise }> {
   const temp = `w${Math.random().toString(36).slice(2, 10)}`;
   await runOk(['ip', 'tuntap', 'add', 'dev', temp, 'mode', 'tap']);
   await runOk(['ip', 'link', 'set', temp, 'up']); // so that NO-CARRIER shows until QEMU attaches
@@ -172,7 +172,8 @@ export async function tapWire(options: {
       options.clientMac,
     ]);
   await options.client.runOk(['ip', 'link', 'set', options.clientDev, 'up']);
-  return qemu;
+  // Wrapped: a subprocess is a thenable, and returning it bare would wait for QEMU to exit.
+  return { qemu };
 }
 
 export interface HolderReady {
