@@ -200,4 +200,38 @@ describeNetns('drill: dnsmasq killed repeatedly under DHCP load', () => {
       `dnsmasq drill: ${KILLS} kills, ${total} udhcpc leases (${interrupted} asked again after an unanswered request), ${leases.length} lease events`,
     );
   }, 180_000);
+  // GAP (packages/dhcp-dns/src/dnsmasq.ts:334, `maxQuickFailures` 5, not settable through
+  // packages/tapnet/src/options.ts): the fifth SIGKILL within 10 s of a restart makes the
+  // supervisor give up for good (`failed`, an `error` event ERR_DNSMASQ_FAILED). The pool keeps
+  // handing out networks, but no guest gets a lease or a DNS answer again and nothing in the
+  // facade restarts dnsmasq (verified: the 5th kill gets no `dnsmasq-restart`). Unskip once the pool recovers (e.g. retries slowly after
+  // `failed`, or exposes the restart policy / a restart()).
+  it.skip('SIGKILL x6 in quick succession: every guest that asks afterwards still gets a lease', async () => {
+    const made = await start();
+    const killed: number[] = [];
+    await killRepeatedly(made, 6, killed);
+    for (const client of clients) {
+      const result = await client.ns.run(
+        [
+          'busybox',
+          'udhcpc',
+          '-i',
+          'eth0',
+          '-q',
+          '-t',
+          '20',
+          '-T',
+          '1',
+          '-A',
+          '1',
+          '-s',
+          '/bin/true',
+        ],
+        { timeout: 60_000 },
+      );
+      expect(result.exitCode, result.stdout + result.stderr).toBe(0);
+    }
+    expect(errors).toEqual([]);
+    expect((await made.status()).dnsmasq.state).toBe('running');
+  }, 120_000);
 });
