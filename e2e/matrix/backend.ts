@@ -659,7 +659,9 @@ export function defineBackendMatrix(backend: 'nft' | 'iptables'): void {
             (e) => e.path === '/probe/internet-http' || e.name === 'internet-udp',
           );
           expect(fromGuests.map((e) => e.from)).toEqual(fromGuests.map(() => UPLINK.host));
-          expect(fromGuests.length).toBe(4);
+          // One HTTP request per guest; UDP at least one each (tftp may retry a slow reply).
+          expect(fromGuests.filter((e) => e.proto === 'http')).toHaveLength(2);
+          expect(fromGuests.filter((e) => e.proto === 'udp').length).toBeGreaterThanOrEqual(2);
         },
       );
     });
