@@ -34,12 +34,11 @@ describeNetns('drill: exhaustion and bad options change nothing', () => {
       message: [/prefix/, /abcdefghijklmn/],
     },
     {
-      // Fits IFNAMSIZ (`abcdefghijklm1`, 14 bytes) but not the firewall's 12-character names.
-      // Refused before anything changes, but with @tapnet/firewall's InvalidPolicyError (not a
-      // TapnetError, not ERR_INVALID_OPTION): pinned here as it is, reported as an inconsistency.
+      // Fits IFNAMSIZ (`abcdefghijklm1`, 14 bytes) but not the firewall's 12-character names:
+      // the facade checks the prefix against what every package can name.
       name: 'a prefix the firewall cannot name (13 characters)',
       options: { size: 2, prefix: 'abcdefghijklm' },
-      code: 'ERR_INVALID_POLICY',
+      code: 'ERR_INVALID_OPTION',
       message: [/prefix/, /abcdefghijklm/],
     },
     {
@@ -85,13 +84,9 @@ describeNetns('drill: exhaustion and bad options change nothing', () => {
     }
   });
 
-  // BUG (packages/tapnet/src/pool.ts:204 with :83): Pool.create sees the running pool's state
-  // record, calls cleanupLeftovers, which treats a record naming *this* process as stale
-  // (`pid !== process.pid` exempts it from the liveness check), stops the running pool's
-  // dnsmasq and removes its firewall table before tap-pool's cleanupPool refuses (ERR_STATE).
-  // The second create is refused, but the first pool is left without DHCP/DNS and firewall.
-  // Unskip once a record naming a live process (this one included) is left alone.
-  it.skip('a prefix shared with a running pool (same process): refused, and the running pool is untouched', async () => {
+  // Was a bug: a record naming this process was treated as stale and the running pool's
+  // dnsmasq and firewall were removed before the refusal. Now a live record is never touched.
+  it('a prefix shared with a running pool (same process): refused, and the running pool is untouched', async () => {
     const empty = await snapshotNamespace();
     const pool = await Pool.create({ size: 3, prefix: 'dr' });
     try {
@@ -101,8 +96,8 @@ describeNetns('drill: exhaustion and bad options change nothing', () => {
       const dnsmasqBefore = (await pool.status()).dnsmasq.pid;
 
       const error = await rejection(() => Pool.create({ size: 3, prefix: 'dr' }));
-      expect(['ERR_STATE', 'ERR_DEVICE_EXISTS', 'ERR_PLAN_CONFLICT']).toContain(error.code);
-      expect(error.message).toMatch(/\bdr\b|dr0/);
+      expect(error.code).toBe('ERR_PREFIX_IN_USE');
+      expect(error.message).toMatch(/prefix `dr` is running \(pid \d+, this process\)/);
 
       // The running pool keeps every device, rule, address and its dnsmasq...
       expect(await poolShape()).toEqual(running);
@@ -124,8 +119,8 @@ describeNetns('drill: exhaustion and bad options change nothing', () => {
     try {
       const running = await poolShape();
       const error = await rejection(() => Pool.create({ size: 3, prefix: 'dp' }));
-      expect(['ERR_STATE', 'ERR_DEVICE_EXISTS', 'ERR_PLAN_CONFLICT']).toContain(error.code);
-      expect(error.message).toMatch(/\bdp\b|dp0/);
+      expect(error.code).toBe('ERR_PREFIX_IN_USE');
+      expect(error.message).toMatch(/prefix `dp` is running \(pid \d+\)/);
       expect(await poolShape()).toEqual(running);
       expect(pidsOf('dnsmasq')).toEqual([holder.ready.dnsmasqPid]);
       // The holder's pool still answers (it has no guests, so: registered, no handler).

@@ -34,6 +34,20 @@ export class ReleasedError extends TapnetError {
   }
 }
 
+/** Another pool (in this process or another) holds the prefix. */
+export class PrefixInUseError extends TapnetError {
+  readonly prefix: string;
+  readonly pid: number;
+  constructor(prefix: string, pid: number) {
+    super(
+      'ERR_PREFIX_IN_USE',
+      `A pool with prefix \`${prefix}\` is running (pid ${pid}${pid === process.pid ? ', this process' : ''}); dispose it or choose another \`prefix\``,
+    );
+    this.prefix = prefix;
+    this.pid = pid;
+  }
+}
+
 export class PoolDisposedError extends TapnetError {
   constructor() {
     super('ERR_POOL_DISPOSED', 'The pool has been disposed');

@@ -9,7 +9,13 @@ export type {
 export { fetchHandler, nodeHandler } from '@tapnet/metadata-proxy';
 export { AllNetworksInUseError } from '@tapnet/tap-pool';
 export { UserNetwork } from '@tapnet/user-network';
-export { InvalidOptionError, PoolDisposedError, ReleasedError, TapnetError } from './errors.js';
+export {
+  InvalidOptionError,
+  PoolDisposedError,
+  PrefixInUseError,
+  ReleasedError,
+  TapnetError,
+} from './errors.js';
 export { Network, type NicModel } from './network.js';
 export { type FirewallBackendOption, normalizeOptions, type PoolOptions } from './options.js';
 export { cleanupLeftovers, type LeftoverReport, Pool, type PoolStatus } from './pool.js';

@@ -32,6 +32,8 @@ describe('normalizeOptions', () => {
     [{ size: 1, upstreamDns: '8.8.8.8' }, 'upstreamDns', "'host' or an array"],
     [{ size: 1, ipv6: 'yes' }, 'ipv6', 'boolean'],
     [{ size: 1, stateDir: 'run' }, 'stateDir', 'absolute path'],
+    [{ size: 1, prefix: 'abcdefghijklm' }, 'prefix', '1 to 12 characters'],
+    [{ size: 1, prefix: 'Tn-0' }, 'prefix', 'got `"Tn-0"` (string)'],
     [{ size: 1, count: 1 }, 'count', 'did you mean `size`'],
     [{ size: 1, upstream: [] }, 'upstream', 'did you mean `upstreamDns`'],
     [{ size: 1, bogus: 1 }, 'bogus', 'Unknown option `bogus`'],

@@ -44,6 +44,17 @@ export interface PoolOptions {
    * record names a dead process). Default true; false makes such leftovers an error.
    */
   cleanupStale?: boolean;
+  /**
+   * dnsmasq's restart policy (see @tapnet/dhcp-dns): by default it gives up after 5 failures
+   * within 10 s of a restart (like systemd's start limit), then `status().dnsmasq.state` is
+   * `failed` and an `error` is emitted.
+   */
+  dnsmasqRestart?: {
+    maxQuickFailures?: number;
+    initialDelayMs?: number;
+    maxDelayMs?: number;
+    quickFailureWindowMs?: number;
+  };
 }
 
 export interface NormalizedPoolOptions {
@@ -66,6 +77,7 @@ export interface NormalizedPoolOptions {
   owner: { uid?: number; gid?: number } | undefined;
   metadataHardening: MetadataServerOptions['hardening'] | undefined;
   cleanupStale: boolean;
+  dnsmasqRestart: PoolOptions['dnsmasqRestart'];
 }
 
 const known = new Set([
@@ -88,6 +100,7 @@ const known = new Set([
   'owner',
   'metadataHardening',
   'cleanupStale',
+  'dnsmasqRestart',
 ]);
 
 /** Names people reach for that mean one of ours. */
@@ -184,11 +197,13 @@ export function normalizeOptions(input: PoolOptions): NormalizedPoolOptions {
       `Expected \`ipv6\` to be a boolean, got ${describeValue(ipv6)}`,
     );
   }
+  // Every package must be able to name its resources after the prefix: devices (15 bytes with
+  // the index), nft tables and iptables chains (the firewall's 12 characters).
   const prefix = o.prefix ?? 'tn';
-  if (typeof prefix !== 'string') {
+  if (typeof prefix !== 'string' || !/^[a-z][a-z0-9]{0,11}$/.test(prefix)) {
     throw new InvalidOptionError(
       'prefix',
-      `Expected \`prefix\` to be a string, got ${describeValue(prefix)}`,
+      `Expected \`prefix\` to be 1 to 12 characters of a-z and 0-9, starting with a letter, got ${describeValue(prefix)}`,
     );
   }
   const cleanupStale = o.cleanupStale ?? true;
@@ -225,5 +240,6 @@ export function normalizeOptions(input: PoolOptions): NormalizedPoolOptions {
     owner: o.owner as { uid?: number; gid?: number } | undefined,
     metadataHardening: o.metadataHardening as MetadataServerOptions['hardening'] | undefined,
     cleanupStale,
+    dnsmasqRestart: o.dnsmasqRestart as PoolOptions['dnsmasqRestart'],
   };
 }

@@ -32,7 +32,7 @@ import {
   statePath,
   type TapPool,
 } from '@tapnet/tap-pool';
-import { PoolDisposedError } from './errors.js';
+import { PoolDisposedError, PrefixInUseError } from './errors.js';
 import { Network, type NetworkHost } from './network.js';
 import { type NormalizedPoolOptions, normalizeOptions, type PoolOptions } from './options.js';
 
@@ -80,7 +80,7 @@ export async function cleanupLeftovers(
   stateDir = '/run/tapnet',
 ): Promise<LeftoverReport> {
   const pid = await recordedPid(prefix, stateDir);
-  if (pid !== undefined && pid > 0 && pid !== process.pid && isAlive(pid)) {
+  if (pid !== undefined && pid > 0 && isAlive(pid)) {
     return {
       prefix,
       running: pid,
@@ -198,12 +198,15 @@ export class Pool extends EventEmitter implements AsyncDisposable {
       srvRecords: o.srvRecords,
       upstream: o.upstreamDns,
       leaseTime: o.leaseTime,
+      ...(o.dnsmasqRestart !== undefined && { restart: o.dnsmasqRestart }),
     };
     buildDnsmasqConfig(dnsOptions); // validates records and names; nothing is written yet
-    // A crashed pool's leftovers (its record names a dead process) would block this one.
-    if (o.cleanupStale && (await recordedPid(plan.prefix, o.stateDir)) !== undefined) {
-      await cleanupLeftovers(plan.prefix, o.stateDir);
-    }
+    // A live pool (this process included) owns the prefix; a crashed one's leftovers (its
+    // record names a dead process) would block this one and are removed first.
+    const owner = await recordedPid(plan.prefix, o.stateDir);
+    if (owner !== undefined && owner > 0 && isAlive(owner))
+      throw new PrefixInUseError(plan.prefix, owner);
+    if (o.cleanupStale && owner !== undefined) await cleanupLeftovers(plan.prefix, o.stateDir);
     checkConflicts(plan, await readHostSnapshot());
 
     const undo: (() => Promise<void>)[] = [];
