@@ -123,6 +123,20 @@ describeNetns('Pool (the original contract)', () => {
     expect(await get(b!.gateway)).toEqual({ status: 200, body: `b via ${b!.name}` });
   });
 
+  it('acquire() waits for a release, FIFO, and dispose() rejects whoever still waits', async () => {
+    const pool = await Pool.create({ size: 1 });
+    const held = pool.network();
+    const first = pool.acquire();
+    const second = pool.acquire();
+    held.release();
+    const next = await first;
+    expect(next.name).toBe(held.name);
+    const refused = expect(second).rejects.toMatchObject({ code: 'ERR_POOL_DISPOSED' });
+    await pool.dispose();
+    await refused;
+    expect(next.released).toBe(true);
+  });
+
   it('rejects bad options before changing anything', async () => {
     await expect(Pool.create({ size: 0 })).rejects.toThrow(InvalidOptionError);
     await expect(Pool.create({ size: 0 })).rejects.toThrow(

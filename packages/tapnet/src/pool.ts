@@ -130,6 +130,7 @@ export class Pool extends EventEmitter implements AsyncDisposable {
   /** The newest lease per device, with when it arrived, so a network only reports its own VM's lease. */
   readonly #leases = new Map<string, { lease: Lease; at: number }>();
   #disposing: Promise<void> | undefined;
+  readonly #closing = new AbortController();
 
   private constructor(parts: Parts) {
     super();
@@ -267,7 +268,11 @@ export class Pool extends EventEmitter implements AsyncDisposable {
   /** Waits for a network to be free (FIFO), up to `timeout` ms or until `signal` aborts. */
   async acquire(options: { signal?: AbortSignal; timeout?: number } = {}): Promise<Network> {
     this.#assertOpen();
-    const plan = await this.#allocator.acquireAsync(options);
+    // dispose() aborts every waiter, so none is left pending on a pool that is gone.
+    const signal = options.signal
+      ? AbortSignal.any([options.signal, this.#closing.signal])
+      : this.#closing.signal;
+    const plan = await this.#allocator.acquireAsync({ ...options, signal });
     if (this.#disposing) {
       this.#allocator.release(plan);
       throw new PoolDisposedError();
@@ -335,6 +340,7 @@ export class Pool extends EventEmitter implements AsyncDisposable {
   }
 
   async #dispose(): Promise<void> {
+    this.#closing.abort(new PoolDisposedError());
     for (const network of [...this.#live.values()]) network.release();
     const { metadata, dnsmasq, firewall, taps, plan } = this.#parts;
     const errors: unknown[] = [];
