@@ -43,7 +43,9 @@ const benchmarks = [
     argv: [
       process.execPath,
       'packages/metadata-proxy/bench/proxy.bench.ts',
-      ...(quick ? ['--duration-ms', '300', '--rounds', '2'] : ['--duration-ms', '2000', '--rounds', '5']),
+      ...(quick
+        ? ['--duration-ms', '300', '--rounds', '2']
+        : ['--duration-ms', '2000', '--rounds', '5']),
     ],
     env: {},
   },
@@ -73,7 +75,10 @@ const benchmarks = [
 
 function firstLine(argv) {
   try {
-    return execFileSync(argv[0], argv.slice(1), { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })
+    return execFileSync(argv[0], argv.slice(1), {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
       .split('\n')
       .find((l) => l.trim())
       ?.trim();
@@ -191,7 +196,9 @@ async function measureAll() {
     console.error(`\n=== ${bench.name} (loadavg ${readFileSync('/proc/loadavg', 'utf8').trim()})`);
     const record = await runSandboxed(bench, hostNetns);
     results.benchmarks[bench.name] = record;
-    console.error(`=== ${bench.name}: ${record.error ? `FAILED: ${record.error}` : 'ok'} in ${record.seconds} s`);
+    console.error(
+      `=== ${bench.name}: ${record.error ? `FAILED: ${record.error}` : 'ok'} in ${record.seconds} s`,
+    );
   }
   results.loadavgAfter = readFileSync('/proc/loadavg', 'utf8').trim();
   return results;
@@ -203,11 +210,18 @@ async function measureAll() {
 const fmt = (n, digits = 0) =>
   n === undefined || n === null || Number.isNaN(n)
     ? '–'
-    : Number(n).toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+    : Number(n).toLocaleString('en-US', {
+        minimumFractionDigits: digits,
+        maximumFractionDigits: digits,
+      });
 const pct = (a, b) => (b ? `${fmt((a / b) * 100, 1)} %` : '–');
 const ratio = (a, b) => (b ? `${fmt(a / b, 2)}×` : '–');
 const table = (head, rows) =>
-  [`| ${head.join(' | ')} |`, `| ${head.map(() => '---').join(' | ')} |`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
+  [
+    `| ${head.join(' | ')} |`,
+    `| ${head.map(() => '---').join(' | ')} |`,
+    ...rows.map((r) => `| ${r.join(' | ')} |`),
+  ].join('\n');
 
 function renderFailed(record) {
   return `**Not measured in this run**: ${record ? record.error : 'not selected'}.`;
@@ -223,7 +237,9 @@ function renderPool(record) {
       '"tasks" = PIDs handed out in the sandbox\'s PID namespace during the step (processes, plus any threads they start).',
   );
   for (const step of ['setup', 'teardown']) {
-    out.push(`\n**Devices + firewall, ${step}** (like for like with the replay: TAPs, addresses, links, rules${step === 'setup' ? ', sysctls' : ''})\n`);
+    out.push(
+      `\n**Devices + firewall, ${step}** (like for like with the replay: TAPs, addresses, links, rules${step === 'setup' ? ', sysctls' : ''})\n`,
+    );
     const rows = sizes.map((n) => {
       const o = r.original[n];
       const row = [
@@ -234,21 +250,49 @@ function renderPool(record) {
       ];
       for (const b of ['nft', 'iptables']) {
         const t = r.network[b][n];
-        row.push(`${fmt(t[`${step}Ms`], 1)} ms`, fmt(t[`${step}Pids`]), pct(t[`${step}Ms`], o[`${step}Ms`]));
+        row.push(
+          `${fmt(t[`${step}Ms`], 1)} ms`,
+          fmt(t[`${step}Pids`]),
+          pct(t[`${step}Ms`], o[`${step}Ms`]),
+        );
       }
       return row;
     });
     out.push(
       table(
-        ['networks', 'original (replayed)', 'tasks', 'commands', 'tapnet nft', 'tasks', '% of original', 'tapnet iptables', 'tasks', '% of original'],
+        [
+          'networks',
+          'original (replayed)',
+          'tasks',
+          'commands',
+          'tapnet nft',
+          'tasks',
+          '% of original',
+          'tapnet iptables',
+          'tasks',
+          '% of original',
+        ],
         rows,
       ),
     );
   }
-  out.push('\n**Full `Pool.create` / `dispose`** (adds dnsmasq answering DNS on every gateway and the metadata server; compared with the replay\'s devices + firewall, which has neither)\n');
+  out.push(
+    "\n**Full `Pool.create` / `dispose`** (adds dnsmasq answering DNS on every gateway and the metadata server; compared with the replay's devices + firewall, which has neither)\n",
+  );
   out.push(
     table(
-      ['networks', 'original setup (replayed)', 'create nft', 'tasks', '% of original', 'create iptables', 'tasks', '% of original', 'dispose nft', 'dispose iptables'],
+      [
+        'networks',
+        'original setup (replayed)',
+        'create nft',
+        'tasks',
+        '% of original',
+        'create iptables',
+        'tasks',
+        '% of original',
+        'dispose nft',
+        'dispose iptables',
+      ],
       sizes.map((n) => {
         const o = r.original[n];
         const pn = r.pool.nft[n];
@@ -275,16 +319,43 @@ function renderPool(record) {
     if (hi !== lo) {
       const g = (x) => ratio(x[hi].setupMs, x[lo].setupMs);
       const gd = (x) => ratio(x[hi].teardownMs, x[lo].teardownMs);
-      out.push(`\n**Growth from ${lo} to ${hi} networks** (t(${hi}) / t(${lo}); ${hi / lo}× the networks)\n`);
+      out.push(
+        `\n**Growth from ${lo} to ${hi} networks** (t(${hi}) / t(${lo}); ${hi / lo}× the networks)\n`,
+      );
       out.push(
         table(
           ['', 'setup', 'teardown', `tasks at ${lo} → ${hi}`],
           [
-            ['original (replayed)', g(r.original), gd(r.original), `${r.original[lo].setupPids} → ${r.original[hi].setupPids}`],
-            ['tapnet devices + firewall, nft', g(r.network.nft), gd(r.network.nft), `${r.network.nft[lo].setupPids} → ${r.network.nft[hi].setupPids}`],
-            ['tapnet devices + firewall, iptables', g(r.network.iptables), gd(r.network.iptables), `${r.network.iptables[lo].setupPids} → ${r.network.iptables[hi].setupPids}`],
-            ['tapnet Pool.create, nft', g(r.pool.nft), gd(r.pool.nft), `${r.pool.nft[lo].setupPids} → ${r.pool.nft[hi].setupPids}`],
-            ['tapnet Pool.create, iptables', g(r.pool.iptables), gd(r.pool.iptables), `${r.pool.iptables[lo].setupPids} → ${r.pool.iptables[hi].setupPids}`],
+            [
+              'original (replayed)',
+              g(r.original),
+              gd(r.original),
+              `${r.original[lo].setupPids} → ${r.original[hi].setupPids}`,
+            ],
+            [
+              'tapnet devices + firewall, nft',
+              g(r.network.nft),
+              gd(r.network.nft),
+              `${r.network.nft[lo].setupPids} → ${r.network.nft[hi].setupPids}`,
+            ],
+            [
+              'tapnet devices + firewall, iptables',
+              g(r.network.iptables),
+              gd(r.network.iptables),
+              `${r.network.iptables[lo].setupPids} → ${r.network.iptables[hi].setupPids}`,
+            ],
+            [
+              'tapnet Pool.create, nft',
+              g(r.pool.nft),
+              gd(r.pool.nft),
+              `${r.pool.nft[lo].setupPids} → ${r.pool.nft[hi].setupPids}`,
+            ],
+            [
+              'tapnet Pool.create, iptables',
+              g(r.pool.iptables),
+              gd(r.pool.iptables),
+              `${r.pool.iptables[lo].setupPids} → ${r.pool.iptables[hi].setupPids}`,
+            ],
           ],
         ),
       );
@@ -297,11 +368,11 @@ function renderPool(record) {
         `full Pool.create ${pct(r.pool.nft[100].setupMs, o)} (nft), ${pct(r.pool.iptables[100].setupMs, o)} (iptables).`,
     );
   } else {
-    out.push('\n(100 networks not in this run\'s sizes: the 5 % target is not evaluated.)');
+    out.push("\n(100 networks not in this run's sizes: the 5 % target is not evaluated.)");
   }
   out.push(
-    '\nHow the tasks are counted: the last field of `/proc/loadavg` is the last PID handed out in the reader\'s PID namespace; each benchmark has its own, so the difference across a step is the tasks it created. ' +
-      'The replay\'s count equals its number of commands (the "commands" column), which checks the method. Threads take PIDs too, so a tool that starts threads counts once per thread; a warm-up round starts Node\'s own worker threads before anything is counted. Pool.create\'s count includes dnsmasq.',
+    "\nHow the tasks are counted: the last field of `/proc/loadavg` is the last PID handed out in the reader's PID namespace; each benchmark has its own, so the difference across a step is the tasks it created. " +
+      "The replay's count equals its number of commands (the \"commands\" column), which checks the method. Threads take PIDs too, so a tool that starts threads counts once per thread; a warm-up round starts Node's own worker threads before anything is counted. Pool.create's count includes dnsmasq.",
   );
   return out.join('\n');
 }
@@ -309,17 +380,35 @@ function renderPool(record) {
 function renderAcquire(record) {
   if (!record?.result?.acquire) return renderFailed(record);
   const a = record.result.acquire;
-  const row = (label, x) => [label, fmt(x.ops), fmt(x.opsPerSec), `${fmt(x.p50us, 1)} µs`, `${fmt(x.p99us, 1)} µs`, `${fmt(x.maxUs, 1)} µs`];
+  const row = (label, x) => [
+    label,
+    fmt(x.ops),
+    fmt(x.opsPerSec),
+    `${fmt(x.p50us, 1)} µs`,
+    `${fmt(x.p99us, 1)} µs`,
+    `${fmt(x.maxUs, 1)} µs`,
+  ];
   const rows = [
     row('`network()` + `setHandler()` + `release()`, one at a time', a.cycle),
     row('`network()` + `setHandler()` while filling the pool', a.fillAcquire),
     row('`release()` while draining the full pool', a.fillRelease),
     row('`await acquire()` + `release()`', a.asyncCycle),
   ];
-  if (a.baselineCycle) rows.push(row('baseline: the original\'s bookkeeping (list scan + in-use flag, handler a field), same loop', a.baselineCycle));
-  const out = [`On a live pool of ${a.poolSize} networks (the metadata server running; \`release()\` clears the handler and cuts the network's connections).\n`, table(['operation', 'ops', 'ops/s', 'p50', 'p99', 'max'], rows)];
+  if (a.baselineCycle)
+    rows.push(
+      row(
+        "baseline: the original's bookkeeping (list scan + in-use flag, handler a field), same loop",
+        a.baselineCycle,
+      ),
+    );
+  const out = [
+    `On a live pool of ${a.poolSize} networks (the metadata server running; \`release()\` clears the handler and cuts the network's connections).\n`,
+    table(['operation', 'ops', 'ops/s', 'p50', 'p99', 'max'], rows),
+  ];
   if (a.baselineCycle) {
-    out.push(`\nThe tapnet cycle runs at ${ratio(a.cycle.opsPerSec, a.baselineCycle.opsPerSec)} the baseline's rate: the baseline does no metadata-server work and is a floor, not a competitor.`);
+    out.push(
+      `\nThe tapnet cycle runs at ${ratio(a.cycle.opsPerSec, a.baselineCycle.opsPerSec)} the baseline's rate: the baseline does no metadata-server work and is a floor, not a competitor.`,
+    );
   }
   return out.join('\n');
 }
@@ -327,12 +416,23 @@ function renderAcquire(record) {
 function renderProxy(record) {
   if (!record?.result) return renderFailed(record);
   const r = record.result;
-  const row = (label, x, base) => [label, fmt(x.requestsPerSecond), `${fmt(x.p50Ms, 3)} ms`, `${fmt(x.p99Ms, 3)} ms`, fmt(x.errors), base ? ratio(x.requestsPerSecond, base.requestsPerSecond) : '1.00× (baseline)'];
+  const row = (label, x, base) => [
+    label,
+    fmt(x.requestsPerSecond),
+    `${fmt(x.p50Ms, 3)} ms`,
+    `${fmt(x.p99Ms, 3)} ms`,
+    fmt(x.errors),
+    base ? ratio(x.requestsPerSecond, base.requestsPerSecond) : '1.00× (baseline)',
+  ];
   return [
     `${r.benchmark}; ${r.connections} keep-alive connections, ${r.rounds} rounds of ${r.durationMsPerRound} ms per server, alternating; hardening: ${r.hardening}. Load generator: a worker thread in the same process (it shares the CPU with the servers).\n`,
     table(
       ['server', 'requests/s', 'p50', 'p99', 'errors', 'throughput vs bare'],
-      [row('bare node:http', r.bare), row('metadata proxy, node-style handler', r.proxy, r.bare), row('metadata proxy, fetch-style handler', r.proxyFetch, r.bare)],
+      [
+        row('bare node:http', r.bare),
+        row('metadata proxy, node-style handler', r.proxy, r.bare),
+        row('metadata proxy, fetch-style handler', r.proxyFetch, r.bare),
+      ],
     ),
     `\nMedian of the per-round ratios (proxy / bare): ${fmt(r.proxyThroughputRatio, 3)} (rounds: ${r.proxyThroughputRatioPerRound.map((x) => fmt(x, 3)).join(', ')}); target ≥ ${r.target}.`,
   ].join('\n');
@@ -356,7 +456,18 @@ function renderProxyNetworks(record) {
   return [
     `The proxy on 169.254.169.254:80 with ${r.networksRegistered} networks registered (10.200.i.0/24, a node-style handler each); a bare node:http server with the same handler on 169.254.169.254:81. ` +
       `${r.connections} keep-alive connections, one request in flight each, bound to source addresses in 1 subnet or spread over ${r.networksRegistered}; ${r.rounds} rounds of ${r.durationMsPerRound} ms per server, alternating. Hardening: ${r.hardening}.\n`,
-    table(['networks sending', 'bare req/s', 'bare p50 / p99', 'proxy req/s', 'proxy p50 / p99', 'proxy / bare (median; per round)', 'errors'], rows),
+    table(
+      [
+        'networks sending',
+        'bare req/s',
+        'bare p50 / p99',
+        'proxy req/s',
+        'proxy p50 / p99',
+        'proxy / bare (median; per round)',
+        'errors',
+      ],
+      rows,
+    ),
   ].join('\n');
 }
 
@@ -367,7 +478,14 @@ function renderProxyMemory(record) {
   return [
     `Server process after \`gc()\`: ${kib(r.base.rssBytes)} RSS, ${kib(r.base.heapBytes)} heap with no network. Per network = (value − that) / networks; the clients run in a child process.\n`,
     table(
-      ['networks', 'open connections', 'heap / network, registered + handler', 'RSS / network, registered + handler', 'heap / network, + 1 keep-alive connection', 'RSS / network, + 1 keep-alive connection'],
+      [
+        'networks',
+        'open connections',
+        'heap / network, registered + handler',
+        'RSS / network, registered + handler',
+        'heap / network, + 1 keep-alive connection',
+        'RSS / network, + 1 keep-alive connection',
+      ],
       r.steps.map((s) => [
         fmt(s.networks),
         fmt(s.openConnections),
@@ -377,7 +495,7 @@ function renderProxyMemory(record) {
         kib(s.perNetwork.connectedRssBytes),
       ]),
     ),
-    '\nRSS moves in pages and with the allocator\'s arenas, so its per-network figure is coarse; the heap figure is the steadier one.',
+    "\nRSS moves in pages and with the allocator's arenas, so its per-network figure is coarse; the heap figure is the steadier one.",
   ].join('\n');
 }
 
@@ -394,12 +512,36 @@ function renderGuest(record) {
       table(
         ['milestone', 'median', 'runs'],
         [
-          ['baseline (no NIC): `init reached`', `${fmt(m.baselineInitMs)} ms`, r.boots.baseline.map((b) => fmt(b.initMs)).join(', ')],
-          ['`init reached` (kernel booted)', `${fmt(m.initMs)} ms`, r.boots.runs.map((b) => fmt(b.initMs)).join(', ')],
-          ['NIC up (drivers loaded)', `${fmt(m.nicMs)} ms`, r.boots.runs.map((b) => fmt(b.nicMs)).join(', ')],
-          ['DHCP lease (udhcpc bound)', `${fmt(m.leaseMs)} ms`, r.boots.runs.map((b) => fmt(b.leaseMs)).join(', ')],
-          ['`taskcluster` resolved', `${fmt(m.dnsMs)} ms`, r.boots.runs.map((b) => fmt(b.dnsMs)).join(', ')],
-          ['**first metadata request at the handler**', `**${fmt(m.firstMetadataRequestMs)} ms**`, r.boots.runs.map((b) => fmt(b.firstMetadataRequestMs)).join(', ')],
+          [
+            'baseline (no NIC): `init reached`',
+            `${fmt(m.baselineInitMs)} ms`,
+            r.boots.baseline.map((b) => fmt(b.initMs)).join(', '),
+          ],
+          [
+            '`init reached` (kernel booted)',
+            `${fmt(m.initMs)} ms`,
+            r.boots.runs.map((b) => fmt(b.initMs)).join(', '),
+          ],
+          [
+            'NIC up (drivers loaded)',
+            `${fmt(m.nicMs)} ms`,
+            r.boots.runs.map((b) => fmt(b.nicMs)).join(', '),
+          ],
+          [
+            'DHCP lease (udhcpc bound)',
+            `${fmt(m.leaseMs)} ms`,
+            r.boots.runs.map((b) => fmt(b.leaseMs)).join(', '),
+          ],
+          [
+            '`taskcluster` resolved',
+            `${fmt(m.dnsMs)} ms`,
+            r.boots.runs.map((b) => fmt(b.dnsMs)).join(', '),
+          ],
+          [
+            '**first metadata request at the handler**',
+            `**${fmt(m.firstMetadataRequestMs)} ms**`,
+            r.boots.runs.map((b) => fmt(b.firstMetadataRequestMs)).join(', '),
+          ],
         ],
       ),
     );
@@ -410,7 +552,14 @@ function renderGuest(record) {
     out.push('Guest boots were not run.');
   }
   if (r.dhcp) {
-    const row = (label, s) => [label, fmt(s.samples), `${fmt(s.p50Ms, 1)} ms`, `${fmt(s.p99Ms, 1)} ms`, `${fmt(s.minMs, 1)} ms`, `${fmt(s.maxMs, 1)} ms`];
+    const row = (label, s) => [
+      label,
+      fmt(s.samples),
+      `${fmt(s.p50Ms, 1)} ms`,
+      `${fmt(s.p99Ms, 1)} ms`,
+      `${fmt(s.minMs, 1)} ms`,
+      `${fmt(s.maxMs, 1)} ms`,
+    ];
     out.push(
       '\n**DHCP, host side**: tapnet\'s dnsmasq (a pool\'s config) and nft firewall, a veth peer in a namespace as the VM running `busybox udhcpc`; times from udhcpc\'s own log lines as the host reads them ("discover", "select for" = offer received, "lease of … obtained").\n',
     );
@@ -419,19 +568,42 @@ function renderGuest(record) {
         ['interval', 'samples', 'p50', 'p99', 'min', 'max'],
         [
           ...(r.dhcp.newMacOffer
-            ? [row('discover → offer, new MAC each time', r.dhcp.newMacOffer), row('discover → offer, same MAC again', r.dhcp.knownMacOffer)]
+            ? [
+                row('discover → offer, new MAC each time', r.dhcp.newMacOffer),
+                row('discover → offer, same MAC again', r.dhcp.knownMacOffer),
+              ]
             : []),
-          row('discover → lease, new MAC each time (new address)', r.dhcp.newMac), row('discover → lease, same MAC again', r.dhcp.knownMac),
+          row('discover → lease, new MAC each time (new address)', r.dhcp.newMac),
+          row('discover → lease, same MAC again', r.dhcp.knownMac),
           row('udhcpc process start → lease, new MAC', r.dhcp.newMacWithProcessStart),
         ],
       ),
     );
-    out.push('\nThe time includes udhcpc\'s own work and both DHCP round trips (discover/offer, request/ack); there is no separate baseline DHCP server in this run.');
+    out.push(
+      "\nThe time includes udhcpc's own work and both DHCP round trips (discover/offer, request/ack); there is no separate baseline DHCP server in this run.",
+    );
   }
   if (r.dns) {
-    const row = (label, s) => [label, fmt(s.samples), `${fmt(s.p50Ms * 1000)} µs`, `${fmt(s.p99Ms * 1000)} µs`, `${fmt(s.maxMs * 1000)} µs`, fmt(s.errors)];
-    out.push('\n**DNS, host side**: A queries for `taskcluster`, one at a time with node:dgram from the VM\'s namespace (through the veth and the firewall) to its gateway; baseline: a node:dgram responder with a canned answer on that namespace\'s loopback, queried by the same client, alternating in blocks of 100.\n');
-    out.push(table(['server', 'queries', 'p50', 'p99', 'max', 'errors'], [row('tapnet dnsmasq on the gateway', r.dns.dnsmasq), row('baseline: canned answer on loopback', r.dns.baseline)]));
+    const row = (label, s) => [
+      label,
+      fmt(s.samples),
+      `${fmt(s.p50Ms * 1000)} µs`,
+      `${fmt(s.p99Ms * 1000)} µs`,
+      `${fmt(s.maxMs * 1000)} µs`,
+      fmt(s.errors),
+    ];
+    out.push(
+      "\n**DNS, host side**: A queries for `taskcluster`, one at a time with node:dgram from the VM's namespace (through the veth and the firewall) to its gateway; baseline: a node:dgram responder with a canned answer on that namespace's loopback, queried by the same client, alternating in blocks of 100.\n",
+    );
+    out.push(
+      table(
+        ['server', 'queries', 'p50', 'p99', 'max', 'errors'],
+        [
+          row('tapnet dnsmasq on the gateway', r.dns.dnsmasq),
+          row('baseline: canned answer on loopback', r.dns.baseline),
+        ],
+      ),
+    );
   }
   return out.join('\n');
 }
@@ -440,19 +612,25 @@ function render(results) {
   const m = results.machine;
   const b = results.benchmarks;
   const cores = m.cores;
-  const loads = [results.loadavgBefore, results.loadavgAfter, ...Object.values(b).flatMap((x) => [x.loadavgBefore, x.loadavgAfter])]
+  const loads = [
+    results.loadavgBefore,
+    results.loadavgAfter,
+    ...Object.values(b).flatMap((x) => [x.loadavgBefore, x.loadavgAfter]),
+  ]
     .filter(Boolean)
     .map((l) => Number(l.split(' ')[0]));
   const maxLoad = Math.max(...loads);
   const busy = maxLoad > cores * 0.5;
   const perBench = (name) => {
     const x = b[name];
-    return x ? `\n_Run ${x.seconds} s; loadavg before \`${x.loadavgBefore}\`, after \`${x.loadavgAfter}\`._\n` : '';
+    return x
+      ? `\n_Run ${x.seconds} s; loadavg before \`${x.loadavgBefore}\`, after \`${x.loadavgAfter}\`._\n`
+      : '';
   };
   const lines = [
     '# Benchmarks',
     '',
-    `Generated by \`pnpm bench\`${results.quick ? ' **with `--quick` (small sizes, few repeats: a smoke run, not a measurement to quote)**' : ''} on ${results.date}. Every number below comes from that run\'s JSON; baselines were measured in the same run.`,
+    `Generated by \`pnpm bench\`${results.quick ? ' **with `--quick` (small sizes, few repeats: a smoke run, not a measurement to quote)**' : ''} on ${results.date}. Every number below comes from that run's JSON; baselines were measured in the same run.`,
     '',
     busy
       ? `> **Noisy run.** The 1-minute load average reached ${fmt(maxLoad, 2)} on ${cores} core(s) during this run: other work shared the machine. Ratios measured back to back (interleaved or alternating) hold up better than absolute times; p99s and the guest boot times are the least reliable. Regenerate on a quiet machine before quoting.`
@@ -464,7 +642,10 @@ function render(results) {
       ['', ''],
       [
         ['CPU', `${m.cpu} (${m.cores} cores available)`],
-        ['memory', `${fmt(m.memoryGiB, 1)} GiB (${fmt(m.memAvailableGiB, 1)} GiB available at start)`],
+        [
+          'memory',
+          `${fmt(m.memoryGiB, 1)} GiB (${fmt(m.memAvailableGiB, 1)} GiB available at start)`,
+        ],
         ['kernel', m.kernel],
         ['Node', m.node],
         ['QEMU', m.qemu],
@@ -488,20 +669,20 @@ function render(results) {
     'node scripts/bench.mjs --render .test-results/bench/<time>.json  # report from saved results',
     '```',
     '',
-    'Needs root and `/dev/net/tun`. Each benchmark runs in a sandbox of its own (fresh network, PID and mount namespaces, as `pnpm test` makes them); nothing changes in the host\'s network namespace. Raw results are saved to `.test-results/bench/`.',
+    "Needs root and `/dev/net/tun`. Each benchmark runs in a sandbox of its own (fresh network, PID and mount namespaces, as `pnpm test` makes them); nothing changes in the host's network namespace. Raw results are saved to `.test-results/bench/`.",
     '',
     '## Which numbers are noisy',
     '',
     `- Everything here ran on ${cores} core(s)${busy ? ' shared with other work' : ''}. Where a benchmark has a baseline it was measured interleaved with it (the pool: per repeat; the proxy: alternating rounds; DNS: alternating blocks), so the ratios are steadier than the absolute times.`,
     '- p99 and max latencies catch scheduler hiccups and garbage collections: treat single-run p99s as rough.',
-    '- Proxy throughput: the load generator shares the CPU with the servers, so requests/s measures the whole loop, and a round\'s ratio can swing either way; the median over rounds is the figure to read.',
+    "- Proxy throughput: the load generator shares the CPU with the servers, so requests/s measures the whole loop, and a round's ratio can swing either way; the median over rounds is the figure to read.",
     '- Full `Pool.create` includes waiting until dnsmasq answers DNS on every gateway, so it varies more than devices + firewall.',
     '- Guest boots run under TCG (software emulation): their absolute times depend heavily on the CPU and its load; the per-milestone split and the no-NIC baseline are what to compare.',
     '- Memory per network is a difference of process-wide figures after `gc()`; RSS in particular is coarse.',
     '',
     '## Pool create and dispose vs the original',
     '',
-    'The baseline is the original Go package\'s sequence (one `ip`/`iptables` process per command: a TAP, its address and link, 4 chains with their rules and NAT per network, then the same one by one on teardown) replayed from `scripts/bench/original-replay.mjs` in the same sandbox. tapnet does the same work in a constant number of processes (`ip -batch`, one `nft -f` or `iptables-restore`).',
+    "The baseline is the original Go package's sequence (one `ip`/`iptables` process per command: a TAP, its address and link, 4 chains with their rules and NAT per network, then the same one by one on teardown) replayed from `scripts/bench/original-replay.mjs` in the same sandbox. tapnet does the same work in a constant number of processes (`ip -batch`, one `nft -f` or `iptables-restore`).",
     perBench('pool'),
     renderPool(b.pool),
     '',
@@ -523,7 +704,7 @@ function render(results) {
     perBench('proxy-memory'),
     renderProxyMemory(b['proxy-memory']),
     '',
-    '## Guest: QEMU start to first metadata answer, and tapnet\'s part',
+    "## Guest: QEMU start to first metadata answer, and tapnet's part",
     perBench('guest'),
     renderGuest(b.guest),
     '',

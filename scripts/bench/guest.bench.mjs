@@ -98,9 +98,7 @@ async function dnsClient(gateway, count) {
 }
 
 async function main() {
-  const { assertSandbox, loadavg, median, percentile, progress, round } = await import(
-    './lib.mjs'
-  );
+  const { assertSandbox, loadavg, median, percentile, progress, round } = await import('./lib.mjs');
   const { buildPolicy, createFirewall } = await import('../../packages/firewall/dist/index.js');
   const { planPool } = await import('../../packages/tap-pool/dist/index.js');
   const { Dnsmasq } = await import('../../packages/dhcp-dns/dist/index.js');
@@ -167,8 +165,22 @@ async function main() {
         const child = spawn(
           'ip',
           [
-            'netns', 'exec', 'bdvm', 'busybox', 'udhcpc', '-i', 'eth0', '-f', '-q', '-n',
-            '-t', '5', '-T', '2', '-s', '/run/tapnet/bd-udhcpc.sh',
+            'netns',
+            'exec',
+            'bdvm',
+            'busybox',
+            'udhcpc',
+            '-i',
+            'eth0',
+            '-f',
+            '-q',
+            '-n',
+            '-t',
+            '5',
+            '-T',
+            '2',
+            '-s',
+            '/run/tapnet/bd-udhcpc.sh',
           ],
           { stdio: ['ignore', 'pipe', 'pipe'] },
         );
@@ -205,7 +217,8 @@ async function main() {
           }
         });
       });
-    const macFor = (k) => `02:bd:00:00:${((k >> 8) & 255).toString(16).padStart(2, '0')}:${(k & 255).toString(16).padStart(2, '0')}`;
+    const macFor = (k) =>
+      `02:bd:00:00:${((k >> 8) & 255).toString(16).padStart(2, '0')}:${(k & 255).toString(16).padStart(2, '0')}`;
     await udhcpc(macFor(9999)); // warm-up
     const fresh = [];
     const again = [];
@@ -228,11 +241,18 @@ async function main() {
       execFile(
         'ip',
         [
-          'netns', 'exec', 'bdvm', process.execPath, import.meta.filename,
-          '--dns-client', net.gateway, String(dnsQueries),
+          'netns',
+          'exec',
+          'bdvm',
+          process.execPath,
+          import.meta.filename,
+          '--dns-client',
+          net.gateway,
+          String(dnsQueries),
         ],
         { maxBuffer: 64 * 1024 * 1024 },
-        (error, stdout, stderr) => (error ? reject(new Error(`${error.message}\n${stderr}`)) : resolve(stdout)),
+        (error, stdout, stderr) =>
+          error ? reject(new Error(`${error.message}\n${stderr}`)) : resolve(stdout),
       );
     });
     const dns = JSON.parse(out);
@@ -266,10 +286,12 @@ async function main() {
           accel: 'tcg',
           timeoutMs: 300_000,
           onLine: (line) => {
-            if (init === undefined && line.includes('TAPNET-GUEST: init reached')) init = performance.now();
+            if (init === undefined && line.includes('TAPNET-GUEST: init reached'))
+              init = performance.now();
           },
         });
-        if (init === undefined) throw new Error(`baseline guest never reached init: ${run.logFile}`);
+        if (init === undefined)
+          throw new Error(`baseline guest never reached init: ${run.logFile}`);
         baseline.push({ initMs: init - t0, exitMs: run.durationMs });
       }
       const network = pool.network();
@@ -302,7 +324,9 @@ async function main() {
       });
       network.release();
       if (firstRequest === undefined || !run.completed) {
-        throw new Error(`guest did not complete (first request: ${firstRequest}); see ${run.logFile}`);
+        throw new Error(
+          `guest did not complete (first request: ${firstRequest}); see ${run.logFile}`,
+        );
       }
       runs.push({
         firstMetadataRequestMs: firstRequest - t0,
@@ -329,7 +353,10 @@ async function main() {
         dnsMs: med('dnsMs'),
         baselineInitMs: med('initMs', baseline),
         // Guest-side network part: from /init starting to the first metadata request.
-        initToFirstRequestMs: round(median(runs.map((r) => r.firstMetadataRequestMs - r.initMs)), 0),
+        initToFirstRequestMs: round(
+          median(runs.map((r) => r.firstMetadataRequestMs - r.initMs)),
+          0,
+        ),
         nicToLeaseMs: round(median(runs.map((r) => r.leaseMs - r.nicMs)), 0),
       },
     };

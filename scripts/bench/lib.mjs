@@ -35,10 +35,7 @@ export const round = (n, digits = 3) => {
 };
 
 export function numberList(text, fallback) {
-  return (text ?? fallback)
-    .split(',')
-    .filter(Boolean)
-    .map(Number);
+  return (text ?? fallback).split(',').filter(Boolean).map(Number);
 }
 
 export function progress(message) {

@@ -53,19 +53,17 @@ function summarize(runs) {
   return out;
 }
 
-async function repeat(fn, times = repeats) {
-  const runs = [];
-  for (let i = 0; i < times; i++) runs.push(await fn());
-  return summarize(runs);
-}
-
 /** Devices + firewall only: the same work the replay does, like for like. */
 async function tapnetDevicesAndFirewall(n, backend) {
   const plan = planPool({ size: n, prefix: 'bn', stateDir: '/run/tapnet' });
   const firewall = createFirewall({ backend });
   const policy = buildPolicy({
     prefix: 'bn',
-    networks: plan.networks.map((x) => ({ device: x.device, subnet: x.subnet, gateway: x.gateway })),
+    networks: plan.networks.map((x) => ({
+      device: x.device,
+      subnet: x.subnet,
+      gateway: x.gateway,
+    })),
     uplink: UPLINK,
   });
   let taps;
@@ -125,7 +123,11 @@ for (const n of sizes) {
     teardown: originalTeardown(n, UPLINK).length,
   };
   // Interleaved per repeat, so drift on a shared machine hits baseline and tapnet alike.
-  const runs = { original: [], network: { nft: [], iptables: [] }, pool: { nft: [], iptables: [] } };
+  const runs = {
+    original: [],
+    network: { nft: [], iptables: [] },
+    pool: { nft: [], iptables: [] },
+  };
   for (let r = 0; r < repeats; r++) {
     runs.original.push({
       setup: await measure(() => replay(originalSetup(n, UPLINK))),
@@ -225,7 +227,11 @@ function latencySummary(lat, totalMs) {
   // Baseline, same loop shape: the original's bookkeeping (a list of networks with an in-use
   // flag, a linear scan for the first free one under a lock, the handler a field).
   {
-    const networks = Array.from({ length: acquirePoolSize }, (_, i) => ({ i, inUse: false, handler: undefined }));
+    const networks = Array.from({ length: acquirePoolSize }, (_, i) => ({
+      i,
+      inUse: false,
+      handler: undefined,
+    }));
     let locked = false;
     const take = () => {
       if (locked) throw new Error('re-entered');

@@ -23,7 +23,11 @@ const METADATA_IP = '169.254.169.254';
 const REQUEST = Buffer.from(
   `GET /latest/meta-data/instance-id HTTP/1.1\r\nHost: ${METADATA_IP}\r\n\r\n`,
 );
-const BODY = JSON.stringify({ instanceId: 'i-0123456789abcdef0', region: 'local', tags: ['bench'] });
+const BODY = JSON.stringify({
+  instanceId: 'i-0123456789abcdef0',
+  region: 'local',
+  tags: ['bench'],
+});
 
 /** The handler both servers run (node-style). */
 function handler(_req, res) {
@@ -138,7 +142,7 @@ async function throughput() {
     proxy.setHandler(`n${i}`, nodeHandler(handler));
   }
 
-  const scenarios = { '1': 1, [String(networks)]: networks };
+  const scenarios = { 1: 1, [String(networks)]: networks };
   const job = (port, active) => ({ port, connections, networks: active, durationMs, maxRequests });
   for (const active of Object.values(scenarios)) {
     for (const port of [81, 80]) {
@@ -277,8 +281,14 @@ async function memory() {
     steps.push({
       networks: n,
       openConnections: open,
-      registered: { rssBytes: afterRegister.rss - base.rss, heapBytes: afterRegister.heapUsed - base.heapUsed },
-      connected: { rssBytes: afterConnect.rss - base.rss, heapBytes: afterConnect.heapUsed - base.heapUsed },
+      registered: {
+        rssBytes: afterRegister.rss - base.rss,
+        heapBytes: afterRegister.heapUsed - base.heapUsed,
+      },
+      connected: {
+        rssBytes: afterConnect.rss - base.rss,
+        heapBytes: afterConnect.heapUsed - base.heapUsed,
+      },
       perNetwork: {
         registeredHeapBytes: per(afterRegister, 'heapUsed'),
         registeredRssBytes: per(afterRegister, 'rss'),
