@@ -36,6 +36,13 @@ export function queryDns(
         // not ours or malformed: keep waiting
       }
     });
-    socket.send(encodeQuery(id, name, type), options.port ?? 53, server);
+    // Connected, so an ICMP port unreachable (nothing listening yet) fails the query at once
+    // with ECONNREFUSED instead of waiting out the timeout, and only `server` can answer.
+    // dgram hands a failed connect to this callback (not to 'error'); the deadline may also have
+    // closed the socket while it was connecting.
+    socket.connect(options.port ?? 53, server, (error?: Error) => {
+      if (error) finish(error);
+      else if (!done) socket.send(encodeQuery(id, name, type));
+    });
   });
 }

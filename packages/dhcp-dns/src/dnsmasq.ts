@@ -295,7 +295,7 @@ export class Dnsmasq extends EventEmitter<DnsmasqEvents> implements AsyncDisposa
         ),
         exited,
       ]);
-      if (pending.size > 0 && !exit) await Promise.race([sleep(50), exited]);
+      if (pending.size > 0 && !exit) await Promise.race([sleep(20), exited]);
     }
     run.readyAt = Date.now();
     this.#state = 'running';
