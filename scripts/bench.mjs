@@ -14,6 +14,7 @@ import { existsSync, mkdirSync, readFileSync, readlinkSync, writeFileSync } from
 import { availableParallelism, totalmem } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { sandboxArgv } from './sandbox.mjs';
 
 const root = resolve(import.meta.dirname, '..');
 process.chdir(root);
@@ -109,19 +110,7 @@ function machine() {
 
 function runSandboxed(bench, hostNetns) {
   return new Promise((resolveRun) => {
-    const argv = [
-      'unshare',
-      '--net',
-      '--pid',
-      '--mount',
-      '--fork',
-      '--kill-child',
-      '--mount-proc',
-      '--',
-      process.execPath,
-      join(root, 'scripts/sandbox-entry.mjs'),
-      ...bench.argv,
-    ];
+    const argv = sandboxArgv(bench.argv);
     const started = Date.now();
     const loadavgBefore = readFileSync('/proc/loadavg', 'utf8').trim();
     const child = spawn(argv[0], argv.slice(1), {

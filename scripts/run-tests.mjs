@@ -27,6 +27,7 @@ const {
 import { availableParallelism } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { diffHostState, hostState } from './host-state.mjs';
+import { sandboxArgv } from './sandbox.mjs';
 
 const root = resolve(import.meta.dirname, '..');
 process.chdir(root);
@@ -110,21 +111,7 @@ async function runUnit() {
 async function runPrivileged(file, index) {
   const json = join(resultsDir, `netns-${index}.json`);
   const log = join(resultsDir, `netns-${index}.log`);
-  const argv = canSandbox
-    ? [
-        'unshare',
-        '--net',
-        '--pid',
-        '--mount',
-        '--fork',
-        '--kill-child',
-        '--mount-proc',
-        '--',
-        process.execPath,
-        join(root, 'scripts/sandbox-entry.mjs'),
-        ...vitestArgv([file], json),
-      ]
-    : vitestArgv([file], json);
+  const argv = canSandbox ? sandboxArgv(vitestArgv([file], json)) : vitestArgv([file], json);
   const started = Date.now();
   const outcome = await runToLog(argv, log, { TAPNET_HOST_NETNS: hostNetns });
   console.log(

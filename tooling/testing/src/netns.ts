@@ -53,6 +53,19 @@ export async function createNetns(prefix = 'tt'): Promise<Netns> {
           // already gone
         }
       }
+      // The kernel dismantles a deleted namespace asynchronously, so a veth whose other end
+      // is in it would outlive `ip netns del` for a while: delete its links first, which takes
+      // both ends of a veth at once.
+      const links = await run(['ip', '-n', name, '-o', 'link', 'show']);
+      const names = links.stdout
+        .split('\n')
+        .map((line) => /^\d+: ([^:@\s]+)/.exec(line)?.[1])
+        .filter((link): link is string => link !== undefined && link !== 'lo');
+      if (names.length > 0) {
+        await run(['ip', '-n', name, '-force', '-batch', '-'], {
+          input: names.map((l) => `link del dev ${l}\n`).join(''),
+        });
+      }
       await run(['ip', 'netns', 'del', name]);
     },
   };
