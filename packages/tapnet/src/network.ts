@@ -1,5 +1,5 @@
 import type { Lease } from '@tapnet/dhcp-dns';
-import type { MetadataHandler } from '@tapnet/metadata-proxy';
+import type { FetchHandler, MetadataHandler } from '@tapnet/metadata-proxy';
 import { macFromSeed, netDevice, tapNetdev } from '@tapnet/qemu-args';
 import type { NetworkPlan } from '@tapnet/tap-pool';
 import { InvalidOptionError, ReleasedError } from './errors.js';
@@ -83,7 +83,13 @@ export class Network implements AsyncDisposable {
     ];
   }
 
-  /** The handler that answers this network's VM on the metadata IP. */
+  /**
+   * The handler that answers this network's VM on the metadata IP: a fetch-style function
+   * `(request, ctx) => Response`, `nodeHandler((req, res, ctx) => …)`, `{ fetch }` or
+   * `{ forward: url }`.
+   */
+  setHandler(handler: FetchHandler): void;
+  setHandler(handler: MetadataHandler): void;
   setHandler(handler: MetadataHandler): void {
     this.#assertLive();
     this.#host.setHandler(handler);

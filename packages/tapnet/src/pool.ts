@@ -17,7 +17,7 @@ import {
   type FirewallStatus,
   type Policy,
 } from '@tapnet/firewall';
-import { MetadataServer } from '@tapnet/metadata-proxy';
+import { MetadataServer, normalizeHardening } from '@tapnet/metadata-proxy';
 import {
   type CleanupReport,
   checkConflicts,
@@ -41,6 +41,8 @@ export interface PoolStatus {
   size: number;
   inUse: number;
   available: number;
+  /** `acquire()` calls waiting for a network. */
+  waiting: number;
   /** The interface guests' traffic leaves by (NAT), or null when the pool forwards nothing. */
   uplink: string | null;
   forwarding: boolean;
@@ -90,8 +92,9 @@ export async function cleanupLeftovers(
     };
   }
   const dnsmasqStopped = await stopStaleDnsmasq(join(stateDir, prefix));
-  const firewall = await cleanupFirewall(prefix);
+  // TAPs before the firewall, so none is ever up without its rules (see dispose()).
   const taps = await cleanupPool(prefix, { stateDir });
+  const firewall = await cleanupFirewall(prefix);
   return { prefix, dnsmasqStopped, firewall, taps };
 }
 
@@ -202,6 +205,7 @@ export class Pool extends EventEmitter implements AsyncDisposable {
       ...(o.dnsmasqRestart !== undefined && { restart: o.dnsmasqRestart }),
     };
     buildDnsmasqConfig(dnsOptions); // validates records and names; nothing is written yet
+    if (o.metadataHardening !== undefined) normalizeHardening(o.metadataHardening);
     // A live pool (this process included) owns the prefix; a crashed one's leftovers (its
     // record names a dead process) would block this one and are removed first.
     const owner = await recordedPid(plan.prefix, o.stateDir);
@@ -212,11 +216,13 @@ export class Pool extends EventEmitter implements AsyncDisposable {
 
     const undo: (() => Promise<void>)[] = [];
     try {
-      const taps = await createTapPool(plan);
-      undo.push(() => taps.remove());
+      // The firewall first: its rules match interface names, so they are in force before a TAP
+      // exists and a QEMU could attach to it (or IPv4 forwarding is turned on).
       const firewall = createFirewall({ backend: o.firewall });
       undo.push(() => firewall.remove(plan.prefix));
       await firewall.apply(policy);
+      const taps = await createTapPool(plan);
+      undo.push(() => taps.remove());
       const dnsmasq = await Dnsmasq.start(dnsOptions);
       undo.push(() => dnsmasq.stop());
       const metadata = await MetadataServer.create({
@@ -252,6 +258,11 @@ export class Pool extends EventEmitter implements AsyncDisposable {
 
   get size(): number {
     return this.#parts.plan.size;
+  }
+
+  /** How many `acquire()` calls are waiting for a network. */
+  get waiting(): number {
+    return this.#allocator.waiting;
   }
 
   /** The plan every network was made from (names, subnets, gateways, DHCP ranges). */
@@ -311,6 +322,7 @@ export class Pool extends EventEmitter implements AsyncDisposable {
       size: plan.size,
       inUse: this.#allocator.inUse,
       available: this.#allocator.available,
+      waiting: this.#allocator.waiting,
       uplink,
       forwarding: uplink !== null,
       firewall: await firewall.status(policy),
@@ -344,18 +356,20 @@ export class Pool extends EventEmitter implements AsyncDisposable {
     for (const network of [...this.#live.values()]) network.release();
     const { metadata, dnsmasq, firewall, taps, plan } = this.#parts;
     const errors: unknown[] = [];
-    for (const step of [
-      () => metadata.close(),
-      () => dnsmasq.stop(),
-      () => firewall.remove(plan.prefix),
-      () => taps.remove(),
-    ]) {
+    const attempt = async (step: () => Promise<void>) => {
       try {
         await step();
+        return true;
       } catch (error) {
         errors.push(error);
+        return false;
       }
-    }
+    };
+    await attempt(() => metadata.close());
+    await attempt(() => dnsmasq.stop());
+    // The firewall goes last, and only once the TAPs are gone: a TAP left behind (its removal
+    // failed) stays isolated, and `tapnet cleanup` can finish the job.
+    if (await attempt(() => taps.remove())) await attempt(() => firewall.remove(plan.prefix));
     this.removeAllListeners('lease');
     if (errors.length > 0) throw errors[0];
   }
