@@ -327,3 +327,25 @@ describe('macFromSeed', () => {
     expect(macFromSeed('vm-1')).toBe('b2:0e:a1:6e:05:98');
   });
 });
+
+describe("userNetdev refuses guestfwd on slirp's own host and DNS addresses", () => {
+  const forward = (net: string, server: string) => () =>
+    userNetdev({ id: 'u0', net, guestfwd: [{ server, port: 80, cmd: ['nc', '-U', '/s'] }] });
+
+  it.each([
+    ['10.0.2.0/24', '10.0.2.2'],
+    ['10.0.2.0/24', '10.0.2.3'],
+    // slirp keeps the template's host bits: in a /16 the host is .2.2 and the DNS .2.3.
+    ['169.254.0.0/16', '169.254.2.2'],
+    ['169.254.0.0/16', '169.254.2.3'],
+  ])('in %s, %s is slirp’s and refused', (net, server) => {
+    expect(forward(net, server)).toThrow(InvalidQemuArgError);
+  });
+
+  it.each([
+    ['169.254.0.0/16', '169.254.0.2'],
+    ['169.254.0.0/16', '169.254.169.254'],
+  ])('in %s, %s is free', (net, server) => {
+    expect(forward(net, server)()).toContain(`guestfwd=tcp:${server}:80-cmd:`);
+  });
+});

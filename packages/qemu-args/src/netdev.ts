@@ -91,8 +91,13 @@ export function tapNetdev(options: TapNetdevOptions): string {
   return value;
 }
 
-function nthAddress(network: Ipv4Network, n: number): number {
-  return (network.address + n) >>> 0;
+/**
+ * slirp's default for an address QEMU derives from 10.0.2.x: the network's bits, then the
+ * template's host bits (net/slirp.c: `net | (htonl(0x0a000202) & ~mask)`), so in
+ * 169.254.0.0/16 the host is 169.254.2.2 and the DNS 169.254.2.3, not .0.2/.0.3.
+ */
+function slirpDefault(network: Ipv4Network, template: number): number {
+  return (network.address | (template & ~network.mask)) >>> 0;
 }
 
 export function normalizeUserNetdevOptions(options: unknown): UserNetdevOptions {
@@ -126,8 +131,8 @@ export function normalizeUserNetdevOptions(options: unknown): UserNetdevOptions 
     result.hostfwd = normalizeList(o.hostfwd, 'hostfwd', normalizeHostForward);
   if (o.guestfwd !== undefined) {
     const reserved = new Set([
-      result.host === undefined ? nthAddress(network, 2) : ipv4ToInt(result.host),
-      result.dns === undefined ? nthAddress(network, 3) : ipv4ToInt(result.dns),
+      result.host === undefined ? slirpDefault(network, 0x0a000202) : ipv4ToInt(result.host),
+      result.dns === undefined ? slirpDefault(network, 0x0a000203) : ipv4ToInt(result.dns),
     ]);
     const seen = new Set<string>();
     const chardevPorts = new Set<number>();
