@@ -1,4 +1,4 @@
-import type { IncomingHttpHeaders } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 
 /** Headers that describe one hop of a connection, never forwarded (RFC 9110 §7.6.1). */
 const HOP_BY_HOP = new Set([
@@ -96,13 +96,35 @@ export function downstreamResponseHeaders(
   return out;
 }
 
-/** Strips hop-by-hop headers from a Node request for a fetch-style `Request`. */
+/**
+ * Strips hop-by-hop and identity headers from a Node request for a fetch-style `Request`: a
+ * guest must not be able to tell a handler who it is (`X-Tapnet-Network`, `X-Real-IP`, …);
+ * the handler learns that from its context only.
+ */
 export function fetchRequestHeaders(rawHeaders: readonly string[]): [string, string][] {
   const pairs: [string, string][] = [];
   for (let i = 0; i < rawHeaders.length; i += 2) {
     const name = rawHeaders[i]!.toLowerCase();
-    if (HOP_BY_HOP.has(name) || name === 'content-length' || name === 'expect') continue;
+    if (HOP_BY_HOP.has(name) || isIdentity(name) || name === 'content-length' || name === 'expect')
+      continue;
     pairs.push([name, rawHeaders[i + 1]!]);
   }
   return pairs;
+}
+
+/** Removes identity headers from a Node request in place, before a node-style handler sees it. */
+export function stripIdentityHeaders(req: IncomingMessage): void {
+  for (const name of Object.keys(req.headers)) if (isIdentity(name)) delete req.headers[name];
+  const raw = req.rawHeaders;
+  for (let i = raw.length - 2; i >= 0; i -= 2)
+    if (isIdentity(raw[i]!.toLowerCase())) raw.splice(i, 2);
+}
+
+/**
+ * Whether a request target has dot segments (`.`/`..`, also percent-encoded): never passed on,
+ * so a forward's base path (`/vm/1` + `/../2/secret`) cannot be escaped by the guest.
+ */
+export function hasDotSegments(target: string): boolean {
+  const path = target.split(/[?#]/, 1)[0] ?? '';
+  return path.split('/').some((segment) => /^(?:\.|%2e){1,2}$/i.test(segment));
 }

@@ -458,3 +458,60 @@ describe('MetadataServer lifecycle', () => {
     });
   });
 });
+
+describe('what a guest cannot tell a handler', () => {
+  it('identity headers never reach fetch-style or node-style handlers', async () => {
+    const { server, base } = await start();
+    server.addNetwork('lo', '127.0.0.1/32');
+    const spoof = { 'x-tapnet-network': 'other', 'x-real-ip': '10.0.0.9', 'x-custom': 'kept' };
+    server.setHandler('lo', (request: Request) =>
+      Response.json([...request.headers.keys()].filter((k) => k.startsWith('x-'))),
+    );
+    expect(JSON.parse((await httpRequest(`${base}/`, { headers: spoof })).body)).toEqual([
+      'x-custom',
+    ]);
+    server.setHandler(
+      'lo',
+      nodeHandler((req, res) =>
+        res.end(
+          JSON.stringify([
+            Object.keys(req.headers).filter((k) => k.startsWith('x-')),
+            req.rawHeaders.filter((h) => /^x-/i.test(h)),
+          ]),
+        ),
+      ),
+    );
+    expect(JSON.parse((await httpRequest(`${base}/`, { headers: spoof })).body)).toEqual([
+      ['x-custom'],
+      ['x-custom'],
+    ]);
+  });
+
+  it.each(['/a/../b', '/..', '/a/%2e%2e/b', '/a/%2E./b', '/./a', '/a/.?q=1'])(
+    'refuses the target %s with 400 before any handler runs',
+    async (target) => {
+      const { server, port } = await start();
+      server.addNetwork('lo', '127.0.0.1/32');
+      let called = false;
+      server.setHandler('lo', () => {
+        called = true;
+        return new Response('served');
+      });
+      const raw = await rawExchange(
+        { host: '127.0.0.1', port },
+        `GET ${target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`,
+      );
+      expect(statusOf(raw)).toBe(400);
+      expect(called).toBe(false);
+    },
+  );
+
+  it('serves paths that merely contain dots', async () => {
+    const { server, base } = await start();
+    server.addNetwork('lo', '127.0.0.1/32');
+    server.setHandler('lo', (request: Request) => new Response(new URL(request.url).pathname));
+    expect((await httpRequest(`${base}/v1.0/..data/file.json`)).body).toBe(
+      '/v1.0/..data/file.json',
+    );
+  });
+});

@@ -26,7 +26,12 @@ import {
   type ResolvedHandler,
   resolveHandler,
 } from './handler.js';
-import { fetchRequestHeaders, hasProxyHeaders } from './headers.js';
+import {
+  fetchRequestHeaders,
+  hasDotSegments,
+  hasProxyHeaders,
+  stripIdentityHeaders,
+} from './headers.js';
 import { SessionTokens, TokenBucket } from './limits.js';
 import {
   integer,
@@ -506,6 +511,10 @@ export class MetadataServer extends EventEmitter implements AsyncDisposable {
       this.#reply(res, 431, 'Request Header Fields Too Large', true);
       return;
     }
+    if (hasDotSegments(url)) {
+      this.#reply(res, 400, 'Bad Request: dot segments in the path', withBody);
+      return;
+    }
     const length = headers['content-length'];
     if (length !== undefined && Number(length) > h.maxBodyBytes) {
       this.#reply(res, 413, 'Content Too Large', true);
@@ -607,6 +616,7 @@ export class MetadataServer extends EventEmitter implements AsyncDisposable {
     ctx: HandlerContext,
   ): void {
     if (req.headers['transfer-encoding'] !== undefined) this.#limitStreamedBody(req, res);
+    stripIdentityHeaders(req);
     try {
       const result = fn(req, res, ctx);
       if (result && typeof (result as Promise<unknown>).then === 'function') {
