@@ -58,10 +58,12 @@ describe('device sysctls', () => {
       { key: 'net.ipv4.conf.tn0.send_redirects', value: '0' },
       { key: 'net.ipv4.conf.tn0.accept_redirects', value: '0' },
       { key: 'net.ipv4.conf.tn0.proxy_arp', value: '0' },
+      { key: 'net.ipv4.conf.tn0.arp_ignore', value: '1' },
+      { key: 'net.ipv4.conf.tn0.arp_announce', value: '2' },
       { key: 'net.ipv6.conf.tn0.accept_ra', value: '0' },
       { key: 'net.ipv6.conf.tn0.disable_ipv6', value: '1' },
     ]);
-    expect(deviceSysctls(planPool({ size: 1, ipv6: true })).slice(4)).toEqual([
+    expect(deviceSysctls(planPool({ size: 1, ipv6: true })).slice(6)).toEqual([
       { key: 'net.ipv6.conf.tn0.accept_ra', value: '0' },
       { key: 'net.ipv6.conf.tn0.accept_redirects', value: '0' },
     ]);

@@ -36,6 +36,9 @@ export function deviceSysctls(plan: PoolPlan): SysctlWrite[] {
       { key: `${v4}.send_redirects`, value: '0' },
       { key: `${v4}.accept_redirects`, value: '0' },
       { key: `${v4}.proxy_arp`, value: '0' },
+      // ARP only for the TAP's own address, so a VM cannot map the host's other addresses.
+      { key: `${v4}.arp_ignore`, value: '1' },
+      { key: `${v4}.arp_announce`, value: '2' },
       { key: `${v6}.accept_ra`, value: '0' },
     );
     if (plan.ipv6) writes.push({ key: `${v6}.accept_redirects`, value: '0' });

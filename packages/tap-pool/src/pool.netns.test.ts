@@ -101,6 +101,8 @@ describeNetns('tap-pool in a namespace', () => {
       expect(sysctl(`ipv4/conf/${n.device}/send_redirects`)).toBe('0');
       expect(sysctl(`ipv4/conf/${n.device}/accept_redirects`)).toBe('0');
       expect(sysctl(`ipv4/conf/${n.device}/proxy_arp`)).toBe('0');
+      expect(sysctl(`ipv4/conf/${n.device}/arp_ignore`)).toBe('1');
+      expect(sysctl(`ipv4/conf/${n.device}/arp_announce`)).toBe('2');
       expect(sysctl(`ipv6/conf/${n.device}/disable_ipv6`)).toBe('1');
       expect(sysctl(`ipv6/conf/${n.device}/accept_ra`)).toBe('0');
     }

@@ -36,8 +36,25 @@ function isRecord(value: unknown): value is StateRecord {
     typeof r.prefix === 'string' &&
     typeof r.pid === 'number' &&
     Array.isArray(r.devices) &&
-    r.devices.every((d) => typeof d === 'string')
+    // Cleanup acts on what the record names: only ever our own devices and a /32 metadata
+    // address outside loopback, whatever was written into the file.
+    r.devices.every((d) => typeof d === 'string' && isOwnDevice(r.prefix as string, d)) &&
+    (r.metadataIp === undefined || r.metadataIp === null || isMetadataCidr(r.metadataIp.cidr))
   );
+}
+
+function isOwnDevice(prefix: string, device: string): boolean {
+  return (
+    device.startsWith(prefix) && /^\d+$/.test(device.slice(prefix.length)) && device.length <= 15
+  );
+}
+
+function isMetadataCidr(cidr: unknown): boolean {
+  if (typeof cidr !== 'string') return false;
+  const match = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/32$/.exec(cidr);
+  if (!match) return false;
+  const octets = match.slice(1).map(Number);
+  return octets.every((o) => o <= 255) && octets[0] !== 127 && octets[0] !== 0;
 }
 
 /** The record, or undefined when there is none; StateError when it is unreadable. */
