@@ -109,7 +109,7 @@ describe('iptables re-apply and removal', () => {
     const shape = iptablesShape(samplePolicies.one()).ipv4;
     const problems = iptablesDifferences('tn', shape, saved);
     expect(problems).toContain('filter/FORWARD has 1 jump(s) into our chains, expected 1');
-    expect(problems).toContain('chain filter/TAPNET-TN-INPUT has 1 rules, expected 6');
+    expect(problems).toContain('chain filter/TAPNET-TN-INPUT has 1 rules, expected 8');
     expect(problems).toContain('unexpected chain filter/TAPNET-TN-OLD');
     expect(problems).toContain('chain raw/TAPNET-TN-PRE missing');
   });

@@ -39,6 +39,9 @@ function names(policy: Policy) {
   };
 }
 
+/** u32: the IP header length, then 32 bytes into UDP (giaddr) is not 0.0.0.0. */
+const GIADDR_SET = '0x0>>0x16&0x3c@0x20=0x1:0xffffffff';
+
 function ipv4Tables(policy: Policy): TableText[] {
   const c = names(policy);
   const udp = (sport: number | null, dport: number) =>
@@ -65,6 +68,10 @@ function ipv4Tables(policy: Policy): TableText[] {
     jumps: [['POSTROUTING', c.nat]],
     rules: [],
   };
+  const md = `-d ${policy.metadataIp}/32 -p tcp -m tcp --dport ${policy.metadataPort}`;
+  // RETURN where nft says accept: back in the builtin chain, the host's own rules after our
+  // jump (ufw, DOCKER-USER, a DROP policy) still decide, as other tables do under nft.
+  const ok = '-j RETURN';
   for (const { device: d, subnet: s, gateway: g } of policy.networks) {
     raw.rules.push(
       [c.pre, `-i ${d} -d 127.0.0.0/8 -j DROP`],
@@ -73,20 +80,23 @@ function ipv4Tables(policy: Policy): TableText[] {
       [c.pre, `-i ${d} -j DROP`],
     );
     filter.rules.push(
-      [c.input, `-i ${d} -d 255.255.255.255/32 ${udp(68, 67)} -j ACCEPT`],
-      [c.input, `-i ${d} -s ${s} -d ${g}/32 ${udp(68, 67)} -j ACCEPT`],
-      [c.input, `-i ${d} -s ${s} -d ${g}/32 ${udp(null, 53)} -j ACCEPT`],
-      [c.input, `-i ${d} -s ${s} -d ${g}/32 -p tcp -m tcp --dport 53 -j ACCEPT`],
-      [
-        c.input,
-        `-i ${d} -s ${s} -d ${policy.metadataIp}/32 -p tcp -m tcp --dport ${policy.metadataPort} -j ACCEPT`,
-      ],
+      // A pool source is a VM's only when it came in on that VM's TAP: the metadata service
+      // dispatches by source address, and a host process may bind a gateway address (lo).
+      [c.input, `-s ${s} ! -i ${d} ${md} -j REJECT --reject-with tcp-reset`],
+      // A VM is never a BOOTP relay agent: drop a non-zero giaddr (UDP payload offset 24).
+      [c.input, `-i ${d} ${udp(null, 67)} -m u32 --u32 "${GIADDR_SET}" -j DROP`],
+      [c.input, `-i ${d} -d 255.255.255.255/32 ${udp(68, 67)} ${ok}`],
+      [c.input, `-i ${d} -s ${s} -d ${g}/32 ${udp(68, 67)} ${ok}`],
+      [c.input, `-i ${d} -s ${s} -d ${g}/32 ${udp(null, 53)} ${ok}`],
+      [c.input, `-i ${d} -s ${s} -d ${g}/32 -p tcp -m tcp --dport 53 ${ok}`],
+      [c.input, `-i ${d} -s ${s} ${md} ${ok}`],
       [c.input, `-i ${d} -j ${c.reject}`],
-      [c.output, `-o ${d} -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT`],
-      [c.output, `-o ${d} -s ${g}/32 ${udp(67, 68)} -j ACCEPT`],
+      [c.output, `-o ${d} -m conntrack --ctstate RELATED,ESTABLISHED ${ok}`],
+      [c.output, `-o ${d} -s ${g}/32 ${udp(67, 68)} ${ok}`],
       [c.output, `-o ${d} -j DROP`],
-      [c.forward, `-i ${d} -s ${s} -j ${c.egress}`],
-      [c.forward, `-i ${d} -j DROP`],
+      // EGRESS/INGRESS return here when they let a packet pass; nothing below may drop it.
+      [c.forward, `-i ${d} ! -s ${s} -j DROP`],
+      [c.forward, `-i ${d} -j ${c.egress}`],
       [c.forward, `-o ${d} -j ${c.ingress}`],
     );
   }
@@ -100,13 +110,13 @@ function ipv4Tables(policy: Policy): TableText[] {
   // Same order as the nft chain: pool subnets, allow entries, blocked ranges, the uplink.
   for (const n of policy.networks) filter.rules.push([c.egress, `-d ${n.subnet} ${prohibit}`]);
   for (const a of policy.allow) {
-    filter.rules.push([c.egress, `-d ${a.cidr}${a.via === null ? '' : ` -o ${a.via}`} -j ACCEPT`]);
+    filter.rules.push([c.egress, `-d ${a.cidr}${a.via === null ? '' : ` -o ${a.via}`} ${ok}`]);
   }
   for (const b of BLOCKED_DESTINATIONS) filter.rules.push([c.egress, `-d ${b} ${prohibit}`]);
-  if (policy.uplink !== null) filter.rules.push([c.egress, `-o ${policy.uplink} -j ACCEPT`]);
+  if (policy.uplink !== null) filter.rules.push([c.egress, `-o ${policy.uplink} ${ok}`]);
   filter.rules.push(
     [c.egress, prohibit],
-    [c.ingress, '-m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT'],
+    [c.ingress, `-m conntrack --ctstate RELATED,ESTABLISHED ${ok}`],
     [c.ingress, '-j DROP'],
   );
   for (const n of policy.networks) nat.rules.push([c.nat, `-o ${n.device} -j RETURN`]);
@@ -162,11 +172,11 @@ function ipv6Tables(policy: Policy): TableText[] {
         'neighbour-advertisement',
         'router-solicitation',
         'echo-request',
-      ].map((t): [string, string] => [c.input, `-i ${d} ${icmp(t)} -j ACCEPT`]),
+      ].map((t): [string, string] => [c.input, `-i ${d} ${icmp(t)} -j RETURN`]),
       [c.input, `-i ${d} -j ${c.reject}`],
-      [c.output, `-o ${d} ${icmp('neighbour-solicitation')} -j ACCEPT`],
-      [c.output, `-o ${d} ${icmp('neighbour-advertisement')} -j ACCEPT`],
-      [c.output, `-o ${d} -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT`],
+      [c.output, `-o ${d} ${icmp('neighbour-solicitation')} -j RETURN`],
+      [c.output, `-o ${d} ${icmp('neighbour-advertisement')} -j RETURN`],
+      [c.output, `-o ${d} -m conntrack --ctstate RELATED,ESTABLISHED -j RETURN`],
       [c.output, `-o ${d} -j DROP`],
       [c.forward, `-i ${d} -j DROP`],
       [c.forward, `-o ${d} -j DROP`],

@@ -81,13 +81,22 @@ function compile(policy: Policy): Compiled {
     [
       'input',
       'type filter hook input priority filter - 10; policy accept;',
-      ['iifname @taps jump vm_to_host'],
+      [
+        // A pool source is a VM's only when it came in on that VM's TAP. The metadata service
+        // dispatches by source address, so a host process binding a gateway address (its
+        // packets arrive on lo) would otherwise pose as that network's VM.
+        `ip daddr ${md} tcp dport ${policy.metadataPort} ip saddr @pool iifname . ip saddr != @nets reject with tcp reset`,
+        'iifname @taps jump vm_to_host',
+      ],
     ],
     [
       'vm_to_host',
       null,
       [
         ...v6In,
+        // A VM is never a BOOTP relay agent: a non-zero giaddr (payload offset 24) is a lie
+        // that would make dnsmasq pick a range by the claimed relay's address.
+        'udp dport 67 @th,256,32 != 0 drop',
         'udp sport 68 udp dport 67 ip daddr 255.255.255.255 accept',
         'udp sport 68 udp dport 67 iifname . ip saddr @nets iifname . ip daddr @gateways accept',
         'meta l4proto { tcp, udp } th dport 53 iifname . ip saddr @nets iifname . ip daddr @gateways accept',

@@ -108,6 +108,40 @@ const FOREIGN_IPV6 = [
   '',
 ].join('\n');
 
+/** TCP from a host process (in the sandbox), optionally bound to a local address. */
+function hostTcp(host: string, port: number, bind?: string) {
+  const target = `TCP4:${host}:${port},connect-timeout=2${bind ? `,bind=${bind}` : ''}`;
+  return run(['socat', '-T', '2', '-t', '2', '-', target], { input: '', timeout: 15_000 });
+}
+
+/**
+ * A BOOTP-sized datagram from a VM's port 68 to its gateway's port 67 (a stand-in server
+ * answers `dhcp…`), its giaddr (payload offset 24) zero or, as a relay agent's would be, not.
+ */
+function giaddr(vm: Netns, kind: 'zero' | 'relay') {
+  const payload = `${'A'.repeat(24)}${kind === 'zero' ? '\0\0\0\0' : 'AAAA'}AAAA\n`;
+  return vm.run(['socat', '-T', '2', '-t', '2', '-', 'UDP4:10.231.0.1:67,sourceport=68'], {
+    input: payload,
+    timeout: 15_000,
+  });
+}
+
+/** Runs `body` while a stand-in answers on the gateway's port 67 (the DHCP test needs it free). */
+async function withPort67<T>(body: () => Promise<T>): Promise<T> {
+  const server = execa(
+    'socat',
+    ['-T', '2', 'UDP4-RECVFROM:67,bind=10.231.0.1,reuseaddr,fork', 'EXEC:sed -u s/^A/dhcp/'],
+    { reject: false },
+  );
+  try {
+    await listening(undefined, /10\.231\.0\.1:67\b/, 'the port 67 stand-in');
+    return await body();
+  } finally {
+    server.kill('SIGKILL');
+    await server;
+  }
+}
+
 /** The internet echoes the source address it sees, so NAT is visible. */
 const ECHO_PEER = ['EXEC:printenv SOCAT_PEERADDR'];
 
@@ -212,6 +246,10 @@ describeNetns('packet-level isolation with real traffic', () => {
     expect((await tcp(vm0, '10.231.1.1', 53)).stdout).toBe('dns-tcp');
     expect((await tcp(vm0, '127.0.0.53', 9999)).stdout).toBe('loopback-service');
     expect((await tcp(vm0, '192.168.77.1', 7000)).stdout).toBe('10.231.0.2');
+    expect((await hostTcp(MD, 80, '10.231.1.1')).stdout).toBe('metadata');
+    await withPort67(async () => {
+      expect((await giaddr(vm0, 'relay')).stdout).toMatch(/^dhcp/);
+    });
     const host = await linkLocal('tn0');
     await linkLocal('eth0', vm0);
     expect(
@@ -315,6 +353,55 @@ describeNetns('packet-level isolation with real traffic', () => {
       expect((await udp(vm0, '10.231.1.1', 53)).stdout).toBe('');
       expect((await tcp(vm0, '10.231.1.1', 8080)).stdout).toBe('');
       expect((await tcp(vm0, MD, 8080)).stdout).toBe('');
+    });
+
+    it('refuses a host process posing as a VM by binding a gateway address; the VM itself is served', async () => {
+      // Such packets arrive on lo with a pool source; the metadata service would take them
+      // for the VM's (it dispatches by source address).
+      for (const bind of ['10.231.1.1', '10.231.0.1']) {
+        const posing = await hostTcp(MD, 80, bind);
+        expect(posing.stdout, bind).toBe('');
+        expect(posing.stderr, bind).toMatch(/Connection refused/);
+      }
+      expect((await hostTcp(MD, 80)).stdout).toBe('metadata'); // the host as itself
+      expect((await tcp(vm1, MD, 80)).stdout).toBe('metadata');
+    });
+
+    it('drops DHCP with a relay agent address (giaddr) from a VM, not without', async () => {
+      await withPort67(async () => {
+        expect((await giaddr(vm0, 'zero')).stdout).toMatch(/^dhcp/);
+        expect((await giaddr(vm0, 'relay')).stdout).toBe('');
+      });
+    });
+
+    it('lets the host’s own later drops still apply to what it allows (iptables rule, nft table)', async () => {
+      expect((await tcp(vm0, '203.0.113.10', 7000)).stdout).toBe('198.51.100.1');
+      const rule = ['FORWARD', '-d', '203.0.113.0/24', '-j', 'DROP'];
+      await runOk(['iptables', '-A', ...rule]);
+      try {
+        expect((await tcp(vm0, '203.0.113.10', 7000)).stdout).toBe('');
+        expect((await tcp(vm0, '172.20.0.1', 7000)).stdout).toBe('198.51.100.1'); // others pass
+      } finally {
+        await runOk(['iptables', '-D', ...rule]);
+      }
+      await runOk(['nft', '-f', '-'], {
+        input: [
+          'table inet hostfw {',
+          '  chain forward {',
+          '    type filter hook forward priority filter + 10; policy accept;',
+          '    ip daddr 203.0.113.0/24 drop',
+          '  }',
+          '}',
+          '',
+        ].join('\n'),
+      });
+      try {
+        expect((await tcp(vm0, '203.0.113.10', 7000)).stdout).toBe('');
+        expect((await tcp(vm0, '172.20.0.1', 7000)).stdout).toBe('198.51.100.1');
+      } finally {
+        await runOk(['nft', 'delete', 'table', 'inet', 'hostfw']);
+      }
+      expect((await tcp(vm0, '203.0.113.10', 7000)).stdout).toBe('198.51.100.1');
     });
 
     it('refuses the host’s loopback through the gateway', async () => {

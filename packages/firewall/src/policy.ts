@@ -60,6 +60,8 @@ export const BLOCKED_DESTINATIONS: readonly string[] = Object.freeze([
   '10.0.0.0/8',
   '100.64.0.0/10',
   '127.0.0.0/8',
+  // Azure's WireServer: a VM on an Azure host would reach it with the host's address.
+  '168.63.129.16/32',
   '169.254.0.0/16',
   '172.16.0.0/12',
   '192.168.0.0/16',
