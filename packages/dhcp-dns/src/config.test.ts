@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { buildDnsmasqConfig } from './config.js';
+import { buildDnsmasqConfig, MAX_LEASES } from './config.js';
 import { InvalidConfigError } from './errors.js';
 import { testNetwork, testNetworks } from './fixtures.test-helpers.js';
 import type { DnsmasqOptions } from './options.js';
@@ -69,6 +69,65 @@ describe('buildDnsmasqConfig', () => {
     ]) {
       expect(lines.filter((l) => l === option)).toEqual([option]);
     }
+  });
+});
+
+describe('range binding and lease limit', () => {
+  it('ties every range and option to its own TAP: tag:<device> first on each line', () => {
+    const networks = testNetworks(3);
+    const lines = buildDnsmasqConfig({ networks, stateDir }).split('\n');
+    const dhcp = lines.filter((l) => /^dhcp-(range|option)=/.test(l));
+    expect(dhcp).toHaveLength(9);
+    for (const n of networks) {
+      expect(
+        dhcp.filter((l) => l.includes(`,set:${n.name},`) || l.includes(`,tag:${n.name},`)),
+      ).toEqual([
+        `dhcp-range=tag:${n.device},set:${n.name},${n.rangeStart},${n.rangeEnd},${n.netmask},20m`,
+        `dhcp-option=tag:${n.device},tag:${n.name},option:router,${n.gateway}`,
+        `dhcp-option=tag:${n.device},tag:${n.name},option:dns-server,${n.gateway}`,
+      ]);
+    }
+    // No range without the device tag, and nothing that hands out addresses to BOOTP clients
+    // (whose `file` field dnsmasq turns into a tag) or relays.
+    expect(
+      dhcp.filter(
+        (l) =>
+          !/^dhcp-(range|option)=tag:[a-z]+tap[0-9]+,tag:|^dhcp-range=tag:[a-z]+tap[0-9]+,set:/.test(
+            l,
+          ),
+      ),
+    ).toEqual([]);
+    expect(lines.filter((l) => /bootp|relay|tag-if|dhcp-host|dhcp-match/.test(l))).toEqual([]);
+  });
+
+  const leaseMaxOf = (config: string) => Number(/^dhcp-lease-max=([0-9]+)$/m.exec(config)?.[1]);
+
+  it('dhcp-lease-max is the sum of all range sizes', () => {
+    expect(leaseMaxOf(buildDnsmasqConfig({ networks: testNetworks(1), stateDir }))).toBe(253);
+    expect(leaseMaxOf(buildDnsmasqConfig({ networks: testNetworks(250), stateDir }))).toBe(
+      250 * 253,
+    );
+    const small = { ...testNetwork(0), rangeStart: '10.64.0.10', rangeEnd: '10.64.0.10' };
+    expect(leaseMaxOf(buildDnsmasqConfig({ networks: [small, testNetwork(1)], stateDir }))).toBe(
+      1 + 253,
+    );
+    expect(leaseMaxOf(buildDnsmasqConfig({ networks: testNetworks(4096), stateDir }))).toBe(
+      4096 * 253,
+    );
+  });
+
+  it(`dhcp-lease-max stays at most ${MAX_LEASES}`, () => {
+    const big = (i: number) => ({
+      name: `big${i}`,
+      device: `bigtap${i}`,
+      gateway: `${10 + i}.0.0.1`,
+      netmask: '255.0.0.0',
+      rangeStart: `${10 + i}.0.0.2`,
+      rangeEnd: `${10 + i}.255.255.254`,
+    });
+    expect(leaseMaxOf(buildDnsmasqConfig({ networks: [big(0), big(1)], stateDir }))).toBe(
+      MAX_LEASES,
+    );
   });
 });
 

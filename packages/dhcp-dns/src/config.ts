@@ -1,5 +1,6 @@
-import type { DnsmasqOptions, NormalizedOptions } from './options.js';
+import type { DnsmasqOptions, NormalizedNetwork, NormalizedOptions } from './options.js';
 import { normalizeOptions } from './options.js';
+import { parseIPv4 } from './validate.js';
 
 /**
  * dnsmasq's configuration for `options`, one option per line. Pure; every value has been
@@ -8,6 +9,24 @@ import { normalizeOptions } from './options.js';
  */
 export function buildDnsmasqConfig(options: DnsmasqOptions): string {
   return renderConfig(normalizeOptions(options));
+}
+
+/** Upper bound of `dhcp-lease-max` (2^20): room for every address of 4096 /24 ranges (1 036 288). */
+export const MAX_LEASES = 1_048_576;
+
+/**
+ * Room for every address of every range, so guests filling their own range (a guest can only
+ * take addresses of its own, see the `tag:<device>` ranges) never leave another network
+ * without a lease; at most MAX_LEASES to bound dnsmasq's memory.
+ */
+export function leaseMax(networks: readonly NormalizedNetwork[]): number {
+  let total = 0;
+  for (const n of networks) total += ipv4Number(n.rangeEnd) - ipv4Number(n.rangeStart) + 1;
+  return Math.min(total, MAX_LEASES);
+}
+
+function ipv4Number(ip: string): number {
+  return parseIPv4(ip)!;
 }
 
 export function renderConfig(o: NormalizedOptions): string {
@@ -24,7 +43,7 @@ export function renderConfig(o: NormalizedOptions): string {
     'dhcp-authoritative',
     'dhcp-ignore-names',
     'no-ping',
-    `dhcp-lease-max=${Math.max(1000, o.networks.length * 4)}`,
+    `dhcp-lease-max=${leaseMax(o.networks)}`,
     `dhcp-leasefile=${o.leasePath}`,
     `pid-file=${o.pidPath}`,
   ];
@@ -34,11 +53,18 @@ export function renderConfig(o: NormalizedOptions): string {
     for (const server of o.upstream) lines.push(`server=${server}`);
   }
   for (const n of o.networks) {
+    // dnsmasq tags every DHCP request with the name of the interface it arrived on. Without
+    // `tag:<device>` a range serves any request that names its subnet through option 118
+    // (subnet selection), a relay address (giaddr) or a ciaddr, whatever TAP it came from.
+    // With it, a range and its options are used only for requests that arrived on the
+    // network's own TAP. The options also need the range's tag, so neither a device named
+    // like another network nor a range used elsewhere can pick them.
+    const onDevice = `tag:${n.device}`;
     lines.push(
       `interface=${n.device}`,
-      `dhcp-range=set:${n.name},${n.rangeStart},${n.rangeEnd},${n.netmask},${o.leaseTime}`,
-      `dhcp-option=tag:${n.name},option:router,${n.gateway}`,
-      `dhcp-option=tag:${n.name},option:dns-server,${n.gateway}`,
+      `dhcp-range=${onDevice},set:${n.name},${n.rangeStart},${n.rangeEnd},${n.netmask},${o.leaseTime}`,
+      `dhcp-option=${onDevice},tag:${n.name},option:router,${n.gateway}`,
+      `dhcp-option=${onDevice},tag:${n.name},option:dns-server,${n.gateway}`,
     );
   }
   for (const name of o.metadataNames) lines.push(`host-record=${name},${o.metadataIp}`);

@@ -18,6 +18,7 @@ import { Dnsmasq } from './dnsmasq.js';
 import { DhcpDnsError, type DnsmasqFailedError, DnsmasqStartError } from './errors.js';
 import { testNetwork, testNetworks } from './fixtures.test-helpers.js';
 import type { Lease } from './leases.js';
+import type { DhcpNetwork } from './options.js';
 import { stopStaleDnsmasq } from './stale.js';
 
 const METADATA_IP = '169.254.169.254';
@@ -365,6 +366,201 @@ describeNetns('a supervised dnsmasq serving two networks', () => {
     expect(dnsmasq.pid).toBeUndefined();
     expect(await dnsmasqProcesses(configPath)).toEqual([]);
     await expect(dnsmasq.reload({})).rejects.toMatchObject({ code: 'ERR_STOPPED' });
+  });
+});
+
+/**
+ * Sends hand-made DHCP requests (no reply awaited) from inside a guest: argv[2] is the server
+ * address, argv[3] a JSON list of `{ type, mac, ciaddr?, giaddr?, requested?, subnet? }`.
+ * `subnet` is option 118 (RFC 3011 subnet selection), `giaddr` poses as a relay agent.
+ */
+const DHCP_SENDER = `
+import { createSocket } from 'node:dgram';
+const [server, json] = process.argv.slice(2);
+const ip = (s) => Buffer.from(s.split('.').map(Number));
+const socket = createSocket('udp4');
+await new Promise((r) => socket.bind(68, r));
+socket.setBroadcast(true);
+for (const [i, p] of JSON.parse(json).entries()) {
+  const head = Buffer.alloc(240);
+  head[0] = 1; head[1] = 1; head[2] = 6;
+  head.writeUInt32BE(0x7a700000 + i, 4);
+  ip(p.ciaddr ?? '0.0.0.0').copy(head, 12);
+  ip(p.giaddr ?? '0.0.0.0').copy(head, 24);
+  Buffer.from(p.mac.split(':').map((h) => Number.parseInt(h, 16))).copy(head, 28);
+  head.writeUInt32BE(0x63825363, 236);
+  const options = [53, 1, { discover: 1, request: 3 }[p.type]];
+  if (p.requested) options.push(50, 4, ...ip(p.requested));
+  if (p.subnet) options.push(118, 4, ...ip(p.subnet));
+  options.push(255);
+  const packet = Buffer.concat([head, Buffer.from(options)]);
+  const padded = Buffer.concat([packet, Buffer.alloc(Math.max(0, 300 - packet.length))]);
+  await new Promise((r, j) => socket.send(padded, 67, server, (e) => (e ? j(e) : r())));
+}
+socket.close();
+`;
+
+function inSubnet(ip: string | undefined, network: { gateway: string }): boolean {
+  return (
+    ip !== undefined &&
+    ip.split('.').slice(0, 3).join('.') === network.gateway.split('.').slice(0, 3).join('.')
+  );
+}
+
+describeNetns('a guest cannot take a lease in another network (option 118, relay, ciaddr)', () => {
+  const networks = testNetworks(2, 'xr');
+  const [net0, net1] = networks as [DhcpNetwork, DhcpNetwork];
+  const mac0 = '52:54:00:13:00:0a';
+  const mac1 = '52:54:00:13:00:0b';
+  const attackers = {
+    subnetSelect: '52:54:00:13:01:01',
+    subnetSelectRequested: '52:54:00:13:01:02',
+    requested: '52:54:00:13:01:03',
+    relay: '52:54:00:13:01:04',
+    ciaddr: '52:54:00:13:01:05',
+    relayDiscover: '52:54:00:13:01:06',
+  };
+  const witness = '52:54:00:13:00:1b';
+  let dir: string;
+  let script: string;
+  let guests: Netns[] = [];
+  let dnsmasq: Dnsmasq;
+  const leaseEvents: Lease[] = [];
+  // 10.64.1.0 as hex: option 118 naming network 1's subnet.
+  const subnet1Hex = `0x76:${net1.gateway
+    .split('.')
+    .map((x, i) => (i === 3 ? 0 : Number(x)).toString(16).padStart(2, '0'))
+    .join('')}`;
+  const subnet1 = net1.gateway.replace(/\.1$/, '.0');
+
+  beforeAll(async () => {
+    dir = await tempDir();
+    script = join(dir, 'udhcpc.sh');
+    await writeFile(script, UDHCPC_SCRIPT);
+    await chmod(script, 0o755);
+    await writeFile(join(dir, 'sender.mjs'), DHCP_SENDER);
+    for (const [i, network] of networks.entries()) {
+      const ns = await createNetns('xr');
+      guests.push(ns);
+      await createVethPeer({
+        hostName: network.device,
+        peer: ns,
+        hostAddress: `${network.gateway}/24`,
+        peerMac: [mac0, mac1][i],
+      });
+    }
+    dnsmasq = await Dnsmasq.start({ networks, stateDir: join(dir, 'state'), upstream: [] });
+    dnsmasq.on('lease', (lease) => leaseEvents.push(lease));
+  });
+
+  afterAll(async () => {
+    await dnsmasq?.stop();
+    for (const ns of guests) await ns.delete();
+    guests = [];
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  async function setMac(ns: Netns, mac: string): Promise<void> {
+    await ns.runOk(['ip', 'link', 'set', 'eth0', 'address', mac]);
+  }
+
+  it('a normal client on each network gets a lease in its own subnet', async () => {
+    for (const [i, network] of networks.entries()) {
+      const result = await udhcpc(guests[i]!, script);
+      expect(result.exitCode).toBe(0);
+      const got = parseUdhcpc(result.stdout);
+      expect(inSubnet(got.ip, network)).toBe(true);
+      expect(got.router).toBe(network.gateway);
+      const mac = [mac0, mac1][i]!;
+      await waitFor(() => leaseEvents.find((l) => l.mac === mac && l.network === network.name), {
+        what: `the lease of ${mac} on ${network.name}`,
+        seen: () => JSON.stringify(leaseEvents),
+      });
+    }
+  });
+
+  it.each([
+    ['option 118 = the other subnet', 'subnetSelect', () => ['-x', subnet1Hex]],
+    [
+      'option 118 and a requested IP in the other range',
+      'subnetSelectRequested',
+      () => ['-x', subnet1Hex, '-r', net1.rangeStart.replace(/\.2$/, '.50')],
+    ],
+    [
+      'a requested IP in the other range',
+      'requested',
+      () => ['-r', net1.rangeStart.replace(/\.2$/, '.51')],
+    ],
+  ] as const)('udhcpc with %s gets no address outside its subnet', async (_what, who, extra) => {
+    const guest = guests[0]!;
+    await setMac(guest, attackers[who]);
+    const result = await guest.run(
+      [
+        'busybox',
+        'udhcpc',
+        '-i',
+        'eth0',
+        '-f',
+        '-n',
+        '-q',
+        '-t',
+        '3',
+        '-T',
+        '1',
+        '-s',
+        script,
+        ...extra(),
+      ],
+      { timeout: 20_000 },
+    );
+    const got = parseUdhcpc(result.stdout);
+    if (got.ip !== undefined) {
+      expect(inSubnet(got.ip, net0)).toBe(true);
+      expect(got.router).toBe(net0.gateway);
+    } else expect(result.exitCode).not.toBe(0);
+  });
+
+  it('hand-made requests via a fake relay (giaddr), a foreign ciaddr or option 118 get no foreign lease', async () => {
+    const guest = guests[0]!;
+    await setMac(guest, mac0);
+    // The guest keeps the address of its first lease: requests leave from 10.64.0.x.
+    const other = (last: number) => net1.gateway.replace(/\.1$/, `.${last}`);
+    const packets = [
+      { type: 'request', mac: attackers.relay, giaddr: other(9), requested: other(60) },
+      { type: 'discover', mac: attackers.relayDiscover, giaddr: other(9) },
+      { type: 'request', mac: attackers.ciaddr, ciaddr: other(61) },
+      { type: 'request', mac: attackers.subnetSelect, subnet: subnet1, requested: other(62) },
+    ];
+    await guest.runOk([
+      process.execPath,
+      join(dir, 'sender.mjs'),
+      net0.gateway,
+      JSON.stringify(packets),
+    ]);
+  });
+
+  it('after all that, network 1 has only its own guests: no lease event or lease for an attacker', async () => {
+    // A witness: a new client on network 1. dnsmasq handles requests in order and rewrites the
+    // whole lease file, so once its lease is reported every earlier request has been handled.
+    const guest = guests[1]!;
+    await setMac(guest, witness);
+    const result = await udhcpc(guest, script);
+    expect(result.exitCode).toBe(0);
+    expect(inSubnet(parseUdhcpc(result.stdout).ip, net1)).toBe(true);
+    await waitFor(() => leaseEvents.find((l) => l.mac === witness), {
+      what: `the lease of the witness ${witness}`,
+      seen: () => JSON.stringify(leaseEvents),
+    });
+    const legit = new Set([mac1, witness]);
+    expect(leaseEvents.filter((l) => l.network === net1.name && !legit.has(l.mac))).toEqual([]);
+    expect(dnsmasq.leases().filter((l) => l.network === net1.name && !legit.has(l.mac))).toEqual(
+      [],
+    );
+    const file = await readFile(join(dir, 'state', 'dnsmasq.leases'), 'utf8');
+    for (const mac of Object.values(attackers)) {
+      for (const line of file.split('\n').filter((l) => l.includes(mac)))
+        expect(line.split(' ')[2]).toMatch(/^10\.64\.0\./);
+    }
   });
 });
 

@@ -2,7 +2,11 @@ import type { NormalizedNetwork } from './options.js';
 import { parseIPv4 } from './validate.js';
 
 export interface Lease {
-  /** Name of the network whose range holds `ip`. */
+  /**
+   * Name of the network whose subnet holds `ip`. dnsmasq's lease file does not record the
+   * interface; each range is bound to its network's device (`tag:<device>`), so this is also
+   * the network the lease was given on.
+   */
   network: string;
   mac: string;
   ip: string;
