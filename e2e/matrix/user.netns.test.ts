@@ -198,6 +198,7 @@ describeNetns('a guest on UserNetwork (slirp), restrict off and on', () => {
         'other-addr-tcp',
         'other-addr-udp',
         'outside-http',
+        'dns-taskcluster',
       ]) {
         expect(p[n], n).toBeDefined();
         expect(p[n]?.verdict, n).not.toBe('ok');
