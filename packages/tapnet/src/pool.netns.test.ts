@@ -2,12 +2,14 @@ import { createSocket } from 'node:dgram';
 import { createServer, get as httpGet } from 'node:http';
 import type { HandlerContext } from '@tapnet/metadata-proxy';
 import { AllNetworksInUseError } from '@tapnet/tap-pool';
-import { describeNetns, run, runOk, snapshotNamespace } from '@tapnet/testing';
+import { createTapPeer, describeNetns, run, runOk, snapshotNamespace } from '@tapnet/testing';
 import { request } from 'undici';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { InvalidOptionError, ReleasedError, TapnetError } from './errors.js';
+import type { Network } from './network.js';
 import { Pool } from './pool.js';
 
+/** A GET from a host process bound to `localAddress`. */
 function get(localAddress: string, path = '/'): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     const req = httpGet({ host: '169.254.169.254', path, localAddress, agent: false }, (res) => {
@@ -101,26 +103,42 @@ describeNetns('Pool (the original contract)', () => {
   it('answers each network only with its own handler, and a re-issued network only with the new one', async () => {
     await using pool = await Pool.create({ size: 3 });
     const [a, b, c] = [pool.network(), pool.network(), pool.network()];
+    // Each VM is a namespace on its network's TAP (joined by QEMU, as a guest's NIC would be).
+    const peer = (n: Network) =>
+      createTapPeer({ tap: n.name, subnet: n.subnet, gateway: n.gateway, mac: n.mac });
+    await using vmA = await peer(a!);
+    await using vmB = await peer(b!);
+    await using vmC = await peer(c!);
     a!.setHandler(
       (_request: Request, ctx: HandlerContext) =>
         new Response(`a via ${ctx.network} from ${ctx.remoteAddress}`),
     );
     b!.setHandler((_request: Request, ctx: HandlerContext) => new Response(`b via ${ctx.network}`));
-    // A request from a gateway address comes from inside that network's subnet: the VM's view.
-    expect(await get(a!.gateway)).toEqual({
+    expect(await vmA.get()).toEqual({
       status: 200,
-      body: `a via ${a!.name} from ${a!.gateway}`,
+      body: `a via ${a!.name} from ${vmA.address}`,
     });
-    expect(await get(b!.gateway)).toEqual({ status: 200, body: `b via ${b!.name}` });
-    expect((await get(c!.gateway)).status).toBe(404); // registered, no handler yet
+    expect(await vmB.get()).toEqual({ status: 200, body: `b via ${b!.name}` });
+    expect((await vmC.get()).status).toBe(404); // registered, no handler yet
+
+    // A host process binding a network's gateway address has a source inside that subnet,
+    // but it is no VM: the firewall refuses it before the metadata service could take it for
+    // one (it dispatches by source address).
+    for (const gateway of [a!.gateway, b!.gateway]) {
+      const refused = await get(gateway).then(
+        (reply) => new Error(`served: ${JSON.stringify(reply)}`),
+        (error: Error) => error,
+      );
+      expect((refused as { code?: string }).code, String(refused)).toBe('ECONNREFUSED');
+    }
 
     a!.release();
-    expect((await get(a!.gateway)).status).toBe(404); // the old VM's handler is gone
+    expect((await vmA.get()).status).toBe(404); // the old VM's handler is gone
     const next = pool.network();
     expect(next.name).toBe(a!.name);
     next.setHandler(() => new Response('new tenant'));
-    expect(await get(a!.gateway)).toEqual({ status: 200, body: 'new tenant' });
-    expect(await get(b!.gateway)).toEqual({ status: 200, body: `b via ${b!.name}` });
+    expect(await vmA.get()).toEqual({ status: 200, body: 'new tenant' });
+    expect(await vmB.get()).toEqual({ status: 200, body: `b via ${b!.name}` });
   });
 
   it('acquire() waits for a release, FIFO, and dispose() rejects whoever still waits', async () => {

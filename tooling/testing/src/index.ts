@@ -2,5 +2,16 @@ export { createNetns, type Netns, withNetns } from './netns.js';
 export { type RunResult, run, runOk } from './run.js';
 export { assertInSandbox, describeNetns, sandboxSkipReason } from './sandbox.js';
 export { type NamespaceState, snapshotNamespace } from './state.js';
+export {
+  clientAddress,
+  createTapPeer,
+  type HttpClient,
+  type HttpGetOptions,
+  type HttpReply,
+  startHttpClient,
+  type TapPeer,
+  type TapPeerOptions,
+  tapWire,
+} from './tap-client.js';
 export { createVethPeer, type VethPeer, type VethPeerOptions } from './veth.js';
 export { type WaitForOptions, waitFor } from './wait.js';
