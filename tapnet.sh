@@ -9,7 +9,7 @@ TOOLS=$ROOT/.tools
 NODE_VERSION=24.21.0
 PNPM_VERSION=$(sed -n 's/.*"packageManager": *"pnpm@\([^"]*\)".*/\1/p' package.json)
 APT_PACKAGES=(iproute2 iptables nftables dnsmasq-base qemu-system-x86 busybox-static
-  netcat-openbsd socat cpio kmod procps util-linux ca-certificates curl xz-utils zstd)
+  netcat-openbsd socat cpio kmod procps util-linux ca-certificates curl xz-utils zstd conntrack)
 
 say() { printf '\033[1m[tapnet]\033[0m %s\n' "$*" >&2; }
 

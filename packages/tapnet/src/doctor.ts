@@ -55,6 +55,12 @@ const binaries: { names: string[]; why: string; pkg: string; required: boolean }
     pkg: 'netcat-openbsd',
     required: false,
   },
+  {
+    names: ['conntrack'],
+    why: "flushing a released network's tracked flows",
+    pkg: 'conntrack',
+    required: false,
+  },
 ];
 
 export async function runDoctor(

@@ -32,6 +32,8 @@ import {
   statePath,
   type TapPool,
 } from '@tapnet/tap-pool';
+import { flushConntrack } from './conntrack.js';
+import { findBinary } from './doctor.js';
 import { PoolDisposedError, PrefixInUseError } from './errors.js';
 import { Network, type NetworkHost } from './network.js';
 import { type NormalizedPoolOptions, normalizeOptions, type PoolOptions } from './options.js';
@@ -46,6 +48,8 @@ export interface PoolStatus {
   /** The interface guests' traffic leaves by (NAT), or null when the pool forwards nothing. */
   uplink: string | null;
   forwarding: boolean;
+  /** Whether a released network's tracked flows are flushed (needs the `conntrack` tool). */
+  conntrackFlush: boolean;
   firewall: FirewallStatus;
   dnsmasq: ReturnType<Dnsmasq['status']>;
   metadata: ReturnType<MetadataServer['stats']>;
@@ -54,6 +58,8 @@ export interface PoolStatus {
 
 interface Parts {
   options: NormalizedPoolOptions;
+  /** The conntrack binary, when the host has one: flows are flushed on release. */
+  conntrack: string | undefined;
   plan: PoolPlan;
   policy: Policy;
   uplink: string | null;
@@ -134,6 +140,7 @@ export class Pool extends EventEmitter implements AsyncDisposable {
   readonly #leases = new Map<string, { lease: Lease; at: number }>();
   #disposing: Promise<void> | undefined;
   readonly #closing = new AbortController();
+  readonly #flushes = new Set<Promise<void>>();
 
   private constructor(parts: Parts) {
     super();
@@ -214,6 +221,7 @@ export class Pool extends EventEmitter implements AsyncDisposable {
     if (o.cleanupStale && owner !== undefined) await cleanupLeftovers(plan.prefix, o.stateDir);
     checkConflicts(plan, await readHostSnapshot());
 
+    const conntrack = await findBinary('conntrack');
     const undo: (() => Promise<void>)[] = [];
     try {
       // The firewall first: its rules match interface names, so they are in force before a TAP
@@ -232,7 +240,17 @@ export class Pool extends EventEmitter implements AsyncDisposable {
       });
       undo.push(() => metadata.close());
       for (const n of plan.networks) metadata.addNetwork(n.device, n.subnet);
-      return new Pool({ options: o, plan, policy, uplink, taps, firewall, dnsmasq, metadata });
+      return new Pool({
+        options: o,
+        plan,
+        policy,
+        uplink,
+        taps,
+        firewall,
+        dnsmasq,
+        metadata,
+        conntrack,
+      });
     } catch (error) {
       const rollbackErrors: unknown[] = [];
       for (const step of undo.reverse()) {
@@ -303,11 +321,25 @@ export class Pool extends EventEmitter implements AsyncDisposable {
         this.#parts.metadata.clear(plan.device);
         this.#live.delete(plan);
         this.#allocator.release(plan);
+        this.#flush(plan);
       },
     };
     const network = new Network(plan, host);
     this.#live.set(plan, network);
     return network;
+  }
+
+  /**
+   * Flushes the released network's tracked flows in the background: done in milliseconds, long
+   * before a next VM on the network has booted and taken its lease; dispose() waits for it.
+   */
+  #flush(plan: NetworkPlan): void {
+    const { conntrack } = this.#parts;
+    if (!conntrack) return;
+    const flush: Promise<void> = flushConntrack(conntrack, plan.network, plan.netmask)
+      .catch((error: Error) => this.#emitError(error))
+      .finally(() => this.#flushes.delete(flush));
+    this.#flushes.add(flush);
   }
 
   #assertOpen(): void {
@@ -325,6 +357,7 @@ export class Pool extends EventEmitter implements AsyncDisposable {
       waiting: this.#allocator.waiting,
       uplink,
       forwarding: uplink !== null,
+      conntrackFlush: this.#parts.conntrack !== undefined,
       firewall: await firewall.status(policy),
       dnsmasq: dnsmasq.status(),
       metadata: metadata.stats(),
@@ -354,6 +387,7 @@ export class Pool extends EventEmitter implements AsyncDisposable {
   async #dispose(): Promise<void> {
     this.#closing.abort(new PoolDisposedError());
     for (const network of [...this.#live.values()]) network.release();
+    await Promise.allSettled([...this.#flushes]);
     const { metadata, dnsmasq, firewall, taps, plan } = this.#parts;
     const errors: unknown[] = [];
     const attempt = async (step: () => Promise<void>) => {
