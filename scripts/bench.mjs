@@ -88,6 +88,23 @@ function firstLine(argv) {
   }
 }
 
+/** The commit measured, with `+dirty` when the work tree had changes. */
+function gitCommit() {
+  try {
+    const head = execFileSync('git', ['rev-parse', '--short=12', 'HEAD'], {
+      cwd: root,
+      encoding: 'utf8',
+    }).trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], {
+      cwd: root,
+      encoding: 'utf8',
+    }).trim();
+    return dirty ? `${head}+dirty` : head;
+  } catch {
+    return undefined;
+  }
+}
+
 function machine() {
   const cpuinfo = readFileSync('/proc/cpuinfo', 'utf8');
   const meminfo = readFileSync('/proc/meminfo', 'utf8');
@@ -177,6 +194,7 @@ async function measureAll() {
   const results = {
     quick,
     date: new Date().toISOString(),
+    commit: gitCommit(),
     machine: machine(),
     loadavgBefore: readFileSync('/proc/loadavg', 'utf8').trim(),
     benchmarks: {},
@@ -644,6 +662,7 @@ function render(results) {
         ['busybox', m.busybox],
         ['KVM', m.kvm],
         ['date', results.date],
+        ['commit', results.commit ?? 'unknown'],
         ['loadavg before / after', `\`${results.loadavgBefore}\` / \`${results.loadavgAfter}\``],
       ],
     ),
