@@ -1,7 +1,7 @@
-import { describeNetns, runOk, snapshotNamespace } from '@tapnet/testing';
+import { createTapPeer, describeNetns, runOk, snapshotNamespace } from '@tapnet/testing';
 import { Pool, type PoolOptions } from 'tapnet';
 import { expect, it } from 'vitest';
-import { getFrom, pidsOf, poolShape, rejection, startHolder } from './helpers.ts';
+import { pidsOf, poolShape, rejection, startHolder } from './helpers.ts';
 
 // Drill: exhaustion and bad options. Each refused `Pool.create` must throw a typed error with a
 // stable `code` whose message names the option and the value, and change nothing: the
@@ -106,7 +106,13 @@ describeNetns('drill: exhaustion and bad options change nothing', () => {
       expect(status.firewall.present).toBe(true);
       expect(pidsOf('dnsmasq')).toEqual([dnsmasqBefore]);
       // ...and still serves its network.
-      expect(await getFrom(network.gateway)).toEqual({ status: 200, body: 'first:dr0' });
+      await using vm = await createTapPeer({
+        tap: network.name,
+        subnet: network.subnet,
+        gateway: network.gateway,
+        mac: network.mac,
+      });
+      expect(await vm.get()).toEqual({ status: 200, body: 'first:dr0' });
     } finally {
       await pool.dispose();
     }
@@ -124,7 +130,13 @@ describeNetns('drill: exhaustion and bad options change nothing', () => {
       expect(await poolShape()).toEqual(running);
       expect(pidsOf('dnsmasq')).toEqual([holder.ready.dnsmasqPid]);
       // The holder's pool still answers (it has no guests, so: registered, no handler).
-      expect((await getFrom(holder.ready.plan[0]!.gateway)).status).toBe(404);
+      const [free] = holder.ready.plan;
+      await using vm = await createTapPeer({
+        tap: free!.name,
+        subnet: free!.subnet,
+        gateway: free!.gateway,
+      });
+      expect((await vm.get()).status).toBe(404);
     } finally {
       await holder.stop();
     }

@@ -3,12 +3,14 @@ import {
   describeNetns,
   type Netns,
   snapshotNamespace,
+  startHttpClient,
+  tapWire,
   waitFor,
 } from '@tapnet/testing';
 import type { ResultPromise } from 'execa';
 import { type Lease, type Network, Pool, type PoolOptions } from 'tapnet';
 import { afterEach, beforeEach, expect, it } from 'vitest';
-import { getFrom, pidsOf, tapWire } from './helpers.ts';
+import { pidsOf } from './helpers.ts';
 
 // Drill: dnsmasq SIGKILLed repeatedly while guests ask for leases.
 //
@@ -189,9 +191,16 @@ describeNetns('drill: dnsmasq killed repeatedly under DHCP load', () => {
     const status = await made.status();
     expect(status.dnsmasq).toMatchObject({ state: 'running', restarts: KILLS });
     expect(pidsOf('dnsmasq')).toEqual([status.dnsmasq.pid]);
-    const first = clients[0]!.network;
+    const [{ network: first, ns: vm }] = clients as [Client];
     first.setHandler(() => new Response('still here'));
-    expect(await getFrom(first.gateway)).toEqual({ status: 200, body: 'still here' });
+    // Asked from the VM's side, with the address it leased above.
+    await vm.runOk(['ip', 'route', 'add', 'default', 'via', first.gateway]);
+    const http = startHttpClient(vm);
+    try {
+      expect(await http.get()).toEqual({ status: 200, body: 'still here' });
+    } finally {
+      await http.close();
+    }
     const total = clients.reduce((sum, c) => sum + c.runs.length, 0);
     const interrupted = clients.reduce(
       (sum, c) =>

@@ -1,57 +1,12 @@
 import { readdirSync, readFileSync } from 'node:fs';
-import { type Agent, request as httpRequest } from 'node:http';
 import { resolve } from 'node:path';
-import {
-  type NamespaceState,
-  type Netns,
-  runOk,
-  snapshotNamespace,
-  waitFor,
-} from '@tapnet/testing';
+import { type NamespaceState, runOk, snapshotNamespace, waitFor } from '@tapnet/testing';
 import { execa, type ResultPromise } from 'execa';
 
 export const repoRoot = resolve(import.meta.dirname, '../..');
 export const cliBin = resolve(repoRoot, 'packages/tapnet/dist/bin.js');
 export const distIndex = resolve(repoRoot, 'packages/tapnet/dist/index.js');
 export const holderScript = resolve(import.meta.dirname, 'pool-holder.ts');
-
-export interface Reply {
-  status: number;
-  body: string;
-}
-
-/**
- * A GET to the metadata service from `localAddress`. Bound to a network's gateway address the
- * request comes from inside that network's subnet, so the pool dispatches it to that network.
- */
-export function getFrom(
-  localAddress: string,
-  path = '/',
-  options: { agent?: Agent; port?: number } = {},
-): Promise<Reply> {
-  return new Promise((done, fail) => {
-    const req = httpRequest(
-      {
-        host: '169.254.169.254',
-        port: options.port ?? 80,
-        path,
-        localAddress,
-        agent: options.agent ?? false,
-      },
-      (res) => {
-        let body = '';
-        res.setEncoding('utf8');
-        res.on('data', (chunk: string) => {
-          body += chunk;
-        });
-        res.on('end', () => done({ status: res.statusCode ?? 0, body }));
-        res.on('error', fail);
-      },
-    );
-    req.on('error', fail);
-    req.end();
-  });
-}
 
 /** The error `body` rejects with; fails the test when it resolves. */
 export async function rejection(body: () => Promise<unknown>): Promise<Error & { code?: string }> {
@@ -109,79 +64,12 @@ export async function poolLinks(prefix: string): Promise<string[]> {
   return names.sort();
 }
 
-/**
- * A wire from one of a pool's TAPs to a TAP inside `client` (which then plays the VM): one QEMU
- * with no machine that opens both TAPs and joins them with its emulated hub. The pool's TAP is
- * opened by QEMU exactly as a guest's would be; frames pass unchanged both ways.
- */
-export async function tapWire(options: {
-  poolTap: string;
-  client: Netns;
-  clientDev: string;
-  clientMac?: string;
-}): Promise<{ qemu: ResultPromise }> {
-  const temp = `w${Math.random().toString(36).slice(2, 10)}`;
-  await runOk(['ip', 'tuntap', 'add', 'dev', temp, 'mode', 'tap']);
-  await runOk(['ip', 'link', 'set', temp, 'up']); // so that NO-CARRIER shows until QEMU attaches
-  const qemu = execa(
-    'qemu-system-x86_64',
-    [
-      '-machine',
-      'none',
-      '-nodefaults',
-      '-display',
-      'none',
-      '-monitor',
-      'none',
-      '-serial',
-      'none',
-      '-netdev',
-      `tap,id=pool,ifname=${options.poolTap},script=no,downscript=no`,
-      '-netdev',
-      `tap,id=client,ifname=${temp},script=no,downscript=no`,
-      '-netdev',
-      'hubport,id=p0,hubid=0,netdev=pool',
-      '-netdev',
-      'hubport,id=p1,hubid=0,netdev=client',
-    ],
-    { reject: false, all: true },
-  );
-  let output = '';
-  qemu.all?.on('data', (chunk: Buffer) => {
-    output += chunk.toString();
-  });
-  // Attached once the temporary TAP reports a carrier (QEMU holds its fd).
-  await waitFor(
-    async () => {
-      if (qemu.exitCode !== null) throw new Error(`qemu exited: ${output}`);
-      const flags = await runOk(['ip', '-o', 'link', 'show', 'dev', temp]);
-      return !flags.includes('NO-CARRIER');
-    },
-    { what: `QEMU to open ${options.poolTap} and ${temp}`, timeout: 20_000, seen: () => output },
-  );
-  // The TAP keeps QEMU's fd when it moves: the client's end now lives in the client namespace.
-  await runOk(['ip', 'link', 'set', temp, 'netns', options.client.name]);
-  await options.client.runOk(['ip', 'link', 'set', temp, 'name', options.clientDev]);
-  if (options.clientMac)
-    await options.client.runOk([
-      'ip',
-      'link',
-      'set',
-      options.clientDev,
-      'address',
-      options.clientMac,
-    ]);
-  await options.client.runOk(['ip', 'link', 'set', options.clientDev, 'up']);
-  // Wrapped: a subprocess is a thenable, and returning it bare would wait for QEMU to exit.
-  return { qemu };
-}
-
 export interface HolderReady {
   pid: number;
   dnsmasqPid: number;
   qemuPids: number[];
-  guests: { name: string; gateway: string }[];
-  plan: { name: string; gateway: string }[];
+  guests: { name: string; subnet: string; gateway: string; mac: string }[];
+  plan: { name: string; subnet: string; gateway: string }[];
 }
 
 export interface Holder {
@@ -197,6 +85,8 @@ export async function startHolder(input: {
   options: Record<string, unknown>;
   guests: number;
   tag: string;
+  /** TAPs (made by the caller) the guests' QEMU hubs join to their networks' TAPs. */
+  wires?: string[];
 }): Promise<Holder> {
   const child = execa(process.execPath, [holderScript, JSON.stringify(input)], {
     reject: false,

@@ -1,7 +1,9 @@
 // A process that holds a pool the way a worker does, for drills that kill it: it creates the
 // pool from the built package, takes `guests` networks, answers each one's metadata with
 // `<tag>:<network>`, starts a paused QEMU on each (holding the TAP open), prints one line
-// `READY <json>` and waits. SIGTERM disposes properly; SIGKILL is what the drills send.
+// `READY <json>` and waits. With `wires` (names of TAPs the caller made, one per guest), each
+// guest's QEMU is instead a hub (`-machine none`) joining the network's TAP to that wire, which
+// the caller then moves into a namespace that plays the VM. SIGTERM disposes properly; SIGKILL is what the drills send.
 //
 // Usage: node pool-holder.ts '<json: { options, guests, tag }>'
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -13,6 +15,7 @@ interface HolderInput {
   options: PoolOptions;
   guests: number;
   tag: string;
+  wires?: string[];
 }
 
 const input = JSON.parse(process.argv[2] ?? '{}') as HolderInput;
@@ -24,10 +27,32 @@ for (let i = 0; i < input.guests; i++) {
   const tag = `${input.tag}:${network.name}`;
   network.setHandler(() => new Response(tag));
   networks.push(network);
+  const wire = input.wires?.[i];
+  const hub = wire
+    ? [
+        '-machine',
+        'none',
+        '-nodefaults',
+        '-display',
+        'none',
+        '-monitor',
+        'none',
+        '-serial',
+        'none',
+        '-netdev',
+        `tap,id=pool,ifname=${network.name},script=no,downscript=no`,
+        '-netdev',
+        `tap,id=client,ifname=${wire},script=no,downscript=no`,
+        '-netdev',
+        'hubport,id=p0,hubid=0,netdev=pool',
+        '-netdev',
+        'hubport,id=p1,hubid=0,netdev=client',
+      ]
+    : undefined;
   qemus.push(
     spawn(
       'qemu-system-x86_64',
-      [
+      hub ?? [
         '-machine',
         'q35',
         '-S',
@@ -53,7 +78,7 @@ for (let i = 0; i < input.guests; i++) {
 const attached = (device: string) =>
   readFileSync(`/sys/class/net/${device}/carrier`, 'utf8').trim() === '1';
 const deadline = Date.now() + 30_000;
-while (!networks.every((n) => attached(n.name))) {
+while (!networks.every((n) => attached(n.name)) || !(input.wires ?? []).every(attached)) {
   if (Date.now() > deadline) throw new Error('QEMU did not attach to every TAP');
   if (qemus.some((q) => q.exitCode !== null)) throw new Error('a QEMU exited');
   await new Promise((r) => setTimeout(r, 50));
@@ -65,8 +90,13 @@ process.stdout.write(
     pid: process.pid,
     dnsmasqPid: status.dnsmasq.pid,
     qemuPids: qemus.map((q) => q.pid),
-    guests: networks.map((n) => ({ name: n.name, gateway: n.gateway })),
-    plan: pool.plan.networks.map((n) => ({ name: n.device, gateway: n.gateway })),
+    guests: networks.map((n) => ({
+      name: n.name,
+      subnet: n.subnet,
+      gateway: n.gateway,
+      mac: n.mac,
+    })),
+    plan: pool.plan.networks.map((n) => ({ name: n.device, subnet: n.subnet, gateway: n.gateway })),
   })}\n`,
 );
 

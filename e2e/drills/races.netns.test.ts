@@ -1,13 +1,12 @@
-import { describeNetns, snapshotNamespace } from '@tapnet/testing';
+import { createTapPeer, describeNetns, snapshotNamespace, type TapPeer } from '@tapnet/testing';
 import fc from 'fast-check';
 import { type HandlerContext, type Network, Pool, ReleasedError } from 'tapnet';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { getFrom } from './helpers.ts';
 
 // Drill: acquire/release races on a real pool (8 networks, real metadata server). Tenants
 // (more than networks) run generated scripts concurrently: acquire with or without a timeout,
-// then set handlers, ask the metadata service from their network's gateway address (the VM's
-// view), try `network()`, yield, release, and poke their old handle after release. An
+// then set handlers, ask the metadata service from their network's VM (a namespace on the
+// network's TAP, joined by QEMU, with one long-lived HTTP client inside), try `network()`, yield, release, and poke their old handle after release. An
 // observer asks random networks at random times. Checked on every step:
 // - never two holders of one network;
 // - a holder always gets exactly its own newest handler's answer, naming its own network;
@@ -40,6 +39,8 @@ const tick = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 describeNetns('drill: acquire/release/setHandler races on a real pool', () => {
   let pool: Pool;
+  /** The VM side of every network, by device name. */
+  const vms = new Map<string, TapPeer>();
   let empty: Awaited<ReturnType<typeof snapshotNamespace>>;
   const totals = {
     acquires: 0,
@@ -56,15 +57,24 @@ describeNetns('drill: acquire/release/setHandler races on a real pool', () => {
   beforeAll(async () => {
     empty = await snapshotNamespace();
     pool = await Pool.create({ size: SIZE, prefix: 'dq' });
+    const networks = pool.plan.networks.map(() => pool.network());
+    for (const n of networks) {
+      vms.set(
+        n.name,
+        await createTapPeer({ tap: n.name, subnet: n.subnet, gateway: n.gateway, mac: n.mac }),
+      );
+    }
+    for (const n of networks) n.release();
   });
 
   afterAll(async () => {
+    for (const vm of vms.values()) await vm.close();
     await pool?.dispose();
     expect(await snapshotNamespace()).toEqual(empty);
   });
 
   it('never two holders, never a wrong handler, FIFO waiters, all free at the end', async () => {
-    const gateways = new Map(pool.plan.networks.map((n) => [n.device, n.gateway]));
+    const getFrom = (name: string) => vms.get(name)!.get();
     const names = pool.plan.networks.map((n) => n.device);
 
     await fc.assert(
@@ -120,7 +130,6 @@ describeNetns('drill: acquire/release/setHandler races on a real pool', () => {
             expect(holders.get(network.name)).toBeUndefined();
             holders.set(network.name, id);
             expect(current.get(network.name)).toBeUndefined();
-            const gateway = gateways.get(network.name)!;
 
             for (const what of s.steps) {
               expect(holders.get(network.name)).toBe(id);
@@ -138,7 +147,7 @@ describeNetns('drill: acquire/release/setHandler races on a real pool', () => {
                 totals.sets++;
               } else if (what === 'get') {
                 const expected = current.get(network.name);
-                const reply = await getFrom(gateway);
+                const reply = await getFrom(network.name);
                 totals.requests++;
                 // Only this tenant changes this network's handler, and it is waiting here.
                 expect(reply).toEqual(
@@ -196,7 +205,7 @@ describeNetns('drill: acquire/release/setHandler races on a real pool', () => {
             const releasedBefore = releases.get(name);
             const expected = current.get(name);
             const sentAt = performance.now();
-            const reply = await getFrom(gateways.get(name)!).catch((error: { code?: string }) => ({
+            const reply = await getFrom(name).catch((error: { code?: string }) => ({
               status: -1,
               body: String(error.code),
             }));
@@ -246,7 +255,7 @@ describeNetns('drill: acquire/release/setHandler races on a real pool', () => {
     const status = await pool.status();
     expect(status).toMatchObject({ inUse: 0, available: SIZE });
     expect(status.networks.filter((n) => n.inUse)).toEqual([]);
-    for (const name of names) expect((await getFrom(gateways.get(name)!)).status).toBe(404);
+    for (const name of names) expect((await getFrom(name)).status).toBe(404);
     // Thousands of operations in all.
     const operations = totals.acquires + totals.releases + totals.sets + totals.requests;
     console.log(`races: ${JSON.stringify({ ...totals, operations })}`);

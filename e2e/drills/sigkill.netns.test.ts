@@ -1,13 +1,23 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { Agent } from 'node:http';
-import { describeNetns, run, snapshotNamespace, waitFor } from '@tapnet/testing';
+import {
+  clientAddress,
+  createNetns,
+  createTapPeer,
+  describeNetns,
+  type HttpClient,
+  type Netns,
+  run,
+  runOk,
+  snapshotNamespace,
+  startHttpClient,
+  waitFor,
+} from '@tapnet/testing';
 import { execa } from 'execa';
 import { Pool } from 'tapnet';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import {
   cliBin,
   distIndex,
-  getFrom,
   type Holder,
   pidsOf,
   poolLinks,
@@ -36,16 +46,29 @@ const carrier = (device: string) =>
 const nftTables = async () =>
   (await run(['nft', 'list', 'tables'])).stdout.split('\n').filter((line) => line.includes(prefix));
 
+interface Guest {
+  ns: Netns;
+  http: HttpClient;
+}
+
 /**
- * Starts a holder with 50 networks and 5 paused QEMUs attached, opens a keep-alive metadata
- * connection from each guest network, then SIGKILLs the holder. Returns what it left behind.
+ * Starts a holder with 50 networks and 5 guests attached (each a QEMU hub joining the guest's
+ * TAP to a wire this process moves into a namespace that plays the VM), opens a keep-alive
+ * metadata connection from each guest's VM, then SIGKILLs the holder. Returns what it left
+ * behind.
  */
-async function killHolder(tag: string, orphans: number[]) {
+async function killHolder(tag: string, orphans: number[], guests: Guest[]) {
   const before = pidsOf('qemu-system-x86');
+  const wires = Array.from({ length: GUESTS }, () => `w${Math.random().toString(36).slice(2, 10)}`);
+  for (const wire of wires) {
+    await runOk(['ip', 'tuntap', 'add', 'dev', wire, 'mode', 'tap']);
+    await runOk(['ip', 'link', 'set', wire, 'up']); // NO-CARRIER until the hub opens it
+  }
   const holder: Holder = await startHolder({
     options: { size: SIZE, prefix },
     guests: GUESTS,
     tag,
+    wires,
   });
   // Whatever happens next, the guests are ended by the suite (and a live holder with them).
   orphans.push(...holder.ready.qemuPids, holder.ready.pid);
@@ -53,15 +76,25 @@ async function killHolder(tag: string, orphans: number[]) {
   const others = (pids: number[]) => pids.filter((pid) => !before.includes(pid));
   expect(holder.ready.guests).toHaveLength(GUESTS);
   expect(others(pidsOf('qemu-system-x86'))).toEqual(mine);
-  const agents = holder.ready.guests.map(() => new Agent({ keepAlive: true, maxSockets: 1 }));
+  // The hubs hold the wires' fds: moved into a namespace, a wire is that VM's NIC.
   for (const [i, guest] of holder.ready.guests.entries()) {
-    const reply = await getFrom(guest.gateway, '/', { agent: agents[i] });
+    const ns = await createNetns('dk');
+    await runOk(['ip', 'link', 'set', wires[i]!, 'netns', ns.name]);
+    await ns.runOk(['ip', 'link', 'set', wires[i]!, 'name', 'eth0']);
+    await ns.runOk(['ip', 'link', 'set', 'eth0', 'address', guest.mac, 'up']);
+    const length = guest.subnet.split('/')[1];
+    const address = clientAddress(guest.subnet, guest.gateway);
+    await ns.runOk(['ip', 'addr', 'add', `${address}/${length}`, 'dev', 'eth0']);
+    await ns.runOk(['ip', 'route', 'add', 'default', 'via', guest.gateway]);
+    guests.push({ ns, http: startHttpClient(ns) });
+  }
+  for (const [i, guest] of holder.ready.guests.entries()) {
+    const reply = await guests[i]!.http.get('/', { keepAlive: true });
     expect(reply).toEqual({ status: 200, body: `${tag}:${guest.name}` });
   }
-  // Each agent now keeps one idle connection to the holder's metadata server.
-  expect(agents.map((a) => Object.values(a.freeSockets).flat().length)).toEqual(
-    Array(GUESTS).fill(1),
-  );
+  // Each VM now keeps one idle connection to the holder's metadata server.
+  const idle = () => Promise.all(guests.map((g) => g.http.idleConnections()));
+  expect(await idle()).toEqual(Array(GUESTS).fill(1));
 
   holder.child.kill('SIGKILL');
   const result = await holder.child;
@@ -73,17 +106,36 @@ async function killHolder(tag: string, orphans: number[]) {
   expect(pidsOf('dnsmasq')).toEqual([holder.ready.dnsmasqPid]);
   expect(others(pidsOf('qemu-system-x86'))).toEqual(mine);
   for (const guest of holder.ready.guests) expect(carrier(guest.name)).toBe(true);
-  // The kernel closed the holder's end of every keep-alive connection.
-  await waitFor(() => agents.every((a) => Object.values(a.freeSockets).flat().length === 0), {
+  // The kernel closed the holder's end of every keep-alive connection, and the VMs saw it.
+  await waitFor(async () => (await idle()).every((n) => n === 0), {
     what: 'the keep-alive connections to close',
   });
-  return { holder, agents };
+  return { holder };
+}
+
+/** Asks from a new VM on each network (its TAP free again): what does the pool answer now? */
+async function statusesFrom(networks: { name: string; subnet: string; gateway: string }[]) {
+  const statuses: number[] = [];
+  for (const n of networks) {
+    await using vm = await createTapPeer({ tap: n.name, subnet: n.subnet, gateway: n.gateway });
+    statuses.push((await vm.get()).status);
+  }
+  return statuses;
 }
 
 describeNetns('drill: SIGKILL the process holding a pool of 50 with guests attached', () => {
   let empty: Awaited<ReturnType<typeof snapshotNamespace>>;
   let onePool: Awaited<ReturnType<typeof footprint>>;
   const orphans: number[] = [];
+  const guests: Guest[] = [];
+
+  afterEach(async () => {
+    for (const guest of guests) {
+      await guest.http.close();
+      await guest.ns.delete();
+    }
+    guests.length = 0;
+  });
 
   beforeAll(async () => {
     for (const file of [cliBin, distIndex]) {
@@ -111,7 +163,7 @@ describeNetns('drill: SIGKILL the process holding a pool of 50 with guests attac
   });
 
   it('automatic cleanup: Pool.create with the same prefix takes over, exactly one pool remains', async () => {
-    const { holder, agents } = await killHolder('first', orphans);
+    const { holder } = await killHolder('first', orphans, guests);
 
     await using pool = await Pool.create({ size: SIZE, prefix });
     expect(await footprint()).toEqual(onePool);
@@ -128,22 +180,22 @@ describeNetns('drill: SIGKILL the process holding a pool of 50 with guests attac
     for (const pid of holder.ready.qemuPids) expect(pidsOf('qemu-system-x86')).toContain(pid);
     for (const guest of holder.ready.guests) expect(carrier(guest.name)).toBe(false);
 
-    // The same keep-alive agents reach the new pool; the old handlers are gone.
-    for (const [i, guest] of holder.ready.guests.entries()) {
-      expect((await getFrom(guest.gateway, '/', { agent: agents[i] })).status).toBe(404);
-    }
+    // A VM on each of those networks now reaches the new pool; the old handlers are gone.
+    expect(await statusesFrom(holder.ready.guests)).toEqual(Array(GUESTS).fill(404));
     const network = pool.network();
     network.setHandler(() => new Response(`second:${network.name}`));
-    expect(await getFrom(network.gateway, '/', { agent: agents[0] })).toEqual({
-      status: 200,
-      body: `second:${network.name}`,
+    await using vm = await createTapPeer({
+      tap: network.name,
+      subnet: network.subnet,
+      gateway: network.gateway,
+      mac: network.mac,
     });
-    for (const agent of agents) agent.destroy();
+    expect(await vm.get()).toEqual({ status: 200, body: `second:${network.name}` });
   });
 
   it('explicit cleanup: `tapnet cleanup` removes everything, then a pool starts with cleanupStale off', async () => {
     const qemusBefore = pidsOf('qemu-system-x86').length;
-    const { holder, agents } = await killHolder('third', orphans);
+    const { holder } = await killHolder('third', orphans, guests);
 
     const cleanup = await execa(
       process.execPath,
@@ -181,10 +233,12 @@ describeNetns('drill: SIGKILL the process holding a pool of 50 with guests attac
     expect(pidsOf('dnsmasq')).toHaveLength(1);
     const network = pool.network();
     network.setHandler(() => new Response('fourth'));
-    expect(await getFrom(network.gateway, '/', { agent: agents[0] })).toEqual({
-      status: 200,
-      body: 'fourth',
+    await using vm = await createTapPeer({
+      tap: network.name,
+      subnet: network.subnet,
+      gateway: network.gateway,
+      mac: network.mac,
     });
-    for (const agent of agents) agent.destroy();
+    expect(await vm.get()).toEqual({ status: 200, body: 'fourth' });
   });
 });

@@ -92,6 +92,11 @@ function ipv4Tables(policy: Policy): TableText[] {
       [c.input, `-i ${d} -s ${s} ${md} ${ok}`],
       [c.input, `-i ${d} -j ${c.reject}`],
       [c.output, `-o ${d} -m conntrack --ctstate RELATED,ESTABLISHED ${ok}`],
+      // The metadata service's own segments, whatever conntrack remembers (as in nft).
+      [
+        c.output,
+        `-o ${d} -s ${policy.metadataIp}/32 -d ${s} -p tcp -m tcp --sport ${policy.metadataPort} ${ok}`,
+      ],
       [c.output, `-o ${d} -s ${g}/32 ${udp(67, 68)} ${ok}`],
       [c.output, `-o ${d} -j DROP`],
       // EGRESS/INGRESS return here when they let a packet pass; nothing below may drop it.

@@ -117,6 +117,9 @@ function compile(policy: Policy): Compiled {
       [
         ...v6Out,
         'ct state established,related accept',
+        // The metadata service's own segments, whatever conntrack remembers: flushing a
+        // released network's flows must not strand a connection (a reply, a reset) mid-way.
+        `ip saddr ${md} tcp sport ${policy.metadataPort} oifname . ip daddr @nets accept`,
         'udp sport 67 udp dport 68 oifname . ip saddr @gateways accept',
         'drop',
       ],

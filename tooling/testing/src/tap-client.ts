@@ -81,6 +81,8 @@ export interface HttpGetOptions {
   port?: number;
   /** Reuse this client's one keep-alive connection (default: a new connection per request). */
   keepAlive?: boolean;
+  /** Fail with code `ETIMEDOUT` when the socket stays idle this long; default 30 s. */
+  timeout?: number;
 }
 
 /** An HTTP client process running inside a namespace: requests go out of the VM's side. */
@@ -101,7 +103,7 @@ import { createInterface } from 'node:readline';
 const agent = new Agent({ keepAlive: true, maxSockets: 1 });
 const send = (message) => process.stdout.write(JSON.stringify(message) + '\\n');
 for await (const line of createInterface({ input: process.stdin })) {
-  const { id, op, host, port, path, keepAlive } = JSON.parse(line);
+  const { id, op, host, port, path, keepAlive, timeout } = JSON.parse(line);
   if (op === 'idle') {
     send({ id, idle: Object.values(agent.freeSockets).flat().length });
     continue;
@@ -124,6 +126,12 @@ for await (const line of createInterface({ input: process.stdin })) {
     });
   });
   req.on('error', fail);
+  // A hang becomes a failure that says so (a test's own deadline would say less).
+  req.setTimeout(timeout, () => {
+    const error = new Error('no reply within ' + timeout + ' ms');
+    error.code = 'ETIMEDOUT';
+    req.destroy(error);
+  });
   req.end();
 }
 agent.destroy();
@@ -183,6 +191,7 @@ export function startHttpClient(ns: Netns): HttpClient {
         port: options.port ?? 80,
         path,
         keepAlive: options.keepAlive ?? false,
+        timeout: options.timeout ?? 30_000,
       });
       if (answer.error) {
         const error = new Error(
