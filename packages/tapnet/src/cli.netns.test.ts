@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describeNetns, run, snapshotNamespace, waitFor } from '@tapnet/testing';
@@ -91,6 +91,39 @@ describeNetns('the tapnet CLI', () => {
     // QEMU itself reports the TAP it opened and the NIC with the network's MAC.
     expect(result.all).toMatch(/net0: index=0,type=tap,ifname=tr0,script=no,downscript=no/);
     expect(result.all).toMatch(/e1000.*macaddr=([0-9a-f]{2}:){5}[0-9a-f]{2}/);
+    expect(await snapshotNamespace()).toEqual(before);
+  });
+
+  it('run --user gives QEMU a user-mode network with metadata through a socket, and removes it after', async () => {
+    const before = await snapshotNamespace();
+    const folder = await mkdtemp(join(tmpdir(), 'tapnet run, user '));
+    const result = await tapnet(
+      [
+        'run',
+        '--user',
+        '--socket-folder',
+        folder,
+        '--',
+        'qemu-system-x86_64',
+        '-machine',
+        'q35',
+        '-accel',
+        'tcg',
+        '-S',
+        '-nodefaults',
+        '-display',
+        'none',
+        '-monitor',
+        'stdio',
+      ],
+      { input: 'info network\nquit\n' },
+    );
+    expect(result.exitCode).toBe(0);
+    // QEMU reports the user netdev on the metadata network and the NIC the CLI appended.
+    expect(result.all).toMatch(/net0: index=0,type=user,net=169\.254\.0\.0,restrict=off/);
+    expect(result.all).toMatch(/virtio-net-pci/);
+    // The socket lived in the folder while QEMU ran and is gone now; the folder is the caller's.
+    expect(await readdir(folder)).toEqual([]);
     expect(await snapshotNamespace()).toEqual(before);
   });
 
