@@ -14,8 +14,19 @@ const HOP_BY_HOP = new Set([
 ]);
 
 /** Headers that claim who the client is; a guest must not be able to set them upstream. */
-const IDENTITY = new Set(['forwarded', 'via', 'x-real-ip', 'client-ip', 'true-client-ip']);
-const IDENTITY_PREFIXES = ['x-forwarded-', 'x-tapnet-'];
+// Headers that claim who a client is: the ones a proxy sets, and the two this server sets for
+// a forward's upstream. Other `X-Tapnet-*` names are a guest's own (e.g. the e2e guest's
+// `X-Tapnet-Exit`) and pass.
+const IDENTITY = new Set([
+  'forwarded',
+  'via',
+  'x-real-ip',
+  'client-ip',
+  'true-client-ip',
+  'x-tapnet-network',
+  'x-tapnet-remote-address',
+]);
+const IDENTITY_PREFIXES = ['x-forwarded-'];
 
 /** The headers the proxy adds upstream so a forwarded service knows whom it serves. */
 export const NETWORK_HEADER = 'x-tapnet-network';

@@ -110,7 +110,7 @@ describe('build → parse round-trips', () => {
                 useCmd
                   ? { server: `${a}.${b}.1.${c}`, port: p, cmd: ['nc', ...args, `/tmp/${file}`] }
                   : {
-                      server: `${a}.${b}.2.${i}`,
+                      server: `${a}.${b}.3.${i}`, // clear of slirp's .2.2 host and .2.3 DNS
                       port: 10000 + i,
                       chardev: `unix:/tmp/${file.replaceAll(',', ',,')}`,
                     },
