@@ -1,4 +1,4 @@
-import { execa } from 'execa';
+import { execFile } from 'node:child_process';
 
 /**
  * Deletes the connection-tracking entries of flows a network's VM started (source in its
@@ -6,25 +6,71 @@ import { execa } from 'execa';
  * old flow left in the table would let the previous tenant's peers keep sending it packets
  * through the firewall's `established` rule.
  */
-export async function flushConntrack(
-  conntrack: string,
-  network: string,
-  netmask: string,
-): Promise<void> {
-  const result = await execa(conntrack, ['-D', '-s', network, '--mask-src', netmask], {
-    reject: false,
+export function flushConntrack(conntrack: string, network: string, netmask: string): Promise<void> {
+  const argv = ['-D', '-s', network, '--mask-src', netmask];
+  return new Promise((resolve, reject) => {
+    // A callback, not events: a failed spawn (EMFILE, ENOENT) arrives here, never as an
+    // unhandled 'error'.
+    execFile(conntrack, argv, (error, _stdout, stderr) => {
+      // Exit 1 with "0 flow entries have been deleted" just means there were none.
+      if (!error || /\b0 flow entries have been deleted/.test(stderr)) return resolve();
+      reject(
+        Object.assign(
+          new Error(`\`conntrack ${argv.join(' ')}\` failed: ${stderr.trim() || error.message}`),
+          {
+            argv: [conntrack, ...argv],
+            exitCode: error.code,
+            stderr,
+            cause: error,
+          },
+        ),
+      );
+    });
   });
-  // Exit 1 with "0 flow entries have been deleted" just means there were none.
-  if (result.exitCode === 0 || /\b0 flow entries have been deleted/.test(String(result.stderr)))
-    return;
-  throw Object.assign(
-    new Error(
-      `\`conntrack -D -s ${network} --mask-src ${netmask}\` exited ${result.exitCode}: ${String(result.stderr).trim()}`,
-    ),
-    {
-      argv: [conntrack, '-D', '-s', network, '--mask-src', netmask],
-      exitCode: result.exitCode,
-      stderr: String(result.stderr),
-    },
-  );
+}
+
+/**
+ * Flushes released networks one at a time, each at most once per pass however often it was
+ * released meanwhile: a burst of releases costs one process per network, not one per release.
+ */
+export class ConntrackFlusher {
+  readonly #binary: string;
+  readonly #onError: (error: Error) => void;
+  readonly #dirty = new Map<string, string>();
+  #running: Promise<void> | undefined;
+
+  constructor(binary: string, onError: (error: Error) => void) {
+    this.#binary = binary;
+    this.#onError = onError;
+  }
+
+  flush(network: string, netmask: string): void {
+    this.#dirty.set(network, netmask);
+    this.#running ??= this.#drain();
+  }
+
+  /** Resolves once every flush asked for so far is done. */
+  async idle(): Promise<void> {
+    while (this.#running) await this.#running;
+  }
+
+  async #drain(): Promise<void> {
+    try {
+      for (
+        let next = this.#dirty.entries().next();
+        !next.done;
+        next = this.#dirty.entries().next()
+      ) {
+        const [network, netmask] = next.value;
+        this.#dirty.delete(network);
+        try {
+          await flushConntrack(this.#binary, network, netmask);
+        } catch (error) {
+          this.#onError(error as Error);
+        }
+      }
+    } finally {
+      this.#running = undefined;
+    }
+  }
 }

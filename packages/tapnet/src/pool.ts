@@ -32,7 +32,7 @@ import {
   statePath,
   type TapPool,
 } from '@tapnet/tap-pool';
-import { flushConntrack } from './conntrack.js';
+import { ConntrackFlusher } from './conntrack.js';
 import { findBinary } from './doctor.js';
 import { PoolDisposedError, PrefixInUseError } from './errors.js';
 import { Network, type NetworkHost } from './network.js';
@@ -140,12 +140,15 @@ export class Pool extends EventEmitter implements AsyncDisposable {
   readonly #leases = new Map<string, { lease: Lease; at: number }>();
   #disposing: Promise<void> | undefined;
   readonly #closing = new AbortController();
-  readonly #flushes = new Set<Promise<void>>();
+  readonly #flusher: ConntrackFlusher | undefined;
 
   private constructor(parts: Parts) {
     super();
     this.#parts = parts;
     this.#allocator = new NetworkAllocator(parts.plan.networks);
+    this.#flusher = parts.conntrack
+      ? new ConntrackFlusher(parts.conntrack, (error) => this.#emitError(error))
+      : undefined;
     parts.dnsmasq.on('lease', (lease: Lease) => {
       this.#leases.set(lease.network, { lease, at: performance.now() });
       this.emit('lease', lease);
@@ -321,25 +324,14 @@ export class Pool extends EventEmitter implements AsyncDisposable {
         this.#parts.metadata.clear(plan.device);
         this.#live.delete(plan);
         this.#allocator.release(plan);
-        this.#flush(plan);
+        // In the background: done in milliseconds, long before a next VM on the network has
+        // booted and taken its lease; dispose() waits for it.
+        this.#flusher?.flush(plan.network, plan.netmask);
       },
     };
     const network = new Network(plan, host);
     this.#live.set(plan, network);
     return network;
-  }
-
-  /**
-   * Flushes the released network's tracked flows in the background: done in milliseconds, long
-   * before a next VM on the network has booted and taken its lease; dispose() waits for it.
-   */
-  #flush(plan: NetworkPlan): void {
-    const { conntrack } = this.#parts;
-    if (!conntrack) return;
-    const flush: Promise<void> = flushConntrack(conntrack, plan.network, plan.netmask)
-      .catch((error: Error) => this.#emitError(error))
-      .finally(() => this.#flushes.delete(flush));
-    this.#flushes.add(flush);
   }
 
   #assertOpen(): void {
@@ -387,7 +379,7 @@ export class Pool extends EventEmitter implements AsyncDisposable {
   async #dispose(): Promise<void> {
     this.#closing.abort(new PoolDisposedError());
     for (const network of [...this.#live.values()]) network.release();
-    await Promise.allSettled([...this.#flushes]);
+    await this.#flusher?.idle();
     const { metadata, dnsmasq, firewall, taps, plan } = this.#parts;
     const errors: unknown[] = [];
     const attempt = async (step: () => Promise<void>) => {
