@@ -16,6 +16,37 @@ const tapnet = (args: string[], options: { input?: string } = {}) =>
     ...options,
   });
 
+// A QEMU that never runs a guest: it opens its netdev, answers `info network` on its monitor
+// (stdin) and quits.
+const pausedQemu = [
+  'qemu-system-x86_64',
+  '-machine',
+  'q35',
+  '-accel',
+  'tcg',
+  '-S',
+  '-nodefaults',
+  '-display',
+  'none',
+  '-monitor',
+  'stdio',
+];
+
+/** Starts `tapnet up …` and resolves once it printed its table; `output()` is all it said. */
+async function startUp(args: string[]) {
+  const child = execa(process.execPath, [bin, 'up', ...args], { reject: false, all: true });
+  let output = '';
+  child.all?.on('data', (chunk: Buffer) => {
+    output += chunk.toString();
+  });
+  await waitFor(() => output.includes('Ctrl-C to dispose'), {
+    what: `\`tapnet up ${args.join(' ')}\` to print its table`,
+    timeout: 30_000,
+    seen: () => output,
+  });
+  return { child, output: () => output };
+}
+
 describeNetns('the tapnet CLI', () => {
   beforeAll(() => {
     if (!existsSync(bin)) throw new Error(`${bin} is missing: build first (pnpm build)`);
@@ -38,20 +69,15 @@ describeNetns('the tapnet CLI', () => {
     const dir = await mkdtemp(join(tmpdir(), 'tapnet-cli-'));
     const file = join(dir, 'metadata.json');
     await writeFile(file, JSON.stringify({ '*': { '/hello': 'world' } }));
-    const child = execa(
-      process.execPath,
-      [bin, 'up', '--size', '2', '--prefix', 'tu', '--metadata', file],
-      { reject: false, all: true },
-    );
-    let output = '';
-    child.all?.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-    });
-    await waitFor(() => output.includes('Ctrl-C to dispose'), {
-      what: '`tapnet up` to print its table',
-      timeout: 30_000,
-      seen: () => output,
-    });
+    const { child, output: said } = await startUp([
+      '--size',
+      '2',
+      '--prefix',
+      'tu',
+      '--metadata',
+      file,
+    ]);
+    const output = said();
     expect(output).toMatch(/tu0\s+10\.231\.0\.0\/24/);
     expect(output).toMatch(/tu1\s+10\.231\.1\.0\/24/);
     expect((await run(['ip', '-o', 'link', 'show', 'tu1'])).exitCode).toBe(0);
@@ -67,26 +93,9 @@ describeNetns('the tapnet CLI', () => {
 
   it('run appends its -netdev/-device to QEMU, and releases the network when QEMU exits', async () => {
     const before = await snapshotNamespace();
-    const result = await tapnet(
-      [
-        'run',
-        '--model',
-        'e1000',
-        '--',
-        'qemu-system-x86_64',
-        '-machine',
-        'q35',
-        '-accel',
-        'tcg',
-        '-S',
-        '-nodefaults',
-        '-display',
-        'none',
-        '-monitor',
-        'stdio',
-      ],
-      { input: 'info network\nquit\n' },
-    );
+    const result = await tapnet(['run', '--model', 'e1000', '--', ...pausedQemu], {
+      input: 'info network\nquit\n',
+    });
     expect(result.exitCode).toBe(0);
     // QEMU itself reports the TAP it opened and the NIC with the network's MAC.
     expect(result.all).toMatch(/net0: index=0,type=tap,ifname=tr0,script=no,downscript=no/);
@@ -97,27 +106,9 @@ describeNetns('the tapnet CLI', () => {
   it('run --user gives QEMU a user-mode network with metadata through a socket, and removes it after', async () => {
     const before = await snapshotNamespace();
     const folder = await mkdtemp(join(tmpdir(), 'tapnet run, user '));
-    const result = await tapnet(
-      [
-        'run',
-        '--user',
-        '--socket-folder',
-        folder,
-        '--',
-        'qemu-system-x86_64',
-        '-machine',
-        'q35',
-        '-accel',
-        'tcg',
-        '-S',
-        '-nodefaults',
-        '-display',
-        'none',
-        '-monitor',
-        'stdio',
-      ],
-      { input: 'info network\nquit\n' },
-    );
+    const result = await tapnet(['run', '--user', '--socket-folder', folder, '--', ...pausedQemu], {
+      input: 'info network\nquit\n',
+    });
     expect(result.exitCode).toBe(0);
     // QEMU reports the user netdev on the metadata network and the NIC the CLI appended.
     expect(result.all).toMatch(/net0: index=0,type=user,net=169\.254\.0\.0,restrict=off/);
@@ -129,19 +120,7 @@ describeNetns('the tapnet CLI', () => {
 
   it('cleanup removes what a SIGKILLed `up` left behind, and a new pool starts', async () => {
     const before = await snapshotNamespace();
-    const child = execa(process.execPath, [bin, 'up', '--size', '2', '--prefix', 'tk'], {
-      reject: false,
-      all: true,
-    });
-    let output = '';
-    child.all?.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-    });
-    await waitFor(() => output.includes('Ctrl-C to dispose'), {
-      what: '`tapnet up` to be ready',
-      timeout: 30_000,
-      seen: () => output,
-    });
+    const { child } = await startUp(['--size', '2', '--prefix', 'tk']);
     child.kill('SIGKILL');
     await child;
     expect((await run(['ip', '-o', 'link', 'show', 'tk0'])).exitCode).toBe(0); // left behind
@@ -164,19 +143,7 @@ describeNetns('the tapnet CLI', () => {
     // A second cleanup finds nothing; a new pool with the prefix starts.
     const again = await tapnet(['cleanup', '--prefix', 'tk', '--json']);
     expect(JSON.parse(again.stdout)[0].taps.removedDevices).toEqual([]);
-    const up = execa(process.execPath, [bin, 'up', '--size', '2', '--prefix', 'tk'], {
-      reject: false,
-      all: true,
-    });
-    let upOutput = '';
-    up.all?.on('data', (chunk: Buffer) => {
-      upOutput += chunk.toString();
-    });
-    await waitFor(() => upOutput.includes('Ctrl-C to dispose'), {
-      what: 'a new pool after cleanup',
-      timeout: 30_000,
-      seen: () => upOutput,
-    });
+    const { child: up } = await startUp(['--size', '2', '--prefix', 'tk']);
     up.kill('SIGTERM');
     expect((await up).exitCode).toBe(0);
     expect(await snapshotNamespace()).toEqual(before);
