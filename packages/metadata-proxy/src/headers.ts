@@ -125,10 +125,17 @@ export function fetchRequestHeaders(rawHeaders: readonly string[]): [string, str
 
 /** Removes identity headers from a Node request in place, before a node-style handler sees it. */
 export function stripIdentityHeaders(req: IncomingMessage): void {
-  for (const name of Object.keys(req.headers)) if (isIdentity(name)) delete req.headers[name];
   const raw = req.rawHeaders;
-  for (let i = raw.length - 2; i >= 0; i -= 2)
-    if (isIdentity(raw[i]!.toLowerCase())) raw.splice(i, 2);
+  let found = false;
+  for (let i = raw.length - 2; i >= 0; i -= 2) {
+    if (isIdentity(raw[i]!.toLowerCase())) {
+      raw.splice(i, 2);
+      found = true;
+    }
+  }
+  // The parsed headers come from the same fields: only touch them when there was one.
+  if (found)
+    for (const name of Object.keys(req.headers)) if (isIdentity(name)) delete req.headers[name];
 }
 
 /**
@@ -136,6 +143,8 @@ export function stripIdentityHeaders(req: IncomingMessage): void {
  * so a forward's base path (`/vm/1` + `/../2/secret`) cannot be escaped by the guest.
  */
 export function hasDotSegments(target: string): boolean {
+  // Most targets have neither a dot nor an escape: nothing to split.
+  if (!target.includes('.') && !target.includes('%')) return false;
   const path = target.split(/[?#]/, 1)[0] ?? '';
   return path.split('/').some((segment) => /^(?:\.|%2e){1,2}$/i.test(segment));
 }
