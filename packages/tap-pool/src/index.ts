@@ -36,4 +36,4 @@ export {
   type TapPool,
 } from './pool.js';
 export { defaultRunner, type Runner, type RunnerResult } from './runner.js';
-export { type StateRecord, statePath } from './state.js';
+export { isAlive, readState, type StateRecord, statePath } from './state.js';

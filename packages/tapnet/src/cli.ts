@@ -1,8 +1,8 @@
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { type StateRecord, statePath } from '@tapnet/tap-pool';
+import { isAlive, readState, type StateRecord, statePath } from '@tapnet/tap-pool';
 import { UserNetwork } from '@tapnet/user-network';
 import { execa } from 'execa';
 import { type Check, runDoctor } from './doctor.js';
@@ -256,19 +256,11 @@ async function status(values: Values): Promise<number> {
   for (const prefix of prefixes) {
     let record: StateRecord | undefined;
     try {
-      record = JSON.parse(await readFile(statePath(stateDir, prefix), 'utf8')) as StateRecord;
+      record = readState(statePath(stateDir, prefix));
     } catch {
       record = undefined;
     }
-    let alive = false;
-    if (record?.pid) {
-      try {
-        process.kill(record.pid, 0);
-        alive = true;
-      } catch {
-        alive = false;
-      }
-    }
+    const alive = record !== undefined && isAlive(record.pid);
     pools.push({
       prefix,
       ...(record && { pid: record.pid }),

@@ -1,5 +1,4 @@
 import { EventEmitter } from 'node:events';
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   buildDnsmasqConfig,
@@ -23,12 +22,13 @@ import {
   checkConflicts,
   cleanupPool,
   createTapPool,
+  isAlive,
   NetworkAllocator,
   type NetworkPlan,
   type PoolPlan,
   planPool,
   readHostSnapshot,
-  type StateRecord,
+  readState,
   statePath,
   type TapPool,
 } from '@tapnet/tap-pool';
@@ -87,8 +87,8 @@ export async function cleanupLeftovers(
   prefix: string,
   stateDir = '/run/tapnet',
 ): Promise<LeftoverReport> {
-  const pid = await recordedPid(prefix, stateDir);
-  if (pid !== undefined && pid > 0 && isAlive(pid)) {
+  const pid = recordedPid(prefix, stateDir);
+  if (pid !== undefined && isAlive(pid)) {
     return {
       prefix,
       running: pid,
@@ -108,20 +108,12 @@ function emptyCleanup(): CleanupReport {
   return { removedDevices: [], removedAddresses: [], restoredSysctls: [], skipped: [] };
 }
 
-async function recordedPid(prefix: string, stateDir: string): Promise<number | undefined> {
+/** The pid a pool's state record names; undefined without a record, or with one tap-pool refuses. */
+function recordedPid(prefix: string, stateDir: string): number | undefined {
   try {
-    return (JSON.parse(await readFile(statePath(stateDir, prefix), 'utf8')) as StateRecord).pid;
+    return readState(statePath(stateDir, prefix))?.pid;
   } catch {
     return undefined;
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 
@@ -218,9 +210,8 @@ export class Pool extends EventEmitter implements AsyncDisposable {
     if (o.metadataHardening !== undefined) normalizeHardening(o.metadataHardening);
     // A live pool (this process included) owns the prefix; a crashed one's leftovers (its
     // record names a dead process) would block this one and are removed first.
-    const owner = await recordedPid(plan.prefix, o.stateDir);
-    if (owner !== undefined && owner > 0 && isAlive(owner))
-      throw new PrefixInUseError(plan.prefix, owner);
+    const owner = recordedPid(plan.prefix, o.stateDir);
+    if (owner !== undefined && isAlive(owner)) throw new PrefixInUseError(plan.prefix, owner);
     if (o.cleanupStale && owner !== undefined) await cleanupLeftovers(plan.prefix, o.stateDir);
     checkConflicts(plan, await readHostSnapshot());
 
