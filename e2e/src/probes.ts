@@ -116,7 +116,7 @@ probe_http() {
 }
 probe_dns() {
   _out=$(_t 5 nslookup ${'$'}{4:+-type=$4} "$2" $3 2>&1); _rc=$?
-  _ans=$(echo "$_out" | awk 'NR > 2 && !/^Server:/ && !/^Non-authoritative/ && !/^$/ && !/^\*\*\*/ && !/^\*\* / && !/^;;/')
+  _ans=$(echo "$_out" | awk 'NR > 2 && !/^Server:/ && !/^Non-authoritative/ && !/^$/ && !/^\*\*\*/ && !/^\*\* / && !/^;;/ && !/^(Terminated|Killed)$/')
   _addrs=$(echo "$_ans" | sed -n 's/^Address:[ \t]*//p' | tr '\n' ',' | sed 's/,$//')
   if [ -n "$_ans" ] && echo "$_ans" | grep -qv '^Name:'; then
     echo "PROBE $1=ok addrs=${'$'}{_addrs:--} data=$(echo "$_ans" | _b64)"
