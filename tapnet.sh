@@ -11,6 +11,9 @@ PNPM_VERSION=$(sed -n 's/.*"packageManager": *"pnpm@\([^"]*\)".*/\1/p' package.j
 APT_PACKAGES=(iproute2 iptables nftables dnsmasq-base qemu-system-x86 busybox-static
   netcat-openbsd socat cpio kmod procps util-linux ca-certificates curl xz-utils zstd conntrack)
 
+# The build runs turbo: no telemetry notice or upload from the project's own commands.
+export TURBO_TELEMETRY_DISABLED=1
+
 say() { printf '\033[1m[tapnet]\033[0m %s\n' "$*" >&2; }
 
 ensure_apt() {
