@@ -61,20 +61,48 @@ export function folderHandler(root: string): FetchHandler {
   return async (request: Request, ctx: HandlerContext) => {
     if (request.method !== 'GET' && request.method !== 'HEAD')
       return new Response('method not allowed\n', { status: 405 });
-    const path = decodeURIComponent(new URL(request.url).pathname);
-    for (const base of [join(root, ctx.network), join(root, 'default')]) {
-      const file = resolve(base, `.${path}`);
-      // Never outside the network's folder, whatever the path says (.., symlinks).
-      if (file !== base && !file.startsWith(base + sep))
-        return new Response('forbidden\n', { status: 403 });
-      try {
-        const real = await realpath(file);
-        if (!real.startsWith(root + sep)) return new Response('forbidden\n', { status: 403 });
-        if ((await stat(real)).isFile()) return new Response(await readFile(real));
-      } catch {
-        // try the next folder
-      }
+    let path: string;
+    try {
+      path = decodeURIComponent(new URL(request.url).pathname);
+    } catch {
+      // A malformed percent-escape is the client's mistake, not the server's.
+      return new Response('bad request\n', { status: 400 });
+    }
+    if (path.includes('\0')) return new Response('bad request\n', { status: 400 });
+    for (const folder of [ctx.network, 'default']) {
+      const found = await readWithin(join(root, folder), path);
+      if (found === 'forbidden') return new Response('forbidden\n', { status: 403 });
+      if (found !== undefined) return new Response(found);
     }
     return new Response('not found\n', { status: 404 });
   };
+}
+
+/**
+ * The file at `path` below `base`, only if it resolves (symlinks followed) inside `base` itself:
+ * a link in one network's folder must not serve another network's file, and a network's folder
+ * that is itself a link is not that network's. Undefined when there is no such file.
+ */
+async function readWithin(base: string, path: string): Promise<Buffer | 'forbidden' | undefined> {
+  const file = resolve(base, `.${path}`);
+  if (!within(base, file)) return 'forbidden';
+  let realBase: string;
+  let real: string;
+  try {
+    realBase = await realpath(base);
+    real = await realpath(file);
+  } catch {
+    return undefined;
+  }
+  if (realBase !== base || !within(base, real)) return 'forbidden';
+  try {
+    if (!(await stat(real)).isFile()) return undefined;
+    return await readFile(real);
+  } catch {
+    return undefined;
+  }
+}
+
+function within(base: string, file: string): boolean {
+  return file === base || file.startsWith(base + sep);
 }
