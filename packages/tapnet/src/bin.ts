@@ -1,11 +1,13 @@
 #!/usr/bin/env node
-import { main } from './cli.js';
+import { main } from './cli/main.js';
+import { formatError } from './cli/output.js';
 
-main(process.argv.slice(2)).then(
+const args = process.argv.slice(2);
+main(args).then(
   (code) => process.exit(code),
   (error: unknown) => {
-    const e = error as { code?: string; message?: string };
-    process.stderr.write(`tapnet: ${e.message ?? String(error)}${e.code ? ` [${e.code}]` : ''}\n`);
-    process.exit(e.code === 'ERR_USAGE' ? 2 : 1);
+    process.stderr.write(formatError(error, args.includes('--json')));
+    const code = (error as { code?: unknown } | null)?.code;
+    process.exit(code === 'ERR_USAGE' ? 2 : code === 'ERR_QEMU_NOT_FOUND' ? 127 : 1);
   },
 );

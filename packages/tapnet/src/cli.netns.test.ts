@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { mkdtemp, readdir, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describeNetns, run, snapshotNamespace, waitFor } from '@tapnet/testing';
@@ -146,6 +146,147 @@ describeNetns('the tapnet CLI', () => {
     const { child: up } = await startUp(['--size', '2', '--prefix', 'tk']);
     up.kill('SIGTERM');
     expect((await up).exitCode).toBe(0);
+    expect(await snapshotNamespace()).toEqual(before);
+  });
+
+  it('reports a QEMU binary that is not there with exit 127, and leaves nothing behind', async () => {
+    const before = await snapshotNamespace();
+    const result = await tapnet(['run', '--', 'qemu-nope', '-m', '64']);
+    expect(result.exitCode).toBe(127);
+    expect(result.stderr).toContain('QEMU binary `qemu-nope` not found on PATH');
+    expect(await snapshotNamespace()).toEqual(before);
+  });
+
+  it('passes QEMU’s own exit status on', async () => {
+    const result = await tapnet(['run', '--uplink', 'none', '--', ...pausedQemu, '-bogus-option']);
+    expect(result.exitCode).toBe(1); // QEMU refuses the option and exits 1
+    expect(result.stderr).toMatch(/bogus-option/);
+  });
+
+  it.each([
+    [
+      ['up', '--size', 'abc'],
+      /Expected --size to be a whole number, got `abc`/,
+      /^Usage: tapnet up /m,
+    ],
+    [['status', '--bogus'], /`tapnet status` has no option `--bogus`/, /^Usage: tapnet status /m],
+    [
+      ['up', '--size', '1', '--uplink', 'eth9'],
+      /--uplink to name a network device here, got `eth9`/,
+      /^Usage: tapnet up /m,
+    ],
+    [['nope'], /Unknown command `nope`/, /^Usage: tapnet <command>/m],
+  ])(
+    'refuses %j with exit 2 and a usage line, before printing or creating anything',
+    async (args, message, usage) => {
+      const before = await snapshotNamespace();
+      const result = await tapnet(args);
+      expect(result.exitCode).toBe(2);
+      expect(result.stdout).toBe('');
+      expect(result.stderr).toMatch(message);
+      expect(result.stderr).toMatch(usage);
+      expect(result.stderr).not.toContain('creating pool');
+      expect(await snapshotNamespace()).toEqual(before);
+    },
+  );
+
+  it('reports errors as JSON on stderr with --json', async () => {
+    const result = await tapnet(['up', '--size', '0', '--json']);
+    expect(result.exitCode).toBe(1);
+    expect(result.stdout).toBe('');
+    expect(JSON.parse(result.stderr)).toEqual({
+      error: expect.objectContaining({
+        code: 'ERR_INVALID_OPTION',
+        message: expect.stringMatching(/size/),
+      }),
+    });
+  });
+
+  it('prints its version and per-command help', async () => {
+    const version = await tapnet(['--version']);
+    expect(version.exitCode).toBe(0);
+    const { version: expected } = JSON.parse(
+      await readFile(resolve(import.meta.dirname, '../package.json'), 'utf8'),
+    ) as { version: string };
+    expect(version.stdout.trim()).toBe(`tapnet ${expected}`);
+    for (const args of [
+      ['up', '--help'],
+      ['help', 'up'],
+    ]) {
+      const help = await tapnet(args);
+      expect(help.exitCode).toBe(0);
+      expect(help.stdout).toMatch(/^Usage: tapnet up --size N/);
+      expect(help.stdout).toContain('--quiet');
+    }
+  });
+
+  it('up --json streams one JSON object per line: the networks with MAC and QEMU args, then metadata requests', async () => {
+    const child = execa(
+      process.execPath,
+      [bin, 'up', '--size', '1', '--prefix', 'tj', '--uplink', 'none', '--json'],
+      {
+        reject: false,
+      },
+    );
+    const lines: unknown[] = [];
+    let buffer = '';
+    child.stdout?.on('data', (chunk: Buffer) => {
+      buffer += chunk.toString();
+      for (let i = buffer.indexOf('\n'); i !== -1; i = buffer.indexOf('\n')) {
+        lines.push(JSON.parse(buffer.slice(0, i)));
+        buffer = buffer.slice(i + 1);
+      }
+    });
+    await waitFor(() => lines.length > 0, {
+      what: 'the `up` event',
+      timeout: 30_000,
+      seen: () => buffer,
+    });
+    expect(lines[0]).toEqual({
+      event: 'up',
+      prefix: 'tj',
+      uplink: null,
+      backend: expect.any(String),
+      networks: [
+        {
+          name: 'tj0',
+          subnet: '10.231.0.0/24',
+          gateway: expect.any(String),
+          mac: expect.stringMatching(/^([0-9a-f]{2}:){5}[0-9a-f]{2}$/),
+          qemuArgs: [
+            '-netdev',
+            'tap,id=net0,ifname=tj0,script=no,downscript=no',
+            '-device',
+            expect.stringContaining('netdev=net0'),
+          ],
+        },
+      ],
+    });
+    const host = await request('http://169.254.169.254/logged');
+    await host.body.dump();
+    await waitFor(() => lines.length > 1, {
+      what: 'a metadata-request event',
+      timeout: 10_000,
+      seen: () => JSON.stringify(lines),
+    });
+    expect(lines[1]).toEqual(
+      expect.objectContaining({ event: 'metadata-request', url: '/logged', status: 403 }),
+    );
+    child.kill('SIGHUP'); // a closed terminal disposes too
+    const result = await child;
+    expect(result.exitCode).toBe(0);
+    expect(lines.at(-1)).toEqual({ event: 'disposed', prefix: 'tj' });
+  });
+
+  it('two runs side by side each get a pool of their own', async () => {
+    const before = await snapshotNamespace();
+    const runs = [0, 1].map(() =>
+      tapnet(['run', '--uplink', 'none', '--', ...pausedQemu], { input: 'info network\nquit\n' }),
+    );
+    const results = await Promise.all(runs);
+    for (const r of results) expect(r.exitCode, r.all).toBe(0);
+    const taps = results.map((r) => /ifname=(\w+)/.exec(r.all ?? '')?.[1]);
+    expect(new Set(taps).size).toBe(2);
     expect(await snapshotNamespace()).toEqual(before);
   });
 });

@@ -1,7 +1,10 @@
-import { constants } from 'node:fs';
-import { access, open, readFile } from 'node:fs/promises';
-import { delimiter, join } from 'node:path';
+import { accessSync, constants, realpathSync, statSync } from 'node:fs';
+import { open, readFile } from 'node:fs/promises';
+import { detectUplink } from '@tapnet/firewall';
 import { checkConflicts, planPool, readHostSnapshot } from '@tapnet/tap-pool';
+import { type BridgeLookup, findBridge } from '@tapnet/user-network';
+import { uplinkExists } from './cli/uplink.js';
+import { findBinary } from './which.js';
 
 export interface Check {
   name: string;
@@ -11,60 +14,41 @@ export interface Check {
   fix?: string;
 }
 
-export async function findBinary(
-  name: string,
-  path = process.env.PATH ?? '',
-): Promise<string | undefined> {
-  for (const dir of path.split(delimiter).concat(['/usr/sbin', '/sbin'])) {
-    if (!dir) continue;
-    try {
-      await access(join(dir, name), constants.X_OK);
-      return join(dir, name);
-    } catch {
-      // not here
-    }
-  }
-  return undefined;
-}
-
 /** Whether CAP_NET_ADMIN (bit 12) is in this process's effective set. */
 export function hasNetAdmin(procStatus: string): boolean {
   const hex = /^CapEff:\s*([0-9a-f]+)$/im.exec(procStatus)?.[1];
   return hex !== undefined && (BigInt(`0x${hex}`) & (1n << 12n)) !== 0n;
 }
 
-const binaries: { names: string[]; why: string; pkg: string; required: boolean }[] = [
-  { names: ['ip'], why: 'TAP devices and addresses', pkg: 'iproute2', required: true },
-  { names: ['nft'], why: 'the nftables firewall backend', pkg: 'nftables', required: false },
-  {
-    names: ['iptables-restore'],
-    why: 'the iptables firewall backend',
-    pkg: 'iptables',
-    required: false,
-  },
-  { names: ['dnsmasq'], why: 'DHCP and DNS for guests', pkg: 'dnsmasq-base', required: true },
-  {
-    names: ['qemu-system-x86_64'],
-    why: 'running VMs (`tapnet run`)',
-    pkg: 'qemu-system-x86',
-    required: false,
-  },
-  {
-    names: ['nc', 'socat'],
-    why: 'metadata for user-mode networks',
-    pkg: 'netcat-openbsd',
-    required: false,
-  },
-  {
-    names: ['conntrack'],
-    why: "flushing a released network's tracked flows",
-    pkg: 'conntrack',
-    required: false,
-  },
-];
+const binaries: { names: string[]; why: string; pkg: string; required: boolean; all?: boolean }[] =
+  [
+    { names: ['ip'], why: 'TAP devices and addresses', pkg: 'iproute2', required: true },
+    { names: ['nft'], why: 'the nftables firewall backend', pkg: 'nftables', required: false },
+    {
+      // Detection runs iptables-save, applying runs iptables-restore: the backend needs both.
+      names: ['iptables-save', 'iptables-restore'],
+      why: 'the iptables firewall backend',
+      pkg: 'iptables',
+      required: false,
+      all: true,
+    },
+    { names: ['dnsmasq'], why: 'DHCP and DNS for guests', pkg: 'dnsmasq-base', required: true },
+    {
+      names: ['qemu-system-x86_64'],
+      why: 'running VMs (`tapnet run`)',
+      pkg: 'qemu-system-x86',
+      required: false,
+    },
+    {
+      names: ['conntrack'],
+      why: "flushing a released network's tracked flows",
+      pkg: 'conntrack',
+      required: false,
+    },
+  ];
 
 export async function runDoctor(
-  options: { size?: number; prefix?: string; subnet?: string } = {},
+  options: { size?: number; prefix?: string; subnet?: string; uplink?: string } = {},
 ): Promise<Check[]> {
   const checks: Check[] = [];
   const status = await readFile('/proc/self/status', 'utf8');
@@ -97,8 +81,13 @@ export async function runDoctor(
   }
   let firewallFound = false;
   for (const b of binaries) {
-    const found = (await Promise.all(b.names.map((n) => findBinary(n)))).find(Boolean);
-    if (b.names[0] === 'nft' || b.names[0] === 'iptables-restore') firewallFound ||= Boolean(found);
+    const paths = await Promise.all(b.names.map((n) => findBinary(n)));
+    const found = b.all
+      ? paths.every(Boolean)
+        ? paths.join(', ')
+        : undefined
+      : paths.find(Boolean);
+    if (b.names[0] === 'nft' || b.names[0] === 'iptables-save') firewallFound ||= Boolean(found);
     checks.push(
       found
         ? { name: b.names.join('/'), status: 'ok', detail: found }
@@ -114,9 +103,11 @@ export async function runDoctor(
     checks.push({
       name: 'firewall',
       status: 'fail',
-      detail: 'neither nft nor iptables-restore',
+      detail: 'neither nft nor iptables-save/iptables-restore',
       fix: 'apt-get install nftables',
     });
+  checks.push(bridgeCheck());
+  checks.push(await uplinkCheck(options.uplink));
   try {
     const kvm = await open('/dev/kvm', 'r+');
     await kvm.close();
@@ -151,8 +142,71 @@ export async function runDoctor(
       name: 'address plan',
       status: 'fail',
       detail: (error as Error).message,
-      fix: 'choose another --subnet or --prefix, or `tapnet cleanup` leftovers',
+      fix: planFix(error),
     });
   }
   return checks;
+}
+
+/** What to change when the plan fails: the option it names, or the conflicting host state. */
+export function planFix(error: unknown): string {
+  const e = error as { code?: unknown; message?: unknown };
+  if (e.code === 'ERR_INVALID_OPTION') {
+    const option = /`(size|prefix|subnet|prefixLength)`/.exec(String(e.message))?.[1];
+    const flag =
+      option === 'prefixLength' ? '--prefix-length' : option ? `--${option}` : 'the option';
+    return `change ${flag} to what the message expects`;
+  }
+  return 'choose another --subnet or --prefix, or `tapnet cleanup` leftovers';
+}
+
+/** The bridge user-mode networks will use: OpenBSD netcat (it has `-U`) or socat. */
+function bridgeCheck(): Check {
+  const lookup: BridgeLookup = {
+    searchPath: process.env.PATH ?? '',
+    isExecutable: (path) => {
+      try {
+        accessSync(path, constants.X_OK);
+        return statSync(path).isFile();
+      } catch {
+        return false;
+      }
+    },
+    realpath: (path) => realpathSync(path),
+  };
+  try {
+    const bridge = findBridge('auto', lookup);
+    return { name: 'metadata bridge', status: 'ok', detail: `${bridge.kind} ${bridge.path}` };
+  } catch (error) {
+    return {
+      name: 'metadata bridge',
+      status: 'warn',
+      detail: `${(error as Error).message.split(';')[0]} (needed for user-mode networks)`,
+      fix: 'apt-get install netcat-openbsd (or socat)',
+    };
+  }
+}
+
+async function uplinkCheck(uplink: string | undefined): Promise<Check> {
+  if (uplink === 'none')
+    return { name: 'uplink', status: 'ok', detail: 'none: guests reach nothing beyond the host' };
+  if (uplink !== undefined) {
+    return (await uplinkExists(uplink))
+      ? { name: 'uplink', status: 'ok', detail: `${uplink} exists` }
+      : {
+          name: 'uplink',
+          status: 'fail',
+          detail: `no device \`${uplink}\` here`,
+          fix: 'name a device from `ip link`, or --uplink none',
+        };
+  }
+  const detected = await detectUplink();
+  return detected
+    ? { name: 'uplink', status: 'ok', detail: `${detected} (the default route's device)` }
+    : {
+        name: 'uplink',
+        status: 'warn',
+        detail: 'no default route: pools forward nothing beyond the host',
+        fix: 'add a default route, or pass --uplink DEV',
+      };
 }

@@ -16,7 +16,11 @@ import {
   type FirewallStatus,
   type Policy,
 } from '@tapnet/firewall';
-import { MetadataServer, normalizeHardening } from '@tapnet/metadata-proxy';
+import {
+  type MetadataRequestEvent,
+  MetadataServer,
+  normalizeHardening,
+} from '@tapnet/metadata-proxy';
 import {
   type CleanupReport,
   checkConflicts,
@@ -33,10 +37,10 @@ import {
   type TapPool,
 } from '@tapnet/tap-pool';
 import { ConntrackFlusher } from './conntrack.js';
-import { findBinary } from './doctor.js';
 import { PoolDisposedError, PrefixInUseError } from './errors.js';
 import { Network, type NetworkHost } from './network.js';
 import { type NormalizedPoolOptions, normalizeOptions, type PoolOptions } from './options.js';
+import { findBinary } from './which.js';
 
 export interface PoolStatus {
   prefix: string;
@@ -121,8 +125,9 @@ function recordedPid(prefix: string, stateDir: string): number | undefined {
  * A fixed set of isolated networks, one per VM: TAP devices, firewall, one dnsmasq and one
  * metadata server, created together by `Pool.create` and removed together by `dispose()`.
  *
- * Events: `lease` (Lease), `dnsmasq-restart` ({ attempt, delayMs, ... }), `error` (Error; emitted
- * only while someone listens, so a handler's failure never crashes the process).
+ * Events: `lease` (Lease), `dnsmasq-restart` ({ attempt, delayMs, ... }), `metadata-request`
+ * ({ network, method, url, status, remoteAddress }, once a request is answered), `error` (Error;
+ * emitted only while someone listens, so a handler's failure never crashes the process).
  */
 export class Pool extends EventEmitter implements AsyncDisposable {
   readonly #parts: Parts;
@@ -148,10 +153,23 @@ export class Pool extends EventEmitter implements AsyncDisposable {
     parts.dnsmasq.on('restart', (info: unknown) => this.emit('dnsmasq-restart', info));
     parts.dnsmasq.on('failed', (error: Error) => this.#emitError(error));
     parts.dnsmasq.on('error', (error: Error) => this.#emitError(error));
+    // Only while someone listens: the server builds no request event otherwise.
+    this.on('newListener', (event) => {
+      if (event === 'metadata-request' && this.listenerCount('metadata-request') === 0) {
+        parts.metadata.on('request', this.#forwardRequest);
+      }
+    });
+    this.on('removeListener', (event) => {
+      if (event === 'metadata-request' && this.listenerCount('metadata-request') === 0) {
+        parts.metadata.off('request', this.#forwardRequest);
+      }
+    });
     parts.metadata.on('error', (event: { network?: string; error?: Error } | Error) =>
       this.#emitError(event instanceof Error ? event : (event.error ?? new Error(String(event)))),
     );
   }
+
+  readonly #forwardRequest = (event: MetadataRequestEvent) => this.emit('metadata-request', event);
 
   #emitError(error: Error): void {
     if (this.listenerCount('error') > 0) this.emit('error', error);

@@ -1,0 +1,71 @@
+import { readdir } from 'node:fs/promises';
+import { isAlive, readState, type StateRecord, statePath } from '@tapnet/tap-pool';
+import { TapnetError } from '../../errors.js';
+import { type Output, table } from '../output.js';
+import type { Values } from '../parse.js';
+
+export const DEFAULT_STATE_DIR = '/run/tapnet';
+
+/** The prefixes with a record in `stateDir`; none when it does not exist, an error when unreadable. */
+export async function recordedPrefixes(stateDir: string): Promise<string[]> {
+  let names: string[];
+  try {
+    names = await readdir(stateDir);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    // EACCES and the like: say that we could not tell, never "no pools".
+    throw new TapnetError(
+      'ERR_STATE_DIR',
+      `Could not read the state folder ${stateDir}: ${(error as Error).message}`,
+      {
+        cause: error,
+      },
+    );
+  }
+  return names.filter((f) => f.endsWith('.json')).map((f) => f.slice(0, -'.json'.length));
+}
+
+export async function statusCommand(values: Values, out: Output): Promise<number> {
+  const stateDir = values['state-dir'] ?? DEFAULT_STATE_DIR;
+  const pools: {
+    prefix: string;
+    pid?: number;
+    alive: boolean;
+    devices: string[];
+    problem?: string;
+  }[] = [];
+  for (const prefix of await recordedPrefixes(stateDir)) {
+    let record: StateRecord | undefined;
+    let problem: string | undefined;
+    try {
+      record = readState(statePath(stateDir, prefix));
+    } catch (error) {
+      problem = (error as Error).message;
+    }
+    pools.push({
+      prefix,
+      ...(record && { pid: record.pid }),
+      alive: record !== undefined && isAlive(record.pid),
+      devices: record?.devices ?? [],
+      ...(problem !== undefined && { problem }),
+    });
+  }
+  out.emit(pools, () =>
+    pools.length === 0
+      ? `no pools recorded in ${stateDir}`
+      : table([
+          ['prefix', 'pid', 'state', 'devices'],
+          ...pools.map((p) => [
+            p.prefix,
+            String(p.pid ?? '?'),
+            p.problem !== undefined
+              ? `unreadable record: ${p.problem}`
+              : p.alive
+                ? 'running'
+                : 'stale (run `tapnet cleanup`)',
+            String(p.devices.length),
+          ]),
+        ]),
+  );
+  return 0;
+}

@@ -1,0 +1,134 @@
+/**
+ * What the CLI accepts, as data: every command, its options and its usage line. Parsing, help,
+ * usage errors and shell completion are all derived from this one table.
+ */
+export const OPTIONS = {
+  size: { type: 'string', value: 'N', help: 'how many networks (1 to 4096)' },
+  prefix: { type: 'string', value: 'P', help: 'device name prefix (`tn` → tn0, tn1, …)' },
+  subnet: { type: 'string', value: 'CIDR', help: 'the range networks are cut from' },
+  'prefix-length': { type: 'string', value: 'L', help: 'each network’s prefix length (16 to 30)' },
+  firewall: { type: 'string', value: 'auto|nft|iptables', help: 'the firewall backend' },
+  uplink: { type: 'string', value: 'DEV|none', help: 'where guests’ traffic leaves (NAT)' },
+  'state-dir': { type: 'string', value: 'DIR', help: 'where pools keep their records' },
+  metadata: { type: 'string', value: 'FILE|DIR|URL', help: 'what the metadata service answers' },
+  model: { type: 'string', value: 'virtio-net-pci|e1000', help: 'the guest’s NIC' },
+  user: { type: 'boolean', help: 'user-mode network (no root needed)' },
+  'socket-folder': {
+    type: 'string',
+    value: 'DIR',
+    help: 'where the metadata socket goes (--user)',
+  },
+  quiet: { type: 'boolean', help: 'do not log metadata requests' },
+  json: { type: 'boolean', help: 'machine-readable output (NDJSON), errors as JSON on stderr' },
+  help: { type: 'boolean', short: 'h', help: 'this help' },
+  version: { type: 'boolean', help: 'print the version' },
+} as const;
+
+export type OptionName = keyof typeof OPTIONS;
+
+export const CHOICES: Partial<Record<OptionName, readonly string[]>> = {
+  firewall: ['auto', 'nft', 'iptables'],
+  model: ['virtio-net-pci', 'e1000'],
+};
+
+const POOL: readonly OptionName[] = [
+  'size',
+  'prefix',
+  'subnet',
+  'prefix-length',
+  'firewall',
+  'uplink',
+  'state-dir',
+];
+
+export interface CommandSpec {
+  summary: string;
+  /** What follows `tapnet <name>` in the usage line. */
+  synopsis: string;
+  options: readonly OptionName[];
+  /** Positional words the command takes (completion offers them). */
+  positionals?: readonly string[];
+  /** Whether the command takes words after `--` (QEMU's command line). */
+  dashdash?: boolean;
+}
+
+export const COMMANDS = {
+  doctor: {
+    summary: 'check privileges, devices, tools, the uplink and the address plan',
+    synopsis: '[--size N] [--prefix P] [--subnet CIDR] [--uplink DEV]',
+    options: ['size', 'prefix', 'subnet', 'uplink', 'json'],
+  },
+  up: {
+    summary: 'create a pool in the foreground; Ctrl-C (or SIGTERM/SIGHUP) disposes it',
+    synopsis: '--size N [pool options] [--metadata FILE|DIR|URL] [--quiet]',
+    options: [...POOL, 'metadata', 'quiet', 'json'],
+  },
+  run: {
+    summary: 'run QEMU with a network of its own, released when QEMU exits',
+    synopsis: '[--user] [--metadata FILE|DIR|URL] [--model M] -- QEMU ARGS…',
+    options: [...POOL, 'metadata', 'model', 'user', 'socket-folder', 'json'],
+    dashdash: true,
+  },
+  status: {
+    summary: 'pools recorded on this host (state records)',
+    synopsis: '[--state-dir DIR]',
+    options: ['state-dir', 'json'],
+  },
+  cleanup: {
+    summary: 'remove what a crashed pool left behind (only what it created)',
+    synopsis: '[--prefix P] [--state-dir DIR]',
+    options: ['prefix', 'state-dir', 'json'],
+  },
+  completion: {
+    summary: 'print a shell completion script',
+    synopsis: 'bash|zsh',
+    options: [],
+    positionals: ['bash', 'zsh'],
+  },
+  help: {
+    summary: 'help for a command',
+    synopsis: '[COMMAND]',
+    options: [],
+  },
+} as const satisfies Record<string, CommandSpec>;
+
+export type CommandName = keyof typeof COMMANDS;
+
+export function isCommand(word: string): word is CommandName {
+  return Object.hasOwn(COMMANDS, word);
+}
+
+export function usageLine(command: CommandName): string {
+  return `Usage: tapnet ${command} ${COMMANDS[command].synopsis}`.trimEnd();
+}
+
+function optionLine(name: OptionName): string {
+  const o: { value?: string; short?: string; help: string } = OPTIONS[name];
+  const flag = `${o.short ? `-${o.short}, ` : ''}--${name}${o.value ? ` ${o.value}` : ''}`;
+  return `  ${flag.padEnd(30)} ${o.help}`;
+}
+
+export function commandHelp(command: CommandName): string {
+  const spec: CommandSpec = COMMANDS[command];
+  const lines = [usageLine(command), '', spec.summary];
+  if (spec.options.length > 0) lines.push('', 'Options:', ...spec.options.map(optionLine));
+  return `${lines.join('\n')}\n`;
+}
+
+export function globalHelp(): string {
+  const names = Object.keys(COMMANDS) as CommandName[];
+  return [
+    'Usage: tapnet <command> [options]',
+    '',
+    'Commands:',
+    ...names.map((n) => `  ${n.padEnd(12)} ${COMMANDS[n].summary}`),
+    '',
+    'Options for every command:',
+    optionLine('json'),
+    optionLine('help'),
+    optionLine('version'),
+    '',
+    'Run `tapnet help <command>` (or `tapnet <command> --help`) for its options.',
+    '',
+  ].join('\n');
+}
