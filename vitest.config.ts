@@ -19,20 +19,8 @@ const alias = workspaceDirs.map((dir) => {
     replacement: resolve(root, dir, 'src/index.ts'),
   };
 });
-const testingAlias = workspaceDirs
-  .filter((dir) => existsSync(resolve(root, dir, 'src/testing.ts')))
-  .map((dir) => {
-    const pkg = JSON.parse(readFileSync(resolve(root, dir, 'package.json'), 'utf8')) as {
-      name: string;
-    };
-    return {
-      find: new RegExp(`^${pkg.name.replace('/', '\\/')}/testing$`),
-      replacement: resolve(root, dir, 'src/testing.ts'),
-    };
-  });
-
 export default defineConfig({
-  resolve: { alias: [...testingAlias, ...alias] },
+  resolve: { alias },
   test: {
     testTimeout: 30_000,
     hookTimeout: 60_000,
