@@ -8,6 +8,7 @@ import {
 } from 'node:http';
 import type { Server as NetServer, Socket } from 'node:net';
 import { normalizeRemoteAddress } from './address.js';
+import { admitConnection, shareOf } from './admission.js';
 import { createDispatcher, type Dispatcher } from './dispatcher.js';
 import {
   ClosedError,
@@ -48,6 +49,8 @@ export interface NetworkStats {
   /** Bytes written to this network's connections (heads and bodies). */
   bytesOut: number;
   openConnections: number;
+  /** Connections refused at accept (own cap, connection rate, or no share left): destroyed at once. */
+  refusedConnections: number;
 }
 
 /** Payload of the `error` event. */
@@ -71,6 +74,9 @@ interface NetworkState {
   forwarder: Forwarder | undefined;
   readonly sockets: Set<Socket>;
   bucket: TokenBucket;
+  /** New-connection rate. */
+  connectBucket: TokenBucket;
+  refused: number;
   readonly counts: [number, number, number, number];
   closedBytes: number;
   removed: boolean;
@@ -83,6 +89,8 @@ interface Connection {
   rejected: boolean;
   /** Requests received and not yet answered. */
   active: number;
+  /** Requests received in all. */
+  requests: number;
 }
 
 const kConnection = Symbol('tapnet.metadata-proxy.connection');
@@ -248,6 +256,8 @@ export class MetadataServer extends EventEmitter implements AsyncDisposable {
       forwarder: undefined,
       sockets: new Set(),
       bucket: new TokenBucket(p.requestsPerSecond, p.burst, Date.now()),
+      connectBucket: new TokenBucket(p.connectionsPerSecond, p.connectionBurst, Date.now()),
+      refused: 0,
       counts: [0, 0, 0, 0],
       closedBytes: 0,
       removed: false,
@@ -323,6 +333,7 @@ export class MetadataServer extends EventEmitter implements AsyncDisposable {
     this.#tokens?.drop(state.name);
     const p = this.#hardening.perNetwork;
     state.bucket = new TokenBucket(p.requestsPerSecond, p.burst, Date.now());
+    state.connectBucket = new TokenBucket(p.connectionsPerSecond, p.connectionBurst, Date.now());
     for (const socket of state.sockets) socket.destroy();
   }
 
@@ -340,6 +351,7 @@ export class MetadataServer extends EventEmitter implements AsyncDisposable {
         requests: { '2xx': c2, '3xx': c3, '4xx': c4, '5xx': c5 },
         bytesOut,
         openConnections: state.sockets.size,
+        refusedConnections: state.refused,
       };
     }
     return out;
@@ -401,7 +413,6 @@ export class MetadataServer extends EventEmitter implements AsyncDisposable {
   }
 
   #onConnection = (socket: TrackedSocket): void => {
-    this.#sockets.add(socket);
     const remoteAddress = normalizeRemoteAddress(socket.remoteAddress);
     const network = this.#single ?? this.#dispatcher.lookup(remoteAddress)?.value;
     const connection: Connection = {
@@ -410,31 +421,68 @@ export class MetadataServer extends EventEmitter implements AsyncDisposable {
       remotePort: socket.remotePort ?? 0,
       rejected: false,
       active: 0,
+      requests: 0,
     };
     socket[kConnection] = connection;
+    const h = this.#hardening;
+    const now = Date.now();
+    const networks = this.#single ? 1 : this.#dispatcher.size;
+    const cap = h.perNetwork.maxConnections;
+    const share = shareOf(cap, h.maxConnections, networks);
+    const decision = admitConnection({
+      closing: this.#closing,
+      total: this.#sockets.size,
+      maxConnections: h.maxConnections,
+      reservedForOthers: () => this.#reservedExcept(network, share),
+      network: network && {
+        held: network.sockets.size,
+        cap,
+        share,
+        rateAllows: network.connectBucket.ready(now),
+      },
+    });
+    if (!decision.admit) {
+      // Refused sockets are never kept: not in any set, not half-open waiting for the peer's
+      // FIN. The short answer is written synchronously (it fits the socket buffer), then the
+      // socket is destroyed.
+      connection.rejected = true;
+      if (network) {
+        network.refused++;
+        this.#count(network, decision.status);
+      }
+      socket.on('error', () => {});
+      socket.end(rawResponse(decision.status, 'Retry-After: 1\r\n'));
+      socket.destroy();
+      return;
+    }
+    network?.connectBucket.take(now);
+    this.#sockets.add(socket);
+    network?.sockets.add(socket);
+    // A connection that has sent nothing yet is not watched by Node's header timeout: without
+    // this, idle sockets would hold their place for ever.
+    const firstByte = setTimeout(() => {
+      if (connection.requests === 0 && socket.bytesRead === 0) socket.destroy();
+    }, h.firstByteTimeoutMs);
+    firstByte.unref();
     socket.once('close', () => {
+      clearTimeout(firstByte);
       this.#sockets.delete(socket);
       const state = connection.network;
       if (state?.sockets.delete(socket)) state.closedBytes += socket.bytesWritten;
       if (this.#onDrained && this.#sockets.size === 0) this.#onDrained();
     });
-    const h = this.#hardening;
-    if (this.#closing) {
-      connection.rejected = true;
-      socket.end(rawResponse(503));
-    } else if (this.#sockets.size > h.maxConnections) {
-      connection.rejected = true;
-      socket.end(rawResponse(503, 'Retry-After: 1\r\n'));
-    } else if (network) {
-      if (network.sockets.size >= h.perNetwork.maxConnections) {
-        connection.rejected = true;
-        this.#count(network, 429);
-        socket.end(rawResponse(429, 'Retry-After: 1\r\n'));
-      } else {
-        network.sockets.add(socket);
-      }
-    }
   };
+
+  /** Sockets reserved for registered networks other than `except` and not in use by them. */
+  #reservedExcept(except: NetworkState | undefined, share: number): number {
+    if (this.#single)
+      return except === this.#single ? 0 : Math.max(0, share - this.#single.sockets.size);
+    let reserved = 0;
+    for (const entry of this.#dispatcher.entries()) {
+      if (entry.value !== except) reserved += Math.max(0, share - entry.value.sockets.size);
+    }
+    return reserved;
+  }
 
   /** Maps Node's parser errors to answers, counted for the network they come from. */
   #onClientError = (error: NodeJS.ErrnoException, socket: Socket): void => {
@@ -488,6 +536,7 @@ export class MetadataServer extends EventEmitter implements AsyncDisposable {
     let state = connection.network;
     if (state === undefined || state.removed) state = this.#adopt(connection, socket);
     connection.active++;
+    connection.requests++;
     if (this.#closing) res.setHeader('connection', 'close');
     const h = this.#hardening;
     res.once('close', () => this.#finished(state, req, res, connection));
@@ -539,7 +588,12 @@ export class MetadataServer extends EventEmitter implements AsyncDisposable {
         return;
       }
       const token = headers[t.tokenHeader];
-      if (!this.#tokens.verify(state.name, typeof token === 'string' ? token : undefined, now)) {
+      // Optional mode serves a request without a token; a presented token is always checked.
+      const absent = token === undefined && !t.required;
+      if (
+        !absent &&
+        !this.#tokens.verify(state.name, typeof token === 'string' ? token : undefined, now)
+      ) {
         this.#reply(res, 401, 'Unauthorized: a valid session token is required', withBody);
         return;
       }
