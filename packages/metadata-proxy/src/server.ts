@@ -27,12 +27,7 @@ import {
   type ResolvedHandler,
   resolveHandler,
 } from './handler.js';
-import {
-  fetchRequestHeaders,
-  hasDotSegments,
-  hasProxyHeaders,
-  stripIdentityHeaders,
-} from './headers.js';
+import { fetchRequestHeaders, hasProxyHeaders, stripIdentityHeaders } from './headers.js';
 import { SessionTokens, TokenBucket } from './limits.js';
 import {
   integer,
@@ -41,6 +36,7 @@ import {
   type NormalizedOptions,
   normalizeOptions,
 } from './options.js';
+import { nonCanonicalPath, pathOfTarget } from './target.js';
 
 export type StatusClass = '2xx' | '3xx' | '4xx' | '5xx';
 
@@ -108,11 +104,6 @@ function rawResponse(status: number, extra = ''): string {
 function hasBody(req: IncomingMessage): boolean {
   const length = req.headers['content-length'];
   return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
-}
-
-function pathOf(url: string): string {
-  const q = url.indexOf('?');
-  return q === -1 ? url : url.slice(0, q);
 }
 
 /** Reads a request body up to `limit` bytes. */
@@ -560,8 +551,11 @@ export class MetadataServer extends EventEmitter implements AsyncDisposable {
       this.#reply(res, 431, 'Request Header Fields Too Large', true);
       return;
     }
-    if (hasDotSegments(url)) {
-      this.#reply(res, 400, 'Bad Request: dot segments in the path', withBody);
+    // Every handler kind (and the forward upstream) sees exactly this path, so it must read the
+    // same to all of them: see target.ts.
+    const problem = nonCanonicalPath(url);
+    if (problem !== undefined) {
+      this.#reply(res, 400, `Bad Request: ${problem}`, withBody);
       return;
     }
     const length = headers['content-length'];
@@ -583,7 +577,7 @@ export class MetadataServer extends EventEmitter implements AsyncDisposable {
     }
     if (h.tokens && this.#tokens) {
       const t = h.tokens;
-      if (pathOf(url) === t.path) {
+      if (pathOfTarget(url) === t.path) {
         this.#issueToken(state, req, res, t, now, withBody);
         return;
       }
