@@ -8,7 +8,7 @@ import {
 } from 'node:http';
 import type { Server as NetServer, Socket } from 'node:net';
 import { normalizeRemoteAddress } from './address.js';
-import { admitConnection, shareOf } from './admission.js';
+import { gateConnection } from './connection-gate.js';
 import { createDispatcher, type Dispatcher } from './dispatcher.js';
 import {
   ClosedError,
@@ -28,6 +28,14 @@ import {
   resolveHandler,
 } from './handler.js';
 import { fetchRequestHeaders, hasProxyHeaders, stripIdentityHeaders } from './headers.js';
+import {
+  BODYLESS,
+  hasBody,
+  isResponseLike,
+  rawResponse,
+  readBody,
+  TOO_LARGE,
+} from './http-util.js';
 import { SessionTokens, TokenBucket } from './limits.js';
 import {
   integer,
@@ -93,48 +101,6 @@ const kConnection = Symbol('tapnet.metadata-proxy.connection');
 const kExpectContinue = Symbol('tapnet.metadata-proxy.expect-continue');
 type TrackedSocket = Socket & { [kConnection]?: Connection };
 type TrackedRequest = IncomingMessage & { [kExpectContinue]?: boolean };
-
-const TOO_LARGE = Symbol('too large');
-const BODYLESS = new Set(['GET', 'HEAD', 'DELETE', 'OPTIONS']);
-
-function rawResponse(status: number, extra = ''): string {
-  return `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\n${extra}Connection: close\r\nContent-Length: 0\r\n\r\n`;
-}
-
-function hasBody(req: IncomingMessage): boolean {
-  const length = req.headers['content-length'];
-  return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
-}
-
-/** Reads a request body up to `limit` bytes. */
-function readBody(req: IncomingMessage, limit: number): Promise<Buffer | typeof TOO_LARGE> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > limit) {
-        req.removeAllListeners('data');
-        req.pause();
-        resolve(TOO_LARGE);
-        return;
-      }
-      chunks.push(chunk);
-    });
-    req.once('end', () => resolve(Buffer.concat(chunks, size)));
-    req.once('error', reject);
-  });
-}
-
-function isResponseLike(value: unknown): value is Response {
-  return (
-    typeof value === 'object' &&
-    value !== null &&
-    typeof (value as Response).status === 'number' &&
-    typeof (value as Response).arrayBuffer === 'function' &&
-    typeof (value as Response).headers?.forEach === 'function'
-  );
-}
 
 /**
  * The metadata service: one HTTP server that answers each VM through the handler of the network
@@ -415,46 +381,22 @@ export class MetadataServer extends EventEmitter implements AsyncDisposable {
       requests: 0,
     };
     socket[kConnection] = connection;
-    const h = this.#hardening;
-    const now = Date.now();
-    const networks = this.#single ? 1 : this.#dispatcher.size;
-    const cap = h.perNetwork.maxConnections;
-    const share = shareOf(cap, h.maxConnections, networks);
-    const decision = admitConnection({
+    const firstByte = gateConnection({
+      socket,
+      network,
+      all: this.#sockets,
+      networks: () =>
+        this.#single ? [this.#single] : [...this.#dispatcher.entries()].map((e) => e.value),
+      networkCount: this.#single ? 1 : this.#dispatcher.size,
+      hardening: this.#hardening,
       closing: this.#closing,
-      total: this.#sockets.size,
-      maxConnections: h.maxConnections,
-      reservedForOthers: () => this.#reservedExcept(network, share),
-      network: network && {
-        held: network.sockets.size,
-        cap,
-        share,
-        rateAllows: network.connectBucket.ready(now),
+      started: () => connection.requests > 0,
+      onRefused: (status) => {
+        connection.rejected = true;
+        this.#count(network, status);
       },
     });
-    if (!decision.admit) {
-      // Refused sockets are never kept: not in any set, not half-open waiting for the peer's
-      // FIN. The short answer is written synchronously (it fits the socket buffer), then the
-      // socket is destroyed.
-      connection.rejected = true;
-      if (network) {
-        network.refused++;
-        this.#count(network, decision.status);
-      }
-      socket.on('error', () => {});
-      socket.end(rawResponse(decision.status, 'Retry-After: 1\r\n'));
-      socket.destroy();
-      return;
-    }
-    network?.connectBucket.take(now);
-    this.#sockets.add(socket);
-    network?.sockets.add(socket);
-    // A connection that has sent nothing yet is not watched by Node's header timeout: without
-    // this, idle sockets would hold their place for ever.
-    const firstByte = setTimeout(() => {
-      if (connection.requests === 0 && socket.bytesRead === 0) socket.destroy();
-    }, h.firstByteTimeoutMs);
-    firstByte.unref();
+    if (firstByte === undefined) return;
     socket.once('close', () => {
       clearTimeout(firstByte);
       this.#sockets.delete(socket);
@@ -463,17 +405,6 @@ export class MetadataServer extends EventEmitter implements AsyncDisposable {
       if (this.#onDrained && this.#sockets.size === 0) this.#onDrained();
     });
   };
-
-  /** Sockets reserved for registered networks other than `except` and not in use by them. */
-  #reservedExcept(except: NetworkState | undefined, share: number): number {
-    if (this.#single)
-      return except === this.#single ? 0 : Math.max(0, share - this.#single.sockets.size);
-    let reserved = 0;
-    for (const entry of this.#dispatcher.entries()) {
-      if (entry.value !== except) reserved += Math.max(0, share - entry.value.sockets.size);
-    }
-    return reserved;
-  }
 
   /** Maps Node's parser errors to answers, counted for the network they come from. */
   #onClientError = (error: NodeJS.ErrnoException, socket: Socket): void => {
