@@ -61,6 +61,8 @@ export class Forwarder {
     let upstream: Awaited<ReturnType<Pool['request']>>;
     try {
       upstream = await this.#pool.request({
+        // The raw target, exactly as the server checked it (canonical: see target.ts); never a
+        // re-serialisation that could differ from what was checked.
         path: target.basePath + (req.url ?? '/'),
         method: (req.method ?? 'GET') as 'GET',
         headers: upstreamRequestHeaders(req.rawHeaders, ctx),

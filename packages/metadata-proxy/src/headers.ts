@@ -137,14 +137,3 @@ export function stripIdentityHeaders(req: IncomingMessage): void {
   if (found)
     for (const name of Object.keys(req.headers)) if (isIdentity(name)) delete req.headers[name];
 }
-
-/**
- * Whether a request target has dot segments (`.`/`..`, also percent-encoded): never passed on,
- * so a forward's base path (`/vm/1` + `/../2/secret`) cannot be escaped by the guest.
- */
-export function hasDotSegments(target: string): boolean {
-  // Most targets have neither a dot nor an escape: nothing to split.
-  if (!target.includes('.') && !target.includes('%')) return false;
-  const path = target.split(/[?#]/, 1)[0] ?? '';
-  return path.split('/').some((segment) => /^(?:\.|%2e){1,2}$/i.test(segment));
-}

@@ -53,3 +53,12 @@ describe('SessionTokens', () => {
     expect(tokens.verify('a', token, 1)).toBe(false);
   });
 });
+
+describe('TokenBucket.ready', () => {
+  it('tells whether a token is there without taking it', () => {
+    const bucket = new TokenBucket(10, 1, 0);
+    expect([bucket.ready(0), bucket.ready(0)]).toEqual([true, true]);
+    expect(bucket.take(0)).toBe(0);
+    expect([bucket.ready(0), bucket.ready(99), bucket.ready(100)]).toEqual([false, false, true]);
+  });
+});

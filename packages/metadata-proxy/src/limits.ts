@@ -17,6 +17,13 @@ export class TokenBucket {
     this.#last = now;
   }
 
+  /** Whether a token is available now, without taking it. */
+  ready(now: number): boolean {
+    if (this.rate === Number.POSITIVE_INFINITY) return true;
+    const elapsed = now > this.#last ? now - this.#last : 0;
+    return Math.min(this.burst, this.#tokens + (elapsed * this.rate) / 1000) >= 1;
+  }
+
   /** Takes one token: 0 when allowed, otherwise the milliseconds until one is available. */
   take(now: number): number {
     if (this.rate === Number.POSITIVE_INFINITY) return 0;

@@ -12,13 +12,20 @@ describe('normalizeOptions', () => {
       singleNetwork: undefined,
       hardening: {
         rejectProxyHeaders: true,
+        firstByteTimeoutMs: 2000,
         headersTimeoutMs: 5000,
         requestTimeoutMs: 10000,
         keepAliveTimeoutMs: 5000,
         maxHeaderSize: 8192,
         maxHeadersCount: 50,
         maxBodyBytes: 65536,
-        perNetwork: { maxConnections: 32, requestsPerSecond: 100, burst: 200 },
+        perNetwork: {
+          maxConnections: 32,
+          requestsPerSecond: 100,
+          burst: 200,
+          connectionsPerSecond: 100,
+          connectionBurst: 200,
+        },
         maxConnections: 1024,
         tokens: false,
         requiredHeader: false,
@@ -39,7 +46,19 @@ describe('normalizeOptions', () => {
       maxConnections: Number.POSITIVE_INFINITY,
       requestsPerSecond: Number.POSITIVE_INFINITY,
       burst: Number.POSITIVE_INFINITY,
+      connectionsPerSecond: Number.POSITIVE_INFINITY,
+      connectionBurst: Number.POSITIVE_INFINITY,
     });
+  });
+
+  it('takes `tokens: true` as required tokens with defaults, and `required: false` as optional', () => {
+    expect(normalizeOptions({ hardening: { tokens: true } }).hardening.tokens).toEqual(
+      DEFAULTS.hardening.tokens,
+    );
+    expect(DEFAULTS.hardening.tokens.required).toBe(true);
+    expect(
+      normalizeOptions({ hardening: { tokens: { required: false } } }).hardening.tokens,
+    ).toEqual({ ...DEFAULTS.hardening.tokens, required: false });
   });
 
   it.each([
@@ -49,6 +68,22 @@ describe('normalizeOptions', () => {
     [
       { prot: 80 },
       'Expected `options` to have only `host`, `port`, `listener`, `server`, `singleNetwork`, `hardening`, got `prot`',
+    ],
+    [
+      { hardening: { tokens: { required: 'no' } } },
+      'Expected `hardening.tokens.required` to be a boolean, got `no` (string)',
+    ],
+    [
+      { hardening: { perNetwork: { connectionsPerSecond: 0 } } },
+      'Expected `hardening.perNetwork.connectionsPerSecond` to be a number above 0 or Infinity, got `0` (number)',
+    ],
+    [
+      { hardening: { perNetwork: { connectionBurst: 1.5 } } },
+      'Expected `hardening.perNetwork.connectionBurst` to be an integer from 1 to 1000000000 or Infinity, got `1.5` (number)',
+    ],
+    [
+      { hardening: { firstByteTimeoutMs: 50 } },
+      'Expected `hardening.firstByteTimeoutMs` to be an integer from 100 to 3600000, got `50` (number)',
     ],
     [
       { hardening: { maxHeaderSize: 10 } },

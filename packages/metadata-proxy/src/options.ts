@@ -10,6 +10,13 @@ export interface PerNetworkLimits {
   requestsPerSecond?: number;
   /** Requests a network may make at once before the rate applies. */
   burst?: number;
+  /**
+   * Sustained new TCP connections per second per network (token bucket); over it a connection
+   * is answered 429 and destroyed at once. `Infinity` turns it off.
+   */
+  connectionsPerSecond?: number;
+  /** New connections a network may open at once before `connectionsPerSecond` applies. */
+  connectionBurst?: number;
 }
 
 export interface TokenOptions {
@@ -22,11 +29,22 @@ export interface TokenOptions {
   maxTtlSeconds?: number;
   /** Live tokens kept per network; the oldest goes first. */
   maxTokensPerNetwork?: number;
+  /**
+   * `true` (default, IMDSv2 "required"): every request needs a valid token (401 otherwise).
+   * `false` (IMDSv2 "optional"): a request without a token is served too, but a presented
+   * token must be valid (401 otherwise).
+   */
+  required?: boolean;
 }
 
 export interface HardeningOptions {
   /** Refuse (403) requests carrying `X-Forwarded-For`, `Forwarded` or `Via`. */
   rejectProxyHeaders?: boolean;
+  /**
+   * Time a new connection has to send its first byte; one that sent nothing by then is destroyed
+   * (no answer: nothing was asked). After the first byte `headersTimeoutMs` applies.
+   */
+  firstByteTimeoutMs?: number;
   /** Time a client has to send the complete request head (408 after). */
   headersTimeoutMs?: number;
   /** Time a client has to send the complete request (408 after). */
@@ -43,8 +61,8 @@ export interface HardeningOptions {
   perNetwork?: PerNetworkLimits | false;
   /** Open connections in total; the next is answered 503 and closed. */
   maxConnections?: number;
-  /** IMDSv2-style session tokens; off by default. */
-  tokens?: TokenOptions | false;
+  /** IMDSv2-style session tokens; off by default. `true` is `{}` (required mode). */
+  tokens?: TokenOptions | boolean;
   /** A header every request must carry (like GCE's `Metadata-Flavor: Google`); off by default. */
   requiredHeader?: { name: string; value: string } | false;
 }
@@ -75,7 +93,14 @@ export interface NormalizedHardening {
   maxHeaderSize: number;
   maxHeadersCount: number;
   maxBodyBytes: number;
-  perNetwork: { maxConnections: number; requestsPerSecond: number; burst: number };
+  firstByteTimeoutMs: number;
+  perNetwork: {
+    maxConnections: number;
+    requestsPerSecond: number;
+    burst: number;
+    connectionsPerSecond: number;
+    connectionBurst: number;
+  };
   maxConnections: number;
   tokens:
     | false
@@ -85,6 +110,7 @@ export interface NormalizedHardening {
         tokenHeader: string;
         maxTtlSeconds: number;
         maxTokensPerNetwork: number;
+        required: boolean;
       };
   requiredHeader: false | { name: string; value: string };
 }
@@ -103,13 +129,22 @@ export const DEFAULTS = Object.freeze({
   port: 80,
   hardening: Object.freeze({
     rejectProxyHeaders: true,
+    firstByteTimeoutMs: 2_000,
     headersTimeoutMs: 5_000,
     requestTimeoutMs: 10_000,
     keepAliveTimeoutMs: 5_000,
     maxHeaderSize: 8 * 1024,
     maxHeadersCount: 50,
     maxBodyBytes: 64 * 1024,
-    perNetwork: Object.freeze({ maxConnections: 32, requestsPerSecond: 100, burst: 200 }),
+    perNetwork: Object.freeze({
+      maxConnections: 32,
+      requestsPerSecond: 100,
+      burst: 200,
+      // As the request rate: a client opening one connection per request (curl in a loop,
+      // cloud-init) is never limited more by this than by the request rate.
+      connectionsPerSecond: 100,
+      connectionBurst: 200,
+    }),
     maxConnections: 1024,
     tokens: Object.freeze({
       path: '/latest/api/token',
@@ -117,6 +152,7 @@ export const DEFAULTS = Object.freeze({
       tokenHeader: 'x-aws-ec2-metadata-token',
       maxTtlSeconds: 21_600,
       maxTokensPerNetwork: 1_000,
+      required: true,
     }),
   }),
 });
@@ -190,6 +226,7 @@ function headerValue(value: unknown, label: string): string {
 
 const HARDENING_KEYS = [
   'rejectProxyHeaders',
+  'firstByteTimeoutMs',
   'headersTimeoutMs',
   'requestTimeoutMs',
   'keepAliveTimeoutMs',
@@ -201,6 +238,18 @@ const HARDENING_KEYS = [
   'tokens',
   'requiredHeader',
 ] as const;
+
+function rate(value: unknown, label: string): number {
+  if (
+    value !== Number.POSITIVE_INFINITY &&
+    (typeof value !== 'number' || !(value > 0) || !Number.isFinite(value))
+  ) {
+    throw new InvalidOptionError(
+      `Expected \`${label}\` to be a number above 0 or Infinity, got ${describe(value)}`,
+    );
+  }
+  return value;
+}
 
 /** Validates hardening options and fills in defaults; shared with @tapnet/user-network. */
 export function normalizeHardening(input: unknown, label = 'hardening'): NormalizedHardening {
@@ -230,40 +279,46 @@ export function normalizeHardening(input: unknown, label = 'hardening'): Normali
   }
   let perNetwork: NormalizedHardening['perNetwork'];
   if (o.perNetwork === false) {
+    const off = Number.POSITIVE_INFINITY;
     perNetwork = {
-      maxConnections: Number.POSITIVE_INFINITY,
-      requestsPerSecond: Number.POSITIVE_INFINITY,
-      burst: Number.POSITIVE_INFINITY,
+      maxConnections: off,
+      requestsPerSecond: off,
+      burst: off,
+      connectionsPerSecond: off,
+      connectionBurst: off,
     };
   } else {
     const p: Record<string, unknown> = Object.assign(
       Object.create(null),
       o.perNetwork === undefined ? {} : plainObject(o.perNetwork, `${label}.perNetwork`),
     );
-    unknownKeys(p, ['maxConnections', 'requestsPerSecond', 'burst'], `${label}.perNetwork`);
-    const requestsPerSecond = p.requestsPerSecond ?? d.perNetwork.requestsPerSecond;
-    if (
-      requestsPerSecond !== Number.POSITIVE_INFINITY &&
-      (typeof requestsPerSecond !== 'number' ||
-        !(requestsPerSecond > 0) ||
-        !Number.isFinite(requestsPerSecond))
-    ) {
-      throw new InvalidOptionError(
-        `Expected \`${label}.perNetwork.requestsPerSecond\` to be a number above 0 or Infinity, got ${describe(requestsPerSecond)}`,
-      );
-    }
+    const pl = `${label}.perNetwork`;
+    unknownKeys(
+      p,
+      ['maxConnections', 'requestsPerSecond', 'burst', 'connectionsPerSecond', 'connectionBurst'],
+      pl,
+    );
+    const dp = d.perNetwork;
     perNetwork = {
       maxConnections: integer(
-        p.maxConnections ?? d.perNetwork.maxConnections,
-        `${label}.perNetwork.maxConnections`,
+        p.maxConnections ?? dp.maxConnections,
+        `${pl}.maxConnections`,
         1,
         1_000_000,
         true,
       ),
-      requestsPerSecond: requestsPerSecond as number,
-      burst: integer(
-        p.burst ?? d.perNetwork.burst,
-        `${label}.perNetwork.burst`,
+      requestsPerSecond: rate(
+        p.requestsPerSecond ?? dp.requestsPerSecond,
+        `${pl}.requestsPerSecond`,
+      ),
+      burst: integer(p.burst ?? dp.burst, `${pl}.burst`, 1, 1_000_000_000, true),
+      connectionsPerSecond: rate(
+        p.connectionsPerSecond ?? dp.connectionsPerSecond,
+        `${pl}.connectionsPerSecond`,
+      ),
+      connectionBurst: integer(
+        p.connectionBurst ?? dp.connectionBurst,
+        `${pl}.connectionBurst`,
         1,
         1_000_000_000,
         true,
@@ -274,11 +329,11 @@ export function normalizeHardening(input: unknown, label = 'hardening'): Normali
   if (o.tokens !== undefined && o.tokens !== false) {
     const t: Record<string, unknown> = Object.assign(
       Object.create(null),
-      plainObject(o.tokens, `${label}.tokens`),
+      o.tokens === true ? {} : plainObject(o.tokens, `${label}.tokens`),
     );
     unknownKeys(
       t,
-      ['path', 'ttlHeader', 'tokenHeader', 'maxTtlSeconds', 'maxTokensPerNetwork'],
+      ['path', 'ttlHeader', 'tokenHeader', 'maxTtlSeconds', 'maxTokensPerNetwork', 'required'],
       `${label}.tokens`,
     );
     const path = t.path ?? d.tokens.path;
@@ -303,6 +358,7 @@ export function normalizeHardening(input: unknown, label = 'hardening'): Normali
         1,
         1_000_000,
       ),
+      required: boolean(t.required ?? d.tokens.required, `${label}.tokens.required`),
     };
   }
   let requiredHeader: NormalizedHardening['requiredHeader'] = false;
@@ -318,6 +374,12 @@ export function normalizeHardening(input: unknown, label = 'hardening'): Normali
     rejectProxyHeaders: boolean(
       o.rejectProxyHeaders ?? d.rejectProxyHeaders,
       `${label}.rejectProxyHeaders`,
+    ),
+    firstByteTimeoutMs: integer(
+      o.firstByteTimeoutMs ?? d.firstByteTimeoutMs,
+      `${label}.firstByteTimeoutMs`,
+      100,
+      ms,
     ),
     headersTimeoutMs,
     requestTimeoutMs,

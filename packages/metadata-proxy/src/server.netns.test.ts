@@ -187,7 +187,11 @@ describeNetns('MetadataServer on 169.254.169.254:80 with VMs on their own addres
     const { server } = await startPair({
       // A refill of one token per 1000 s: during the test the bucket holds exactly its burst,
       // so what is served is a count, not a function of how fast the machine is.
-      hardening: { perNetwork: { requestsPerSecond: 0.001, burst: 20 } },
+      // Each request opens a connection: the connection rate (tested in flood.netns.test.ts) is
+      // turned off so that only the request rate answers here.
+      hardening: {
+        perNetwork: { requestsPerSecond: 0.001, burst: 20, connectionsPerSecond: Infinity },
+      },
     });
     const flood: number[] = [];
     const retryAfter = new Set<unknown>();
@@ -210,7 +214,10 @@ describeNetns('MetadataServer on 169.254.169.254:80 with VMs on their own addres
     expect(flood.filter((s) => s !== 200 && s !== 429)).toEqual([]);
     expect(served).toBe(20); // the burst, and not one more
     expect(flood.filter((s) => s === 429).length).toBe(180);
-    expect([...retryAfter]).toEqual(['1000']); // seconds until the next token
+    // Seconds until the next token: 1000 at first, a little less once a second has passed (a
+    // loaded machine can take that long for 200 requests).
+    expect([...retryAfter].filter((v) => !(Number(v) >= 990 && Number(v) <= 1000))).toEqual([]);
+    expect(retryAfter.size).toBeGreaterThan(0);
     expect(victim).toEqual(Array(20).fill(200));
     const stats = server.stats();
     expect(stats.attacker?.requests['4xx']).toBe(200 - served);

@@ -262,6 +262,37 @@ describe('MetadataServer hardening (loopback)', () => {
     expect(after.status).toBe(401);
   });
 
+  it('optional tokens: no token is served, a presented token must be valid', async () => {
+    const { server, base } = await start({ hardening: { tokens: { required: false } } });
+    server.addNetwork('lo', '127.0.0.1/32');
+    server.setHandler('lo', () => new Response('secret'));
+    const header = 'x-aws-ec2-metadata-token';
+    // IMDSv1-style (cloud-init outside AWS): served.
+    const v1 = await httpRequest(`${base}/latest/meta-data`);
+    expect([v1.status, v1.body]).toEqual([200, 'secret']);
+    const issued = await httpRequest(`${base}/latest/api/token`, {
+      method: 'PUT',
+      headers: { 'x-aws-ec2-metadata-token-ttl-seconds': '60' },
+    });
+    expect(issued.status).toBe(200);
+    const v2 = await httpRequest(`${base}/latest/meta-data`, {
+      headers: { [header]: issued.body },
+    });
+    expect([v2.status, v2.body]).toEqual([200, 'secret']);
+    // A wrong, empty or stale token is refused, never treated as "no token".
+    for (const token of [`${issued.body}x`, '']) {
+      const bad = await httpRequest(`${base}/latest/meta-data`, { headers: { [header]: token } });
+      expect([token, bad.status]).toEqual([token, 401]);
+    }
+    server.clear('lo');
+    server.setHandler('lo', () => new Response('secret'));
+    const stale = await httpRequest(`${base}/x`, { headers: { [header]: issued.body } });
+    expect(stale.status).toBe(401);
+    expect((await httpRequest(`${base}/x`)).status).toBe(200);
+    // The token endpoint itself keeps its rules.
+    expect((await httpRequest(`${base}/latest/api/token`)).status).toBe(405);
+  });
+
   it('requires a configured header', async () => {
     const { server, base } = await start({
       hardening: { requiredHeader: { name: 'Metadata-Flavor', value: 'Google' } },
@@ -455,6 +486,7 @@ describe('MetadataServer lifecycle', () => {
       requests: { '2xx': 0, '3xx': 0, '4xx': 0, '5xx': 0 },
       bytesOut: 0,
       openConnections: 0,
+      refusedConnections: 0,
     });
   });
 });

@@ -8,6 +8,7 @@ import {
 } from 'node:http';
 import type { Server as NetServer, Socket } from 'node:net';
 import { normalizeRemoteAddress } from './address.js';
+import { gateConnection } from './connection-gate.js';
 import { createDispatcher, type Dispatcher } from './dispatcher.js';
 import {
   ClosedError,
@@ -26,12 +27,15 @@ import {
   type ResolvedHandler,
   resolveHandler,
 } from './handler.js';
+import { fetchRequestHeaders, hasProxyHeaders, stripIdentityHeaders } from './headers.js';
 import {
-  fetchRequestHeaders,
-  hasDotSegments,
-  hasProxyHeaders,
-  stripIdentityHeaders,
-} from './headers.js';
+  BODYLESS,
+  hasBody,
+  isResponseLike,
+  rawResponse,
+  readBody,
+  TOO_LARGE,
+} from './http-util.js';
 import { SessionTokens, TokenBucket } from './limits.js';
 import {
   integer,
@@ -40,6 +44,7 @@ import {
   type NormalizedOptions,
   normalizeOptions,
 } from './options.js';
+import { nonCanonicalPath, pathOfTarget } from './target.js';
 
 export type StatusClass = '2xx' | '3xx' | '4xx' | '5xx';
 
@@ -48,6 +53,8 @@ export interface NetworkStats {
   /** Bytes written to this network's connections (heads and bodies). */
   bytesOut: number;
   openConnections: number;
+  /** Connections refused at accept (own cap, connection rate, or no share left): destroyed at once. */
+  refusedConnections: number;
 }
 
 /** Payload of the `error` event. */
@@ -71,6 +78,9 @@ interface NetworkState {
   forwarder: Forwarder | undefined;
   readonly sockets: Set<Socket>;
   bucket: TokenBucket;
+  /** New-connection rate. */
+  connectBucket: TokenBucket;
+  refused: number;
   readonly counts: [number, number, number, number];
   closedBytes: number;
   removed: boolean;
@@ -83,59 +93,14 @@ interface Connection {
   rejected: boolean;
   /** Requests received and not yet answered. */
   active: number;
+  /** Requests received in all. */
+  requests: number;
 }
 
 const kConnection = Symbol('tapnet.metadata-proxy.connection');
 const kExpectContinue = Symbol('tapnet.metadata-proxy.expect-continue');
 type TrackedSocket = Socket & { [kConnection]?: Connection };
 type TrackedRequest = IncomingMessage & { [kExpectContinue]?: boolean };
-
-const TOO_LARGE = Symbol('too large');
-const BODYLESS = new Set(['GET', 'HEAD', 'DELETE', 'OPTIONS']);
-
-function rawResponse(status: number, extra = ''): string {
-  return `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\n${extra}Connection: close\r\nContent-Length: 0\r\n\r\n`;
-}
-
-function hasBody(req: IncomingMessage): boolean {
-  const length = req.headers['content-length'];
-  return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
-}
-
-function pathOf(url: string): string {
-  const q = url.indexOf('?');
-  return q === -1 ? url : url.slice(0, q);
-}
-
-/** Reads a request body up to `limit` bytes. */
-function readBody(req: IncomingMessage, limit: number): Promise<Buffer | typeof TOO_LARGE> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > limit) {
-        req.removeAllListeners('data');
-        req.pause();
-        resolve(TOO_LARGE);
-        return;
-      }
-      chunks.push(chunk);
-    });
-    req.once('end', () => resolve(Buffer.concat(chunks, size)));
-    req.once('error', reject);
-  });
-}
-
-function isResponseLike(value: unknown): value is Response {
-  return (
-    typeof value === 'object' &&
-    value !== null &&
-    typeof (value as Response).status === 'number' &&
-    typeof (value as Response).arrayBuffer === 'function' &&
-    typeof (value as Response).headers?.forEach === 'function'
-  );
-}
 
 /**
  * The metadata service: one HTTP server that answers each VM through the handler of the network
@@ -248,6 +213,8 @@ export class MetadataServer extends EventEmitter implements AsyncDisposable {
       forwarder: undefined,
       sockets: new Set(),
       bucket: new TokenBucket(p.requestsPerSecond, p.burst, Date.now()),
+      connectBucket: new TokenBucket(p.connectionsPerSecond, p.connectionBurst, Date.now()),
+      refused: 0,
       counts: [0, 0, 0, 0],
       closedBytes: 0,
       removed: false,
@@ -323,6 +290,7 @@ export class MetadataServer extends EventEmitter implements AsyncDisposable {
     this.#tokens?.drop(state.name);
     const p = this.#hardening.perNetwork;
     state.bucket = new TokenBucket(p.requestsPerSecond, p.burst, Date.now());
+    state.connectBucket = new TokenBucket(p.connectionsPerSecond, p.connectionBurst, Date.now());
     for (const socket of state.sockets) socket.destroy();
   }
 
@@ -340,6 +308,7 @@ export class MetadataServer extends EventEmitter implements AsyncDisposable {
         requests: { '2xx': c2, '3xx': c3, '4xx': c4, '5xx': c5 },
         bytesOut,
         openConnections: state.sockets.size,
+        refusedConnections: state.refused,
       };
     }
     return out;
@@ -401,7 +370,6 @@ export class MetadataServer extends EventEmitter implements AsyncDisposable {
   }
 
   #onConnection = (socket: TrackedSocket): void => {
-    this.#sockets.add(socket);
     const remoteAddress = normalizeRemoteAddress(socket.remoteAddress);
     const network = this.#single ?? this.#dispatcher.lookup(remoteAddress)?.value;
     const connection: Connection = {
@@ -410,30 +378,32 @@ export class MetadataServer extends EventEmitter implements AsyncDisposable {
       remotePort: socket.remotePort ?? 0,
       rejected: false,
       active: 0,
+      requests: 0,
     };
     socket[kConnection] = connection;
+    const firstByte = gateConnection({
+      socket,
+      network,
+      all: this.#sockets,
+      networks: () =>
+        this.#single ? [this.#single] : [...this.#dispatcher.entries()].map((e) => e.value),
+      networkCount: this.#single ? 1 : this.#dispatcher.size,
+      hardening: this.#hardening,
+      closing: this.#closing,
+      started: () => connection.requests > 0,
+      onRefused: (status) => {
+        connection.rejected = true;
+        this.#count(network, status);
+      },
+    });
+    if (firstByte === undefined) return;
     socket.once('close', () => {
+      clearTimeout(firstByte);
       this.#sockets.delete(socket);
       const state = connection.network;
       if (state?.sockets.delete(socket)) state.closedBytes += socket.bytesWritten;
       if (this.#onDrained && this.#sockets.size === 0) this.#onDrained();
     });
-    const h = this.#hardening;
-    if (this.#closing) {
-      connection.rejected = true;
-      socket.end(rawResponse(503));
-    } else if (this.#sockets.size > h.maxConnections) {
-      connection.rejected = true;
-      socket.end(rawResponse(503, 'Retry-After: 1\r\n'));
-    } else if (network) {
-      if (network.sockets.size >= h.perNetwork.maxConnections) {
-        connection.rejected = true;
-        this.#count(network, 429);
-        socket.end(rawResponse(429, 'Retry-After: 1\r\n'));
-      } else {
-        network.sockets.add(socket);
-      }
-    }
   };
 
   /** Maps Node's parser errors to answers, counted for the network they come from. */
@@ -488,6 +458,7 @@ export class MetadataServer extends EventEmitter implements AsyncDisposable {
     let state = connection.network;
     if (state === undefined || state.removed) state = this.#adopt(connection, socket);
     connection.active++;
+    connection.requests++;
     if (this.#closing) res.setHeader('connection', 'close');
     const h = this.#hardening;
     res.once('close', () => this.#finished(state, req, res, connection));
@@ -511,8 +482,11 @@ export class MetadataServer extends EventEmitter implements AsyncDisposable {
       this.#reply(res, 431, 'Request Header Fields Too Large', true);
       return;
     }
-    if (hasDotSegments(url)) {
-      this.#reply(res, 400, 'Bad Request: dot segments in the path', withBody);
+    // Every handler kind (and the forward upstream) sees exactly this path, so it must read the
+    // same to all of them: see target.ts.
+    const problem = nonCanonicalPath(url);
+    if (problem !== undefined) {
+      this.#reply(res, 400, `Bad Request: ${problem}`, withBody);
       return;
     }
     const length = headers['content-length'];
@@ -534,12 +508,17 @@ export class MetadataServer extends EventEmitter implements AsyncDisposable {
     }
     if (h.tokens && this.#tokens) {
       const t = h.tokens;
-      if (pathOf(url) === t.path) {
+      if (pathOfTarget(url) === t.path) {
         this.#issueToken(state, req, res, t, now, withBody);
         return;
       }
       const token = headers[t.tokenHeader];
-      if (!this.#tokens.verify(state.name, typeof token === 'string' ? token : undefined, now)) {
+      // Optional mode serves a request without a token; a presented token is always checked.
+      const absent = token === undefined && !t.required;
+      if (
+        !absent &&
+        !this.#tokens.verify(state.name, typeof token === 'string' ? token : undefined, now)
+      ) {
         this.#reply(res, 401, 'Unauthorized: a valid session token is required', withBody);
         return;
       }
