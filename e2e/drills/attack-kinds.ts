@@ -44,6 +44,8 @@ export interface AttackConfig {
 export function newCounters() {
   return {
     connectionFlood: {
+      /** Connections tried; `opened` of them completed the handshake. */
+      attempted: 0,
       opened: 0,
       connectErrors: 0,
       /** The server ended its side (FIN); the attacker kept its own open. */
@@ -55,6 +57,7 @@ export function newCounters() {
     },
     connectionFloodAnswers: {} as Record<string, number>,
     slowHeaders: {
+      attempted: 0,
       opened: 0,
       bytesSent: 0,
       endedByServer: 0,
@@ -66,7 +69,7 @@ export function newCounters() {
     requestFloodStatuses: {} as Record<string, number>,
     dhcpStarvation: { discovers: 0, offers: 0, requests: 0, acks: 0, failed: 0 },
     dnsFlood: { sent: 0, forwardedSent: 0, localSent: 0, answered: 0, errorAnswers: 0 },
-    conntrackFlood: { udpSent: 0, tcpOpened: 0, tcpErrors: 0, tcpHeld: 0 },
+    conntrackFlood: { udpSent: 0, tcpAttempted: 0, tcpOpened: 0, tcpErrors: 0, tcpHeld: 0 },
   };
 }
 export type AttackCounters = ReturnType<typeof newCounters>;
@@ -95,6 +98,13 @@ export function startAttacks(config: AttackConfig): RunningAttacks {
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
     socket.on('error', () => {});
+    // A handshake that a firewall drops would hang for minutes: give up after 3 s, as a
+    // flooding client would, so the attempts stay bounded in file descriptors too.
+    const timer = setTimeout(() => {
+      if (socket.connecting) socket.destroy();
+    }, 3000);
+    socket.once('connect', () => clearTimeout(timer));
+    socket.once('close', () => clearTimeout(timer));
     return socket;
   };
   const firstLine = (data: Buffer) => /^HTTP\/1\.1 (\d+)/.exec(data.toString('latin1'))?.[1];
@@ -106,6 +116,7 @@ export function startAttacks(config: AttackConfig): RunningAttacks {
     let idleHeld = 0;
     const open = (idle: boolean) => {
       total++;
+      c.attempted++;
       if (idle) idleHeld++;
       let connected = false;
       let ours = false;
@@ -162,6 +173,7 @@ export function startAttacks(config: AttackConfig): RunningAttacks {
     const live = new Set<Socket>();
     const open = () => {
       total++;
+      c.attempted++;
       let connected = false;
       const socket = track(
         createConnection({
@@ -286,15 +298,14 @@ export function startAttacks(config: AttackConfig): RunningAttacks {
     const udp = createSocket('udp4');
     udp.on('error', () => {});
     closers.push(() => udp.close());
-    let tcpTotal = 0;
     every(100, () => {
       for (let i = 0; i < ct.udpPerSecond / 10 && c.udpSent < ct.udpMax; i++) {
         // A new destination port is a new flow for conntrack.
         udp.send(Buffer.from('x'), 1024 + Math.floor(Math.random() * 64_000), ct.host);
         c.udpSent++;
       }
-      for (let i = 0; i < ct.tcpPerSecond / 10 && tcpTotal < ct.tcpMax; i++) {
-        tcpTotal++;
+      for (let i = 0; i < ct.tcpPerSecond / 10 && c.tcpAttempted < ct.tcpMax; i++) {
+        c.tcpAttempted++;
         let connected = false;
         const socket = track(createConnection({ host: ct.host, port: ct.tcpPort }));
         socket.on('connect', () => {

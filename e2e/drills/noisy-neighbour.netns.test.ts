@@ -59,16 +59,19 @@ const RESULT_FILE =
   process.env.NOISY_RESULT_FILE ?? join(repoRoot, '.test-results/noisy-neighbour.json');
 const KINDS: ProbeKind[] = ['dhcp', 'dns', 'metadata'];
 
-/** What the attacker must at least have done for the drill to mean anything. */
+/**
+ * What the attacker must at least have tried for the drill to mean anything. Attempts, not
+ * successes: a fix may rightly refuse the attacker's connections, flows or leases (what it
+ * achieved is in the result file).
+ */
 const MEANINGFUL = {
-  'connection flood: connections opened': [(c: AttackCounters) => c.connectionFlood.opened, 1100],
-  'slow headers: connections opened': [(c: AttackCounters) => c.slowHeaders.opened, 50],
+  'connection flood: connections tried': [(c: AttackCounters) => c.connectionFlood.attempted, 1100],
+  'slow headers: connections tried': [(c: AttackCounters) => c.slowHeaders.attempted, 100],
   'request flood: requests sent': [(c: AttackCounters) => c.requestFlood.sent, 1000],
   'DHCP starvation: DISCOVERs sent': [(c: AttackCounters) => c.dhcpStarvation.discovers, 500],
-  'DHCP starvation: leases taken': [(c: AttackCounters) => c.dhcpStarvation.acks, 50],
   'DNS flood: queries sent': [(c: AttackCounters) => c.dnsFlood.sent, 1000 * SECONDS],
   'conntrack flood: UDP flows started': [(c: AttackCounters) => c.conntrackFlood.udpSent, 5000],
-  'conntrack flood: TCP flows opened': [(c: AttackCounters) => c.conntrackFlood.tcpOpened, 500],
+  'conntrack flood: TCP flows tried': [(c: AttackCounters) => c.conntrackFlood.tcpAttempted, 1000],
 } as const;
 
 function attackConfig(attacker: Network): AttackConfig {
@@ -199,7 +202,7 @@ describeNetns('drill: noisy neighbour', () => {
       await waitFor(
         () => {
           const c = attacker!.latest() as AttackCounters | undefined;
-          return c && c.connectionFlood.opened >= 1100 && c.dnsFlood.sent >= 2000;
+          return c && c.connectionFlood.attempted >= 1100 && c.dnsFlood.sent >= 2000;
         },
         { what: 'the attack to ramp up', timeout: 15_000 },
       ).catch(() => undefined);
