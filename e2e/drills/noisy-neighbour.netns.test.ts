@@ -7,6 +7,7 @@ import {
   describeNetns,
   type Netns,
   runOk,
+  snapshotNamespace,
   type TapPeer,
   waitFor,
 } from '@tapnet/testing';
@@ -125,6 +126,7 @@ function summarizePhase(names: string[], results: ProbeResults[]): PhaseSummary 
 describeNetns('drill: noisy neighbour', () => {
   it(`one VM runs every attack at once; three other networks' DHCP, DNS and metadata every ${PERIOD_MS} ms see no failure (${SECONDS} s with and without it)`, async () => {
     const started = Date.now();
+    const empty = await snapshotNamespace();
     let inet: Netns | undefined;
     let internet: Agent<unknown> | undefined;
     let attacker: Agent<AttackCounters> | undefined;
@@ -275,5 +277,7 @@ describeNetns('drill: noisy neighbour', () => {
       await inet?.delete();
       await runOk(['ip', 'route', 'del', 'default']).catch(() => undefined);
     }
+    // Nothing of the drill outlives it: devices, rules, routes, namespaces, processes.
+    expect(await snapshotNamespace()).toEqual(empty);
   }, 170_000);
 });
