@@ -14,8 +14,9 @@ export interface AttackConfig {
   durationMs: number;
   metadata: { host: string; port: number };
   gateway: string;
-  /** Connection flood: hold `idle` connections that send nothing (reopening what the server
-   * closes), and open `newPerSecond` more, each held `holdMs`; at most `max` in all. A hostile
+  /** Connection flood: hold `idle` connections that send nothing, then open `newPerSecond` a
+   * second, first to replace idle ones the server closed, the rest held `holdMs`; at most `max`
+   * in all. A hostile
    * client never closes its side: when the server ends its side (FIN), the socket stays
    * half-open until the server destroys it or the attacker lets go. */
   connectionFlood?: { idle: number; newPerSecond: number; holdMs: number; max: number };
@@ -158,11 +159,21 @@ export function startAttacks(config: AttackConfig): RunningAttacks {
         if (!ours && !stopped) c.closedByServer++;
       });
     };
+    let filled = false;
+    const fillUntil = Date.now() + 2000;
     every(100, () => {
-      // Refill the idle set (a tenth of it per tick), then this tick's share of new ones.
-      const refill = Math.min(flood.idle - idleHeld, Math.ceil(flood.idle / 10));
+      // The idle set fills in about a second (2 s at most); after that, every new connection (replacing an
+      // idle one the server closed, or a short-lived one) comes out of `newPerSecond`, so a
+      // server that closes idle connections faces that rate, not a reconnect storm.
+      if (idleHeld >= flood.idle || Date.now() > fillUntil) filled = true;
+      let budget = Math.ceil(flood.newPerSecond / 10);
+      const missing = flood.idle - idleHeld;
+      const refill = filled
+        ? Math.min(missing, budget)
+        : Math.min(missing, Math.ceil(flood.idle / 10));
       for (let i = 0; i < refill && total < flood.max; i++) open(true);
-      for (let i = 0; i < flood.newPerSecond / 10 && total < flood.max; i++) open(false);
+      if (filled) budget -= refill;
+      for (let i = 0; i < budget && total < flood.max; i++) open(false);
     });
   }
 
@@ -208,7 +219,8 @@ export function startAttacks(config: AttackConfig): RunningAttacks {
     });
     every(100, () => {
       const missing = slow.connections - live.size;
-      for (let i = 0; i < Math.min(missing, 50) && total < slow.max; i++) open();
+      // At most 100 new a second: a server that cuts them off faces that, not a storm.
+      for (let i = 0; i < Math.min(missing, 10) && total < slow.max; i++) open();
     });
   }
 
