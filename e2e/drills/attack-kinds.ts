@@ -22,7 +22,8 @@ export interface AttackConfig {
   connectionFlood?: { idle: number; newPerSecond: number; holdMs: number; max: number };
   /** Slow headers: `connections` requests that send one header byte every `byteEveryMs`. */
   slowHeaders?: { connections: number; byteEveryMs: number; max: number };
-  /** Request flood: `concurrency` keep-alive loops of GET /, as fast as answers come. */
+  /** Request flood: `concurrency` keep-alive loops of GET /, as fast as answers come (each
+   * given up after 2 s). */
   requestFlood?: { concurrency: number };
   /** DHCP starvation: DISCOVER/REQUEST with a new random MAC, `perSecond`, at most `max`. */
   dhcpStarvation?: { perSecond: number; max: number };
@@ -66,7 +67,7 @@ export function newCounters() {
       held: 0,
       peakHeld: 0,
     },
-    requestFlood: { sent: 0, errors: 0 },
+    requestFlood: { sent: 0, errors: 0, timeouts: 0 },
     requestFloodStatuses: {} as Record<string, number>,
     dhcpStarvation: { discovers: 0, offers: 0, requests: 0, acks: 0, failed: 0 },
     dnsFlood: { sent: 0, forwardedSent: 0, localSent: 0, answered: 0, errorAnswers: 0 },
@@ -242,6 +243,12 @@ export function startAttacks(config: AttackConfig): RunningAttacks {
             res.on('error', resolve);
           },
         );
+        // A request stuck behind a full connection table is given up after 2 s and sent again,
+        // as an impatient client would: the flood keeps coming whatever the server does.
+        req.setTimeout(2000, () => {
+          c.timeouts++;
+          req.destroy();
+        });
         req.on('error', () => {
           c.errors++;
           // A refused connection fails at once: pause so the loop does not only spin.
