@@ -29,10 +29,10 @@ import { repoRoot } from './helpers.ts';
 // Drill: one hostile VM runs every attack of issue 11 at once while three other networks' VMs
 // go about their business; they must see no failure, and their latencies are reported.
 //
-//   vm0 (attacker) ── nn0 ┐                          ┌ up0 198.51.100.1 ══ 198.51.100.2 "internet":
-//   vm1 ── nn1            ├ sandbox: facade Pool of 4 ┘   203.0.113.53 upstream DNS (dnsmasq's
-//   vm2 ── nn2            │ (dnsmasq, metadata server,     `server=`), 203.0.113.10 TCP sink
-//   vm3 ── nn3 ───────────┘  firewall, NAT)
+//   vm0 (attacker) ── nn0 ┐                             ┌ up0 198.51.100.1 ══ 198.51.100.2 "internet":
+//   vm1 ───────────── nn1 ┤ sandbox: facade Pool of 4 ──┘   203.0.113.53 upstream DNS (`server=`)
+//   vm2 ───────────── nn2 ┤ (dnsmasq, metadata server,      203.0.113.10 TCP sink, UDP target
+//   vm3 ───────────── nn3 ┘  firewall, NAT)
 //
 // Each vm is a namespace joined to its pool TAP by a QEMU hub (`createTapPeer`). The attacker
 // (noisy-agent.ts, attack-kinds.ts): ~1100 idle connections to the metadata service plus ~300 new
