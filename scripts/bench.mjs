@@ -5,7 +5,7 @@
 //
 // Usage: node scripts/bench.mjs [--quick] [--only NAME,...] [--out FILE] [--render RESULTS.json]
 //   --quick   small sizes and few repeats (a smoke test, about 1-2 minutes)
-//   --only    run some benchmarks: pool, proxy, proxy-networks, proxy-memory, guest
+//   --only    run some benchmarks: pool, proxy, proxy-networks, proxy-memory, guest, noisy
 //   --out     where to write the report (default BENCHMARKS.md at the repository root)
 //   --render  write the report from a saved results file, measuring nothing
 // Raw results: .test-results/bench/<time>.json (git-ignored).
@@ -68,6 +68,11 @@ const benchmarks = [
     env: quick
       ? { BENCH_BOOTS: '1', BENCH_DHCP_SAMPLES: '3', BENCH_DNS_QUERIES: '300' }
       : { BENCH_BOOTS: '3', BENCH_DHCP_SAMPLES: '10', BENCH_DNS_QUERIES: '2000' },
+  },
+  {
+    name: 'noisy',
+    argv: [process.execPath, 'scripts/bench/noisy.bench.mjs'],
+    env: quick ? { BENCH_NOISY_SECONDS: '15' } : { BENCH_NOISY_SECONDS: '30' },
   },
 ];
 
@@ -615,6 +620,41 @@ function renderGuest(record) {
   return out.join('\n');
 }
 
+function renderNoisy(record) {
+  if (!record?.result) return renderFailed(record);
+  const r = record.result;
+  const ms = (x) => (x === null || x === undefined ? '–' : `${fmt(x, x < 10 ? 2 : 1)} ms`);
+  const kinds = [
+    ['dhcp', 'DHCP DISCOVER → ACK (own MAC)'],
+    ['dns', 'DNS `taskcluster` from the gateway'],
+    ['metadata', 'metadata GET, new connection'],
+  ];
+  const failures = (k) => `${fmt(k.failures)} / ${fmt(k.samples)}`;
+  const statuses = (counts) =>
+    Object.entries(counts)
+      .map(([status, n]) => `${status}×${fmt(n)}`)
+      .join(', ');
+  const a = r.attacker;
+  return [
+    `A facade pool of 4; one VM stand-in (a namespace on the pool's TAP through a QEMU hub) per network. Three well-behaved stand-ins each do a DHCP exchange, a DNS query and a metadata request every ${r.periodMs} ms for ${r.seconds} s, first with the fourth idle (baseline), then while it runs every attack of issue 11 at once. An operation not done within ${fmt(r.timeoutMs)} ms counts as failed. Latencies pooled over the three; p50 / p99 of the successful ones.\n`,
+    table(
+      ['operation', 'no attacker p50 / p99', 'failed', 'under attack p50 / p99', 'failed'],
+      kinds.map(([kind, label]) => [
+        label,
+        `${ms(r.baseline[kind].p50Ms)} / ${ms(r.baseline[kind].p99Ms)}`,
+        failures(r.baseline[kind]),
+        `${ms(r.attacked[kind].p50Ms)} / ${ms(r.attacked[kind].p99Ms)}`,
+        failures(r.attacked[kind]),
+      ]),
+    ),
+    `\nThe attacker (what it tried → what it got): connection flood ${fmt(a.connectionFlood.attempted)} connections (at most ${fmt(a.connectionFlood.peakHeld)} held, kept half-open after the server's FIN; answers ${statuses(a.connectionFloodAnswers)}); ` +
+      `slow headers ${fmt(a.slowHeaders.attempted)} connections (${fmt(a.slowHeaders.peakHeld)} at once); request flood ${fmt(a.requestFlood.sent)} requests (${statuses(a.requestFloodStatuses)}); ` +
+      `DHCP starvation ${fmt(a.dhcpStarvation.discovers)} DISCOVERs → ${fmt(a.dhcpStarvation.acks)} leases taken; DNS flood ${fmt(a.dnsFlood.sent)} queries (half of them forwarded upstream) → ${fmt(a.dnsFlood.answered)} answered; ` +
+      `conntrack flood ${fmt(a.conntrackFlood.udpSent)} UDP + ${fmt(a.conntrackFlood.tcpAttempted)} TCP flows (the sandbox's table peaked at ${fmt(r.conntrackPeak)} entries).`,
+    `\nThe drill's checks (no failure under attack, metadata p99 ≤ ${fmt(r.metadataP99LimitMs)} ms, the attacker's minimum load): **${r.drillPassed ? 'passed' : 'FAILED'}**.`,
+  ].join('\n');
+}
+
 function render(results) {
   const m = results.machine;
   const b = results.benchmarks;
@@ -677,7 +717,7 @@ function render(results) {
     './tapnet.sh bench            # setup (build, guest image), then the benchmarks; or, set up already:',
     'pnpm build && pnpm bench     # full run, rewrites BENCHMARKS.md',
     'pnpm bench --quick           # smoke run (small sizes, few repeats)',
-    'pnpm bench --only pool,proxy # some benchmarks: pool, proxy, proxy-networks, proxy-memory, guest',
+    'pnpm bench --only pool,proxy # some benchmarks: pool, proxy, proxy-networks, proxy-memory, guest, noisy',
     'node scripts/bench.mjs --render .test-results/bench/<time>.json  # report from saved results',
     '```',
     '',
@@ -691,6 +731,7 @@ function render(results) {
     '- Full `Pool.create` includes waiting until dnsmasq answers DNS on every gateway, so it varies more than devices + firewall.',
     '- Guest boots run under TCG (software emulation): their absolute times depend heavily on the CPU and its load; the per-milestone split and the no-NIC baseline are what to compare.',
     '- Memory per network is a difference of process-wide figures after `gc()`; RSS in particular is coarse.',
+    '- Noisy neighbour: the attacker, the three probes, four QEMU hubs, dnsmasq and the metadata server share the cores, so the attacked p99s say as much about CPU contention as about the services; the failure counts are the figures that matter.',
     '',
     '## Pool create and dispose vs the original',
     '',
@@ -719,6 +760,10 @@ function render(results) {
     "## Guest: QEMU start to first metadata answer, and tapnet's part",
     perBench('guest'),
     renderGuest(b.guest),
+    '',
+    '## Noisy neighbour',
+    perBench('noisy'),
+    renderNoisy(b.noisy),
     '',
   ];
   return `${lines.join('\n')}\n`;
