@@ -48,6 +48,32 @@ describe('claimPrefix', () => {
     await again.release();
   });
 
+  it('waits for a cleanup that holds the prefix instead of failing, and not for a pool', async () => {
+    const s = scope();
+    const cleanup = await claimPrefix('tn', { scope: s, role: 'cleanup' });
+    let claimed = false;
+    const waiting = claimPrefix('tn', { scope: s }).then((claim) => {
+      claimed = true;
+      return claim;
+    });
+    // Still waiting while the cleanup holds it (the holder answers, so this is no timing guess).
+    expect(await prefixHolder('tn', { scope: s })).toBe(process.pid);
+    expect(claimed).toBe(false);
+    await cleanup.release();
+    const pool = await waiting;
+    await expect(claimPrefix('tn', { scope: s, role: 'cleanup', wait: 0 })).rejects.toThrow(
+      PrefixInUseError,
+    );
+    await pool.release();
+  });
+
+  it('gives up waiting for a cleanup after `wait` ms', async () => {
+    const s = scope();
+    const cleanup = await claimPrefix('tn', { scope: s, role: 'cleanup' });
+    await expect(claimPrefix('tn', { scope: s, wait: 50 })).rejects.toThrow(PrefixInUseError);
+    await cleanup.release();
+  });
+
   it('validates the prefix', async () => {
     await expect(claimPrefix('T N')).rejects.toThrow(InvalidOptionError);
   });

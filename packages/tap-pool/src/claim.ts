@@ -18,6 +18,14 @@ export interface PrefixClaim {
 
 export interface ClaimOptions {
   /**
+   * What the claim is for. A `cleanup` claim is short: another claimPrefix that meets one waits
+   * for it (up to `wait` ms) instead of failing, so a create never fails because a cleanup of the
+   * same prefix happened to run. Default `pool`.
+   */
+  role?: 'pool' | 'cleanup';
+  /** How long to wait for a cleanup that holds the prefix, in ms; default 30 000. */
+  wait?: number;
+  /**
    * Keeps this claim apart from real pools' claims of the same prefix: for tests that drive a
    * fake host in a shared network namespace. Default none (the real, host-wide claim).
    */
@@ -50,19 +58,36 @@ export async function claimPrefix(
   const name = validatePrefix(prefix);
   const scope = options.scope;
   const address = claimAddress(name, scope);
-  // Whoever asks is told the holder's pid, for error messages and `tapnet status`.
-  const server = createServer((socket) => {
-    socket.on('error', () => {});
-    socket.end(`${process.pid}\n`);
-  });
-  try {
-    await listen(server, address);
-  } catch (error) {
-    server.close();
-    if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE') {
-      throw new PrefixInUseError(name, (await prefixHolder(name, options)) ?? 0, { cause: error });
+  const role = options.role ?? 'pool';
+  const deadline = performance.now() + (options.wait ?? 30_000);
+  let server: Server;
+  let pause = 5;
+  for (;;) {
+    // Whoever asks is told the holder's pid and role, for waiting, errors and reports.
+    server = createServer((socket) => {
+      socket.on('error', () => {});
+      socket.end(`${process.pid} ${role}\n`);
+    });
+    try {
+      await listen(server, address);
+      break;
+    } catch (error) {
+      server.close();
+      if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE') {
+        throw new StateError(`Could not claim the prefix \`${name}\``, { cause: error });
+      }
+      // No answer (undefined): the holder is letting go, or has bound and does not listen yet.
+      const holder = await ask(address, 2000);
+      if (holder !== undefined && holder.role !== 'cleanup') {
+        throw new PrefixInUseError(name, holder.pid, { cause: error });
+      }
+      if (performance.now() > deadline) {
+        throw new PrefixInUseError(name, holder?.pid ?? 0, { cause: error });
+      }
+      // A cleanup holds it for a moment: try again, backing off up to 100 ms between tries.
+      await new Promise((resolve) => setTimeout(resolve, pause));
+      pause = Math.min(pause * 2, 100);
     }
-    throw new StateError(`Could not claim the prefix \`${name}\``, { cause: error });
   }
   // The claim must not keep a process alive that has nothing else to do.
   server.unref();
@@ -84,32 +109,45 @@ export async function claimPrefix(
  * The pid of the process holding `prefix`'s claim, 0 when it is held but the holder did not say
  * within `timeout` ms, undefined when it is free. For reports only: to act on a prefix, claim it.
  */
-export function prefixHolder(
+export async function prefixHolder(
   prefix: string,
   options: ClaimOptions & { timeout?: number } = {},
 ): Promise<number | undefined> {
-  const address = claimAddress(validatePrefix(prefix), options.scope);
+  const holder = await ask(
+    claimAddress(validatePrefix(prefix), options.scope),
+    options.timeout ?? 2000,
+  );
+  return holder?.pid;
+}
+
+/** Connects to a claim and reads `<pid> <role>`; undefined when nobody holds it. */
+function ask(address: string, timeout: number): Promise<{ pid: number; role: string } | undefined> {
   return new Promise((resolve) => {
     let text = '';
     const socket = createConnection({ path: address });
-    const done = (value: number | undefined) => {
+    const done = (value: { pid: number; role: string } | undefined) => {
       clearTimeout(timer);
       socket.destroy();
       resolve(value);
     };
-    const timer = setTimeout(() => done(0), options.timeout ?? 2000);
+    const timer = setTimeout(() => done({ pid: 0, role: 'unknown' }), timeout);
     socket.setEncoding('utf8');
     socket.on('data', (chunk: string) => {
       text += chunk;
-      if (text.length > 32) done(0);
+      if (text.length > 64) done({ pid: 0, role: 'unknown' });
     });
     socket.on('end', () => {
-      const pid = Number(text.trim());
-      done(Number.isInteger(pid) && pid > 0 ? pid : 0);
+      const [pid, role] = text.trim().split(' ');
+      const number = Number(pid);
+      done({ pid: Number.isInteger(number) && number > 0 ? number : 0, role: role ?? 'unknown' });
     });
     socket.on('error', (error: NodeJS.ErrnoException) => {
       // Nobody bound there: the prefix is free. Anything else: held, holder unknown.
-      done(error.code === 'ECONNREFUSED' || error.code === 'ENOENT' ? undefined : 0);
+      done(
+        error.code === 'ECONNREFUSED' || error.code === 'ENOENT'
+          ? undefined
+          : { pid: 0, role: 'unknown' },
+      );
     });
   });
 }

@@ -410,7 +410,7 @@ export async function cleanupPool(
     );
   }
   // While we hold the claim no pool can start with this prefix; a live one makes this throw.
-  const claim = given ?? (await claimPrefix(name, { scope: opts.claimScope }));
+  const claim = given ?? (await claimPrefix(name, { scope: opts.claimScope, role: 'cleanup' }));
   try {
     return await cleanupClaimed(name, stateDir, runner, root);
   } finally {

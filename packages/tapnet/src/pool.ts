@@ -101,7 +101,7 @@ export async function cleanupLeftovers(
   let held = claim;
   if (held === undefined) {
     try {
-      held = await claimPrefix(prefix);
+      held = await claimPrefix(prefix, { role: 'cleanup' });
     } catch (error) {
       if ((error as { code?: unknown }).code !== 'ERR_PREFIX_IN_USE') throw error;
       return runningReport(prefix, (error as { pid: number }).pid);
