@@ -9,7 +9,13 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { join } from 'node:path';
-import { createTapPeer, describeNetns, runOk, snapshotNamespace, type TapPeer } from '@tapnet/testing';
+import {
+  createTapPeer,
+  describeNetns,
+  runOk,
+  snapshotNamespace,
+  type TapPeer,
+} from '@tapnet/testing';
 import { cleanupLeftovers, type Network, Pool } from 'tapnet';
 import { afterAll, afterEach, beforeAll, beforeEach, expect, it } from 'vitest';
 import { rejection } from './helpers.ts';
@@ -124,7 +130,9 @@ describeNetns('drill: a hostile state folder is never obeyed', () => {
     const open = openFolder('open-symlink');
     symlinkSync(victim, join(open, `hs.json.${process.pid}.tmp`));
     const before = await snapshotNamespace();
-    const error = await rejection(() => Pool.create({ size: 1, prefix: 'hs', subnet, stateDir: open }));
+    const error = await rejection(() =>
+      Pool.create({ size: 1, prefix: 'hs', subnet, stateDir: open }),
+    );
     expect(error.code).toBe('ERR_UNSAFE_STATE_DIR');
     expect(await snapshotNamespace()).toEqual(before);
 
@@ -148,13 +156,15 @@ describeNetns('drill: a hostile state folder is never obeyed', () => {
     mkdirSync(join(safe, 'hl'), { recursive: true, mode: 0o700 });
     symlinkSync(victim, join(safe, 'hl', 'dnsmasq.leases'));
     const before = await snapshotNamespace();
-    const error = await rejection(() => Pool.create({ size: 1, prefix: 'hl', subnet, stateDir: safe }));
+    const error = await rejection(() =>
+      Pool.create({ size: 1, prefix: 'hl', subnet, stateDir: safe }),
+    );
     expect(error.code).toBe('ERR_UNSAFE_STATE_DIR');
     expect(error.message).toMatch(/lease file/);
     expect(await snapshotNamespace()).toEqual(before);
   });
 
-  it('a record naming a foreign TAP of the pool\'s naming scheme: cleanup leaves the TAP', async () => {
+  it("a record naming a foreign TAP of the pool's naming scheme: cleanup leaves the TAP", async () => {
     // A TAP made by someone else, named like a pool's, without tapnet's mark.
     await runOk(['ip', 'tuntap', 'add', 'dev', 'hf0', 'mode', 'tap']);
     await runOk(['ip', 'link', 'set', 'dev', 'hf0', 'group', '4242']);
@@ -173,7 +183,10 @@ describeNetns('drill: a hostile state folder is never obeyed', () => {
       const report = await cleanupLeftovers('hf', dir);
       expect(report.taps.removedDevices).toEqual([]);
       expect(report.taps.skipped).toEqual([
-        { name: 'hf0', reason: 'does not carry this pool\'s mark (ifalias ""), so not provably ours' },
+        {
+          name: 'hf0',
+          reason: 'does not carry this pool\'s mark (ifalias ""), so not provably ours',
+        },
       ]);
       expect(await snapshotNamespace()).toEqual(before);
       // An older record (no mark at all) proves nothing either.
