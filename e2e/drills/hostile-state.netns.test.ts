@@ -74,7 +74,10 @@ describeNetns('drill: a hostile state folder is never obeyed', () => {
   };
 
   /** What a hostile user would plant: a "crashed" pool that flips ip_forward and takes an address from lo. */
-  const plantedRecord = (prefix: string, extra: Record<string, unknown> = {}) => ({
+  const plantedRecord = (
+    prefix: string,
+    extra: Record<string, unknown> = {},
+  ): Record<string, unknown> => ({
     version: 1,
     prefix,
     pid: 2 ** 31 - 2,
