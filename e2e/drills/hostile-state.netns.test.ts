@@ -102,7 +102,9 @@ describeNetns('drill: a hostile state folder is never obeyed', () => {
 
       const error = await rejection(() => cleanupLeftovers('hx', dir));
       expect(error.code).toBe('ERR_UNSAFE_STATE_DIR');
-      expect(error.message).toContain(`got \`${dir}\`: owner uid 0, mode 0777`);
+      expect(error.message).toContain(
+        `got \`${dir}\`, owned by uid 0: it is writable by others (mode 0777)`,
+      );
       expect(error).toMatchObject({ path: dir, owner: 0, mode: '0777' });
       // The same record, reached by a pool asked to clean up stale leftovers first.
       const create = await rejection(() =>

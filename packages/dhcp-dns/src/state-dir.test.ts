@@ -40,7 +40,9 @@ describe('prepareStateDir', () => {
       expect(() => prepareStateDir(dir, join(dir, 'leases'))).toThrow(
         expect.objectContaining({
           code: 'ERR_UNSAFE_STATE_DIR',
-          message: expect.stringContaining(`got \`${open}\`: owner uid 0, mode 0777`),
+          message: expect.stringContaining(
+            `got \`${open}\`, owned by uid 0: it is writable by others (mode 0777)`,
+          ),
         }),
       );
       expect(() => statSync(dir)).toThrow(/ENOENT/);

@@ -10,7 +10,12 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { checkFolderChain, ensureSecureFolder, folderProblem } from './secure-folder.js';
+import {
+  checkFolderChain,
+  describeUnsafeFolder,
+  ensureSecureFolder,
+  folderProblem,
+} from './secure-folder.js';
 
 const us = { uid: 1000, gid: 1000 };
 const dir = (mode: number, uid = 1000, gid = 1000) => ({
@@ -65,6 +70,27 @@ describe('folderProblem', () => {
     ['a file', { ...dir(0o600), isDirectory: () => false }, true, 'it is not a directory'],
   ])('%s', (_name, stats, last, reason) => {
     expect(folderProblem(stats, us, last)).toBe(reason);
+  });
+});
+
+describe('describeUnsafeFolder', () => {
+  it('names the folder asked about, the unsafe one, its owner and why', () => {
+    const problem = {
+      path: '/srv',
+      uid: 1001,
+      mode: '0777',
+      reason: 'it is writable by others (mode 0777)',
+    };
+    expect(describeUnsafeFolder('/srv/state', problem, us)).toBe(
+      'Expected `/srv/state` and every folder above it to be owned by root or uid 1000 and writable by nobody else, got `/srv`, owned by uid 1001: it is writable by others (mode 0777)',
+    );
+    expect(
+      describeUnsafeFolder(
+        '/x',
+        { path: '/x', uid: -1, mode: '?', reason: 'it could not be read (EACCES)' },
+        us,
+      ),
+    ).toMatch(/got `\/x`, it could not be read \(EACCES\)$/);
   });
 });
 

@@ -131,11 +131,8 @@ export function ensureSecureFolder(
   return walk(absolute, who, true);
 }
 
-/** "Expected `/x` and every folder above it to be ..., got `/x/y`: owner uid 1000, mode 0777 (...)". */
+/** "Expected `/x` and every folder above it to be ..., got `/x`, owned by uid 0: it is writable by others (mode 0777)". */
 export function describeUnsafeFolder(dir: string, problem: UnsafeFolder, who: Identity): string {
-  const found =
-    problem.uid < 0
-      ? problem.reason
-      : `owner uid ${problem.uid}, mode ${problem.mode}: ${problem.reason}`;
-  return `Expected \`${dir}\` and every folder above it to be owned by root or uid ${who.uid} and writable by nobody else, got \`${problem.path}\`: ${found}`;
+  const found = problem.uid < 0 ? problem.reason : `owned by uid ${problem.uid}: ${problem.reason}`;
+  return `Expected \`${dir}\` and every folder above it to be owned by root or uid ${who.uid} and writable by nobody else, got \`${problem.path}\`, ${found}`;
 }
