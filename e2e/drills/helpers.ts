@@ -40,7 +40,8 @@ export function pidsOf(comm: string): number[] {
 
 /**
  * A snapshot with what differs between two equal pools taken out: interface indexes (new
- * devices get new ones) and peer indexes. Two pools with one prefix compare equal this way.
+ * devices get new ones), peer indexes and the random id in each run's TAP mark (ifalias).
+ * Two pools with one prefix compare equal this way.
  */
 export async function poolShape(): Promise<
   Omit<NamespaceState, 'processes'> & { processes: string }
@@ -49,7 +50,12 @@ export async function poolShape(): Promise<
   const strip = (text: string) =>
     text
       .split('\n')
-      .map((line) => line.replace(/^\d+:\s*/, '').replace(/@if\d+/g, ''))
+      .map((line) =>
+        line
+          .replace(/^\d+:\s*/, '')
+          .replace(/@if\d+/g, '')
+          .replace(/alias tapnet:([a-z0-9]+):[0-9a-f]{16}/g, 'alias tapnet:$1:-'),
+      )
       .join('\n');
   return { ...state, links: strip(state.links), addresses: strip(state.addresses) };
 }

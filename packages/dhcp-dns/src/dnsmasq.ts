@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { type FSWatcher, watch } from 'node:fs';
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import { renderConfig } from './config.js';
 import { RecordType } from './dns-message.js';
 import { DhcpDnsError, DnsmasqFailedError, DnsmasqStartError } from './errors.js';
@@ -15,6 +15,7 @@ import {
 } from './options.js';
 import { type ChildExit, type ChildProcess, defaultRunner, type Runner } from './runner.js';
 import { stopStaleDnsmasq } from './stale.js';
+import { prepareStateDir, writeFileAtomic } from './state-dir.js';
 
 export type DnsmasqState = 'running' | 'restarting' | 'failed' | 'stopped';
 
@@ -67,12 +68,6 @@ function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-async function writeFileAtomic(path: string, text: string): Promise<void> {
-  const tmp = `${path}.${process.pid}.tmp`;
-  await writeFile(tmp, text, { mode: 0o600 });
-  await rename(tmp, path);
-}
-
 /**
  * One supervised dnsmasq serving DHCP and DNS on every network: started in the foreground as
  * our child, restarted with backoff when it dies, leases followed through its lease file.
@@ -109,7 +104,7 @@ export class Dnsmasq extends EventEmitter<DnsmasqEvents> implements AsyncDisposa
     const normalized = normalizeOptions(options);
     const runner = options.runner ?? defaultRunner;
     const dnsmasq = new Dnsmasq(normalized, runner);
-    await mkdir(normalized.stateDir, { recursive: true, mode: 0o755 });
+    prepareStateDir(normalized.stateDir, normalized.leasePath);
     await stopStaleDnsmasq(normalized.stateDir);
     await writeFileAtomic(normalized.configPath, dnsmasq.#config);
     try {

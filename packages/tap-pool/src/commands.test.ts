@@ -5,12 +5,12 @@ import { planPool } from './plan.js';
 describe('ip -batch scripts', () => {
   const plan = planPool({ size: 2, subnet: '10.9.0.0/16', owner: { uid: 1000, gid: 998 } });
 
-  it('creates persistent TAPs with the owner', () => {
+  it('creates persistent TAPs with the owner, each put in the link group right after', () => {
     expect(tapScript(plan)).toBe(
       [
         'tuntap add dev tn0 mode tap user 1000 group 998',
-        'tuntap add dev tn1 mode tap user 1000 group 998',
         'link set dev tn0 group 1818996367',
+        'tuntap add dev tn1 mode tap user 1000 group 998',
         'link set dev tn1 group 1818996367',
         '',
       ].join('\n'),
@@ -19,6 +19,18 @@ describe('ip -batch scripts', () => {
       /^tuntap add dev tn0 mode tap group 5\n/,
     );
     expect(tapScript(planPool({ size: 1 }))).toMatch(/^tuntap add dev tn0 mode tap\n/);
+  });
+
+  it("marks each TAP with the run's ifalias in the same line that sets its group", () => {
+    expect(tapScript(plan, 'tapnet:tn:0123456789abcdef')).toBe(
+      [
+        'tuntap add dev tn0 mode tap user 1000 group 998',
+        'link set dev tn0 group 1818996367 alias tapnet:tn:0123456789abcdef',
+        'tuntap add dev tn1 mode tap user 1000 group 998',
+        'link set dev tn1 group 1818996367 alias tapnet:tn:0123456789abcdef',
+        '',
+      ].join('\n'),
+    );
   });
 
   it('adds the gateway with its broadcast, brings links up, and the metadata IP only when asked', () => {

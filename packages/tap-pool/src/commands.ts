@@ -14,15 +14,23 @@ export function sysctlPath(key: string, root = '/proc/sys'): string {
   return `${root}/${key.split('.').join('/')}`;
 }
 
-/** One `tuntap add` per network (persistent TAPs, owned by `owner` when given), then into the pool's link group. */
-export function tapScript(plan: PoolPlan): string {
+/**
+ * One `tuntap add` per network (persistent TAPs, owned by `owner` when given), each followed at
+ * once by moving it into the pool's link group and, with `mark`, setting its ifalias to it: the
+ * proof cleanup asks for before it deletes a device, so it is set before anything else happens.
+ */
+export function tapScript(plan: PoolPlan, mark?: string): string {
   const owner =
     (plan.owner?.uid === undefined ? '' : ` user ${plan.owner.uid}`) +
     (plan.owner?.gid === undefined ? '' : ` group ${plan.owner.gid}`);
-  return (
-    plan.networks.map((n) => `tuntap add dev ${n.device} mode tap${owner}\n`).join('') +
-    plan.networks.map((n) => `link set dev ${n.device} group ${plan.linkGroup}\n`).join('')
-  );
+  const alias = mark === undefined ? '' : ` alias ${mark}`;
+  return plan.networks
+    .map(
+      (n) =>
+        `tuntap add dev ${n.device} mode tap${owner}\n` +
+        `link set dev ${n.device} group ${plan.linkGroup}${alias}\n`,
+    )
+    .join('');
 }
 
 /** Per-device hardening, written before a link goes up so no RA or link-local address slips in. */

@@ -101,7 +101,7 @@ export class AllNetworksInUseError extends TapPoolError {
 
 /** The state record forbids the operation (a live pool with this prefix), or is unreadable. */
 export class StateError extends TapPoolError {
-  override readonly code = 'ERR_STATE';
+  override readonly code: string = 'ERR_STATE';
   override name = 'StateError';
 }
 
@@ -125,4 +125,47 @@ export function describeValue(value: unknown): string {
 export class SysctlError extends TapPoolError {
   override readonly code = 'ERR_SYSCTL';
   override name = 'SysctlError';
+}
+
+/**
+ * Another live pool holds the prefix's claim (this process too). A StateError, so callers that
+ * caught the record's refusal still catch this; `pid` is the holder's, 0 when it did not say.
+ */
+export class PrefixInUseError extends StateError {
+  override readonly code = 'ERR_PREFIX_IN_USE';
+  override name = 'PrefixInUseError';
+  readonly prefix: string;
+  readonly pid: number;
+
+  constructor(prefix: string, pid: number, options?: { cause?: unknown }) {
+    const owner =
+      pid > 0
+        ? `pid ${pid}${pid === process.pid ? ' (this process)' : ''}`
+        : 'a process that did not answer';
+    super(
+      `Expected no live pool with prefix \`${prefix}\`, got one owned by ${owner}, holding the prefix's claim`,
+      options,
+    );
+    this.prefix = prefix;
+    this.pid = pid;
+  }
+}
+
+/** The state folder, or one above it, could be written by someone else; nothing was changed. */
+export class UnsafeStateDirError extends TapPoolError {
+  override readonly code = 'ERR_UNSAFE_STATE_DIR';
+  override name = 'UnsafeStateDirError';
+  /** The folder that is unsafe (the state folder or one above it). */
+  readonly path: string;
+  /** Its owner's uid (-1 when it could not be read). */
+  readonly owner: number;
+  /** Its permission bits, e.g. `0777`. */
+  readonly mode: string;
+
+  constructor(message: string, problem: { path: string; uid: number; mode: string }) {
+    super(message);
+    this.path = problem.path;
+    this.owner = problem.uid;
+    this.mode = problem.mode;
+  }
 }

@@ -16,6 +16,7 @@ const ADDR = JSON.stringify([
   {
     ifname: 'tn0',
     group: '4242',
+    ifalias: 'tapnet:tn:0123456789abcdef',
     linkinfo: {
       info_kind: 'tun',
       info_data: { type: 'tap', pi: false, persist: true, user: 54321 },
@@ -56,12 +57,18 @@ describe('ip -json parsers', () => {
     ]);
   });
 
-  it('tells TAPs from TUNs and other kinds', () => {
+  it('tells TAPs from TUNs and other kinds, and reads the ifalias mark', () => {
     expect([...parseLinkDetails(ADDR).values()]).toEqual([
-      { name: 'lo', kind: 'unknown', isTap: false, group: 'default' },
-      { name: 'tn0', kind: 'tun/tap', isTap: true, group: '4242' },
-      { name: 'tun0', kind: 'tun/tun', isTap: false, group: 'default' },
-      { name: 'tn1', kind: 'bridge', isTap: false, group: 'default' },
+      { name: 'lo', kind: 'unknown', isTap: false, group: 'default', alias: '' },
+      {
+        name: 'tn0',
+        kind: 'tun/tap',
+        isTap: true,
+        group: '4242',
+        alias: 'tapnet:tn:0123456789abcdef',
+      },
+      { name: 'tun0', kind: 'tun/tun', isTap: false, group: 'default', alias: '' },
+      { name: 'tn1', kind: 'bridge', isTap: false, group: 'default', alias: '' },
     ]);
   });
 

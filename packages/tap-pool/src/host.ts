@@ -5,6 +5,7 @@ import { defaultRunner, type Runner, runChecked } from './runner.js';
 interface IpAddrEntry {
   ifname?: string;
   group?: string | number;
+  ifalias?: string;
   linkinfo?: { info_kind?: string; info_data?: { type?: string } };
   addr_info?: { family?: string; local?: string; prefixlen?: number }[];
 }
@@ -66,6 +67,8 @@ export interface LinkInfo {
   isTap: boolean;
   /** Link group as `ip` prints it: a number, or a name such as `default`. */
   group: string;
+  /** The device's ifalias ('' when none): tapnet's TAPs carry their run's mark there. */
+  alias: string;
 }
 
 /** Links and their kinds from `ip -details -json link show` output. */
@@ -80,6 +83,7 @@ export function parseLinkDetails(text: string): Map<string, LinkInfo> {
       kind: kind === 'tun' ? `tun/${type ?? '?'}` : kind,
       isTap: kind === 'tun' && type === 'tap',
       group: String(link.group ?? 'default'),
+      alias: typeof link.ifalias === 'string' ? link.ifalias : '',
     });
   }
   return links;

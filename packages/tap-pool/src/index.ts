@@ -1,5 +1,12 @@
 export { type AcquireOptions, NetworkAllocator } from './allocator.js';
 export {
+  type ClaimOptions,
+  claimAddress,
+  claimPrefix,
+  type PrefixClaim,
+  prefixHolder,
+} from './claim.js';
+export {
   configureScript,
   deviceSysctls,
   removeScript,
@@ -14,9 +21,11 @@ export {
   DeviceExistsError,
   InvalidOptionError,
   PlanConflictError,
+  PrefixInUseError,
   StateError,
   SysctlError,
   TapPoolError,
+  UnsafeStateDirError,
 } from './errors.js';
 export { readHostSnapshot } from './host.js';
 export { DEFAULTS, type TapPoolOptions } from './options.js';
@@ -36,4 +45,11 @@ export {
   type TapPool,
 } from './pool.js';
 export { defaultRunner, type Runner, type RunnerResult } from './runner.js';
-export { isAlive, readState, type StateRecord, statePath } from './state.js';
+export {
+  checkStateDir,
+  ensureStateDir,
+  isAlive,
+  readState,
+  type StateRecord,
+  statePath,
+} from './state.js';

@@ -1,17 +1,34 @@
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { CommandError, DeviceExistsError, InvalidOptionError, StateError } from './errors.js';
+import { claimPrefix } from './claim.js';
+import {
+  CommandError,
+  DeviceExistsError,
+  InvalidOptionError,
+  StateError,
+  UnsafeStateDirError,
+} from './errors.js';
 import { planPool } from './plan.js';
 import { cleanupPool, createTapPool } from './pool.js';
 import type { Runner } from './runner.js';
 
 /** A pretend kernel: interprets the `ip` commands the pool sends, and keeps /proc/sys files in a folder. */
 function fakeHost(root: string, options: { failOn?: RegExp } = {}) {
-  const links = new Map<string, { kind: string; type?: string; addrs: string[]; group?: string }>([
-    ['lo', { kind: 'loopback', addrs: ['127.0.0.1/8'] }],
-  ]);
+  const links = new Map<
+    string,
+    { kind: string; type?: string; addrs: string[]; group?: string; alias?: string }
+  >([['lo', { kind: 'loopback', addrs: ['127.0.0.1/8'] }]]);
   const calls: { argv: string; input?: string }[] = [];
   const conf = (family: string, dev: string) => join(root, 'net', family, 'conf', dev);
   const apply = (line: string): string | undefined => {
@@ -38,6 +55,7 @@ function fakeHost(root: string, options: { failOn?: RegExp } = {}) {
       const link = links.get(w[3]!);
       if (!link) return `Cannot find device "${w[3]}"`;
       link.group = w[5]!;
+      if (w[6] === 'alias') link.alias = w[7]!;
     }
     return undefined;
   };
@@ -52,6 +70,7 @@ function fakeHost(root: string, options: { failOn?: RegExp } = {}) {
       const json = [...links].map(([ifname, l]) => ({
         ifname,
         group: l.group ?? 'default',
+        ...(l.alias === undefined ? {} : { ifalias: l.alias }),
         ...(l.kind === 'loopback'
           ? {}
           : { linkinfo: { info_kind: l.kind, info_data: { type: l.type } } }),
@@ -96,15 +115,24 @@ describe('createTapPool with a recording runner', () => {
   it('creates in four processes, records state, and removes in two, restoring ip_forward', async () => {
     const host = fakeHost(root);
     const plan = planPool({ size: 2, stateDir, owner: { uid: 7 } });
-    const pool = await createTapPool(plan, { runner: host.runner, sysctlRoot: root });
+    const pool = await createTapPool(plan, {
+      runner: host.runner,
+      sysctlRoot: root,
+      claimScope: dir,
+    });
     expect(host.calls).toEqual([
       { argv: 'ip -details -json addr show' },
       { argv: 'ip -json -4 route show table all' },
       {
         argv: 'ip -batch -',
-        input:
-          'tuntap add dev tn0 mode tap user 7\ntuntap add dev tn1 mode tap user 7\n' +
-          'link set dev tn0 group 1818996367\nlink set dev tn1 group 1818996367\n',
+        input: expect.stringMatching(
+          new RegExp(
+            '^tuntap add dev tn0 mode tap user 7\n' +
+              'link set dev tn0 group 1818996367 alias (tapnet:tn:[0-9a-f]{16})\n' +
+              'tuntap add dev tn1 mode tap user 7\n' +
+              'link set dev tn1 group 1818996367 alias \\1\n$',
+          ),
+        ),
       },
       {
         argv: 'ip -batch -',
@@ -155,6 +183,7 @@ describe('createTapPool with a recording runner', () => {
     const pool = await createTapPool(planPool({ size: 1, stateDir }), {
       runner: host.runner,
       sysctlRoot: root,
+      claimScope: dir,
     });
     expect(host.calls[3]?.input).not.toContain('dev lo');
     await pool.remove();
@@ -168,6 +197,7 @@ describe('createTapPool with a recording runner', () => {
     const pool = await createTapPool(planPool({ size: 1, stateDir }), {
       runner: host.runner,
       sysctlRoot: root,
+      claimScope: dir,
     });
     writeFileSync(join(root, 'net', 'ipv4', 'ip_forward'), '2\n');
     await pool.remove();
@@ -177,9 +207,11 @@ describe('createTapPool with a recording runner', () => {
   it('rolls back what it did when a step fails half-way and rethrows the first error', async () => {
     const host = fakeHost(root, { failOn: /link set dev tn1 up/ });
     const plan = planPool({ size: 3, stateDir });
-    const error = await createTapPool(plan, { runner: host.runner, sysctlRoot: root }).catch(
-      (e: unknown) => e,
-    );
+    const error = await createTapPool(plan, {
+      runner: host.runner,
+      sysctlRoot: root,
+      claimScope: dir,
+    }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(CommandError);
     expect((error as CommandError).message).toMatch(
       /^Could not configure the TAP devices: `ip -batch -` exited 1: Error: injected failure/,
@@ -198,14 +230,23 @@ describe('createTapPool with a recording runner', () => {
   it('leaves a record this process can clean up when the rollback fails too', async () => {
     const host = fakeHost(root, { failOn: /^(link set dev tn1 up|link del group)/ });
     const plan = planPool({ size: 2, stateDir });
-    const error = await createTapPool(plan, { runner: host.runner, sysctlRoot: root }).catch(
-      (e: unknown) => e,
-    );
+    const error = await createTapPool(plan, {
+      runner: host.runner,
+      sysctlRoot: root,
+      claimScope: dir,
+    }).catch((e: unknown) => e);
     expect((error as CommandError).message).toMatch(/^Could not configure the TAP devices/);
     expect(JSON.parse(readFileSync(join(stateDir, 'tn.json'), 'utf8')).pid).toBe(0);
     const retry = fakeHost(root);
     for (const [name, link] of host.links) retry.links.set(name, link);
-    expect(await cleanupPool('tn', { stateDir, runner: retry.runner, sysctlRoot: root })).toEqual({
+    expect(
+      await cleanupPool('tn', {
+        stateDir,
+        runner: retry.runner,
+        sysctlRoot: root,
+        claimScope: dir,
+      }),
+    ).toEqual({
       removedDevices: ['tn0', 'tn1'],
       removedAddresses: [],
       restoredSysctls: [],
@@ -220,6 +261,7 @@ describe('createTapPool with a recording runner', () => {
     const error = await createTapPool(planPool({ size: 3, stateDir }), {
       runner: host.runner,
       sysctlRoot: root,
+      claimScope: dir,
     }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(DeviceExistsError);
     expect((error as DeviceExistsError).devices).toEqual(['tn1']);
@@ -230,28 +272,39 @@ describe('createTapPool with a recording runner', () => {
     expect(existsSync(join(stateDir, 'tn.json'))).toBe(false);
   });
 
-  it('refuses a live record, and a stale one unless asked to clean it up', async () => {
+  it('refuses a live pool, and a stale record unless asked to clean it up', async () => {
     const host = fakeHost(root);
     const plan = planPool({ size: 1, stateDir });
-    const pool = await createTapPool(plan, { runner: host.runner, sysctlRoot: root });
-    await expect(createTapPool(plan, { runner: host.runner, sysctlRoot: root })).rejects.toThrow(
+    // The caller's own claim, so the test can give it up as a crash would.
+    const claim = await claimPrefix('tn', { scope: dir });
+    const pool = await createTapPool(plan, {
+      runner: host.runner,
+      sysctlRoot: root,
+      claimScope: dir,
+      claim,
+    });
+    await expect(
+      createTapPool(plan, { runner: host.runner, sysctlRoot: root, claimScope: dir }),
+    ).rejects.toThrow(
       new RegExp(`^Expected no live pool with prefix \`tn\`, got one owned by pid ${process.pid}`),
     );
     await expect(
-      cleanupPool('tn', { stateDir, runner: host.runner, sysctlRoot: root }),
+      cleanupPool('tn', { stateDir, runner: host.runner, sysctlRoot: root, claimScope: dir }),
     ).rejects.toThrow(StateError);
-    // Pretend the owner crashed: a pid that cannot exist.
+    // Pretend the owner crashed: its claim is gone and its record names a pid that cannot exist.
+    await claim.release();
     const path = join(stateDir, 'tn.json');
     writeFileSync(
       path,
       JSON.stringify({ ...JSON.parse(readFileSync(path, 'utf8')), pid: 2 ** 31 - 2 }),
     );
-    await expect(createTapPool(plan, { runner: host.runner, sysctlRoot: root })).rejects.toThrow(
-      /run cleanupPool\('tn'\) first/,
-    );
+    await expect(
+      createTapPool(plan, { runner: host.runner, sysctlRoot: root, claimScope: dir }),
+    ).rejects.toThrow(/run cleanupPool\('tn'\) first/);
     const again = await createTapPool(plan, {
       runner: host.runner,
       sysctlRoot: root,
+      claimScope: dir,
       cleanupStale: true,
     });
     expect([...host.links.keys()]).toEqual(['lo', 'tn0']);
@@ -266,9 +319,9 @@ describe('createTapPool with a recording runner', () => {
     const host = fakeHost(root);
     const plan = planPool({ size: 2, stateDir });
     plan.networks[1]!.device = 'tn1\nlink del dev eth0';
-    await expect(createTapPool(plan, { runner: host.runner, sysctlRoot: root })).rejects.toThrow(
-      InvalidOptionError,
-    );
+    await expect(
+      createTapPool(plan, { runner: host.runner, sysctlRoot: root, claimScope: dir }),
+    ).rejects.toThrow(InvalidOptionError);
     expect(host.calls).toEqual([]);
   });
 });
@@ -277,15 +330,22 @@ describe('cleanupPool with a recording runner', () => {
   it('deletes device by device when a foreign device joined the link group, and spares it', async () => {
     const host = fakeHost(root);
     const plan = planPool({ size: 2, stateDir });
-    await createTapPool(plan, { runner: host.runner, sysctlRoot: root });
+    const claim = await claimPrefix('tn', { scope: dir });
+    await createTapPool(plan, { runner: host.runner, sysctlRoot: root, claimScope: dir, claim });
     host.links.set('br7', { kind: 'bridge', addrs: [], group: String(plan.linkGroup) });
-    // Pretend the owner crashed: a pid that cannot exist.
+    // Pretend the owner crashed: its claim is gone and its record names a pid that cannot exist.
+    await claim.release();
     const path = join(stateDir, 'tn.json');
     writeFileSync(
       path,
       JSON.stringify({ ...JSON.parse(readFileSync(path, 'utf8')), pid: 2 ** 31 - 2 }),
     );
-    const report = await cleanupPool('tn', { stateDir, runner: host.runner, sysctlRoot: root });
+    const report = await cleanupPool('tn', {
+      stateDir,
+      runner: host.runner,
+      sysctlRoot: root,
+      claimScope: dir,
+    });
     expect(host.calls.at(-1)?.input).toBe(
       'link del dev tn0\nlink del dev tn1\naddr del 169.254.169.254/32 dev lo\n',
     );
@@ -302,7 +362,9 @@ describe('cleanupPool with a recording runner', () => {
     const host = fakeHost(root);
     host.links.set('tn3', { kind: 'tun', type: 'tap', addrs: [] });
     host.links.set('tnx', { kind: 'bridge', addrs: [] });
-    expect(await cleanupPool('tn', { stateDir, runner: host.runner, sysctlRoot: root })).toEqual({
+    expect(
+      await cleanupPool('tn', { stateDir, runner: host.runner, sysctlRoot: root, claimScope: dir }),
+    ).toEqual({
       removedDevices: [],
       removedAddresses: [],
       restoredSysctls: [],
@@ -319,13 +381,77 @@ describe('cleanupPool with a recording runner', () => {
   });
 });
 
+describe('a state folder others can write', () => {
+  it('is refused by create and cleanup with ERR_UNSAFE_STATE_DIR, before any command', async () => {
+    const host = fakeHost(root);
+    mkdirSync(stateDir);
+    chmodSync(stateDir, 0o777);
+    const plan = planPool({ size: 1, stateDir });
+    for (const attempt of [
+      createTapPool(plan, { runner: host.runner, sysctlRoot: root, claimScope: dir }),
+      cleanupPool('tn', { stateDir, runner: host.runner, sysctlRoot: root, claimScope: dir }),
+    ]) {
+      const error = await attempt.catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(UnsafeStateDirError);
+      expect(error).toMatchObject({ code: 'ERR_UNSAFE_STATE_DIR', path: stateDir, mode: '0777' });
+      expect((error as Error).message).toMatch(
+        /writable by others \(mode 0777\); nothing was changed$/,
+      );
+    }
+    expect(host.calls).toEqual([]);
+  });
+
+  it('is created 0700 when missing', async () => {
+    const host = fakeHost(root);
+    const pool = await createTapPool(planPool({ size: 1, stateDir }), {
+      runner: host.runner,
+      sysctlRoot: root,
+      claimScope: dir,
+    });
+    expect(statSync(stateDir).mode & 0o777).toBe(0o700);
+    await pool.remove();
+  });
+});
+
+describe('cleanup proves a device is ours by its mark', () => {
+  it('leaves a TAP the record names but that does not carry the mark', async () => {
+    const host = fakeHost(root);
+    const plan = planPool({ size: 2, stateDir });
+    const claim = await claimPrefix('tn', { scope: dir });
+    await createTapPool(plan, { runner: host.runner, sysctlRoot: root, claimScope: dir, claim });
+    await claim.release();
+    // Someone else's TAP now has the name tn1 (ours was deleted behind our back).
+    host.links.set('tn1', { kind: 'tun', type: 'tap', addrs: [], group: String(plan.linkGroup) });
+    const path = join(stateDir, 'tn.json');
+    writeFileSync(
+      path,
+      JSON.stringify({ ...JSON.parse(readFileSync(path, 'utf8')), pid: 2 ** 31 - 2 }),
+    );
+    const report = await cleanupPool('tn', {
+      stateDir,
+      runner: host.runner,
+      sysctlRoot: root,
+      claimScope: dir,
+    });
+    expect(report.removedDevices).toEqual(['tn0']);
+    expect(report.skipped).toEqual([
+      {
+        name: 'tn1',
+        reason: 'does not carry this pool\'s mark (ifalias ""), so not provably ours',
+      },
+    ]);
+    expect(host.calls.at(-1)?.input).toBe('link del dev tn0\naddr del 169.254.169.254/32 dev lo\n');
+    expect([...host.links.keys()]).toEqual(['lo', 'tn1']);
+  });
+});
+
 describe('racing runs', () => {
   it('lets only one of two simultaneous creates with one prefix touch anything', async () => {
     const host = fakeHost(root);
     const plan = planPool({ size: 2, stateDir });
     const results = await Promise.allSettled([
-      createTapPool(plan, { runner: host.runner, sysctlRoot: root }),
-      createTapPool(plan, { runner: host.runner, sysctlRoot: root }),
+      createTapPool(plan, { runner: host.runner, sysctlRoot: root, claimScope: dir }),
+      createTapPool(plan, { runner: host.runner, sysctlRoot: root, claimScope: dir }),
     ]);
     const won = results.filter((r) => r.status === 'fulfilled');
     const lost = results.filter((r) => r.status === 'rejected');

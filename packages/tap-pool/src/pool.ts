@@ -1,4 +1,6 @@
+import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { claimPrefix, type PrefixClaim } from './claim.js';
 import {
   configureScript,
   deviceSysctls,
@@ -15,12 +17,21 @@ import {
   StateError,
   SysctlError,
 } from './errors.js';
-import { parseAddrJson, parseLinkDetails, parseRouteJson, readLinks } from './host.js';
+import {
+  type LinkInfo,
+  parseAddrJson,
+  parseLinkDetails,
+  parseRouteJson,
+  readLinks,
+} from './host.js';
 import { DEFAULTS, validatePrefix, validateStateDir } from './options.js';
 import { checkConflicts, type PoolPlan, planPool } from './plan.js';
 import { countingRunner, defaultRunner, type Runner, runChecked } from './runner.js';
 import {
+  checkStateDir,
   deleteState,
+  deviceMark,
+  ensureStateDir,
   isAlive,
   readState,
   type StateRecord,
@@ -37,6 +48,14 @@ export interface CreateTapPoolOptions {
    * instead of throwing StateError. Default false.
    */
   cleanupStale?: boolean;
+  /**
+   * The prefix's claim, when the caller took it already (the tapnet facade claims before it
+   * applies its firewall); it stays the caller's to release. Without it, createTapPool claims
+   * the prefix itself and releases it when the pool is removed.
+   */
+  claim?: PrefixClaim;
+  /** Key for claims this call takes itself (see claimPrefix's `scope`); a test seam. */
+  claimScope?: string;
 }
 
 export interface CleanupOptions {
@@ -44,6 +63,10 @@ export interface CleanupOptions {
   runner?: Runner;
   /** Where sysctls are read and written; default `/proc/sys`. */
   sysctlRoot?: string;
+  /** The prefix's claim, when the caller holds it; otherwise cleanupPool claims it for its run. */
+  claim?: PrefixClaim;
+  /** Key for claims this call takes itself (see claimPrefix's `scope`); a test seam. */
+  claimScope?: string;
 }
 
 export interface CleanupReport {
@@ -125,11 +148,19 @@ async function teardown(record: StateRecord, runner: Runner, root: string): Prom
   };
   const { links, addresses } = await readLinks(runner);
   const recorded = new Set(record.devices);
+  // Ours only when it carries this run's mark: a record can be wrong, the kernel's link is not.
+  const marked = (link: LinkInfo) => record.mark !== undefined && link.alias === record.mark;
   for (const name of record.devices) {
     const link = links.get(name);
     if (!link) continue;
-    if (link.isTap) report.removedDevices.push(name);
-    else report.skipped.push({ name, reason: `not a TAP device (kind ${link.kind}), so not ours` });
+    if (!link.isTap) {
+      report.skipped.push({ name, reason: `not a TAP device (kind ${link.kind}), so not ours` });
+    } else if (!marked(link)) {
+      report.skipped.push({
+        name,
+        reason: `does not carry this pool's mark (ifalias ${JSON.stringify(link.alias)}), so not provably ours`,
+      });
+    } else report.removedDevices.push(name);
   }
   for (const name of links.keys()) {
     if (matchesScheme(record.prefix, name) && !recorded.has(name)) {
@@ -143,7 +174,8 @@ async function teardown(record: StateRecord, runner: Runner, root: string): Prom
   // Delete by link group only when everything in the group is a TAP of this record.
   const group = record.linkGroup === undefined ? undefined : String(record.linkGroup);
   const members = group === undefined ? [] : [...links.values()].filter((l) => l.group === group);
-  const groupIsOurs = members.length > 0 && members.every((l) => l.isTap && recorded.has(l.name));
+  const groupIsOurs =
+    members.length > 0 && members.every((l) => l.isTap && marked(l) && recorded.has(l.name));
   for (const l of members) {
     if (!groupIsOurs && !recorded.has(l.name)) {
       report.skipped.push({
@@ -218,6 +250,30 @@ export async function createTapPool(
 ): Promise<TapPool> {
   verifyPlan(plan);
   const opts: CreateTapPoolOptions = Object.assign(Object.create(null), options);
+  const given = opts.claim;
+  if (given !== undefined && (given.prefix !== plan.prefix || given.released)) {
+    throw new InvalidOptionError(
+      `Expected \`claim\` to be a held claim of prefix \`${plan.prefix}\`, got ${given.released ? 'a released one' : `one of \`${given.prefix}\``}`,
+    );
+  }
+  // Refuses a state folder others could write before anything exists; creates it 0700.
+  ensureStateDir(plan.stateDir);
+  // The prefix is ours before anything is read or changed, whatever state folder others use.
+  const claim = given ?? (await claimPrefix(plan.prefix, { scope: opts.claimScope }));
+  try {
+    return await createClaimed(plan, opts, claim, given === undefined);
+  } catch (error) {
+    if (given === undefined) await claim.release();
+    throw error;
+  }
+}
+
+async function createClaimed(
+  plan: PoolPlan,
+  opts: CreateTapPoolOptions,
+  claim: PrefixClaim,
+  ownClaim: boolean,
+): Promise<TapPool> {
   const root = opts.sysctlRoot ?? PROC_SYS;
   const counter = countingRunner(opts.runner ?? defaultRunner);
   const run = counter.run;
@@ -245,6 +301,7 @@ export async function createTapPool(
   const metadata = metadataCidr(plan);
   const addMetadataIp = !host.addresses.some((a) => a.dev === 'lo' && a.cidr === metadata);
   const priorForward = readSysctl(root, IP_FORWARD);
+  const mark = deviceMark(plan.prefix, randomBytes(8).toString('hex'));
   const record: StateRecord = {
     version: 1,
     prefix: plan.prefix,
@@ -252,6 +309,7 @@ export async function createTapPool(
     createdAt: new Date().toISOString(),
     range: plan.range,
     linkGroup: plan.linkGroup,
+    mark,
     devices: plan.networks.map((n) => n.device),
     tapsCreated: false,
     configured: false,
@@ -266,7 +324,7 @@ export async function createTapPool(
       run,
       'Could not create the TAP devices',
       ['ip', '-batch', '-'],
-      tapScript(plan),
+      tapScript(plan, mark),
     );
     record.tapsCreated = true;
     writeState(path, plan.stateDir, record);
@@ -313,6 +371,8 @@ export async function createTapPool(
         await teardown(record, run, root);
         deleteState(path);
         removed = true;
+        // Last: until everything is gone, nobody else may create or clean up this prefix.
+        if (ownClaim) await claim.release();
       } finally {
         removing = undefined;
       }
@@ -341,6 +401,29 @@ export async function cleanupPool(
   const stateDir = validateStateDir(opts.stateDir ?? DEFAULTS.stateDir);
   const runner = opts.runner ?? defaultRunner;
   const root = opts.sysctlRoot ?? PROC_SYS;
+  // A record in a folder others can write could name anything: refuse before reading it.
+  checkStateDir(stateDir);
+  const given = opts.claim;
+  if (given !== undefined && (given.prefix !== name || given.released)) {
+    throw new InvalidOptionError(
+      `Expected \`claim\` to be a held claim of prefix \`${name}\`, got ${given.released ? 'a released one' : `one of \`${given.prefix}\``}`,
+    );
+  }
+  // While we hold the claim no pool can start with this prefix; a live one makes this throw.
+  const claim = given ?? (await claimPrefix(name, { scope: opts.claimScope, role: 'cleanup' }));
+  try {
+    return await cleanupClaimed(name, stateDir, runner, root);
+  } finally {
+    if (given === undefined) await claim.release();
+  }
+}
+
+async function cleanupClaimed(
+  name: string,
+  stateDir: string,
+  runner: Runner,
+  root: string,
+): Promise<CleanupReport> {
   const path = statePath(stateDir, name);
   const record = readState(path);
   if (!record) {

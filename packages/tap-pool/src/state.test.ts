@@ -1,6 +1,6 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { StateError } from './errors.js';
 import { readState } from './state.js';
@@ -28,6 +28,15 @@ describe('readState', () => {
 
   it('reads a record of our own', () => {
     expect(readState(write(good))).toEqual(good);
+    const marked = { ...good, mark: 'tapnet:tn:0123456789abcdef', linkGroup: 7 };
+    expect(readState(write(marked))).toEqual(marked);
+  });
+
+  it('never reads a record through a symlink', () => {
+    const path = write(good);
+    const link = join(dirname(path), 'tm.json');
+    symlinkSync(path, link);
+    expect(() => readState(link)).toThrow(StateError);
   });
 
   it.each([
@@ -36,6 +45,11 @@ describe('readState', () => {
     ['a device that is not ours', { devices: ['tn0', 'eth0'] }],
     ['a device of another prefix', { devices: ['tnx0'] }],
     ['a device name too long', { devices: ['tn0123456789012345'] }],
+    ['ip_forward to be set to 0', { ipForward: { prior: '1', value: '0' } }],
+    ['ip_forward to be set to a value of its choosing', { ipForward: { prior: '2', value: '1' } }],
+    ['a mark of another prefix', { mark: 'tapnet:tx:0123456789abcdef' }],
+    ['a mark that is not ours', { mark: 'eth0' }],
+    ['a link group that is no number', { linkGroup: 'default' }],
   ])('refuses a record naming %s', (_what, change) => {
     expect(() => readState(write({ ...good, ...change }))).toThrow(StateError);
   });

@@ -1,6 +1,14 @@
-import { linkSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, openSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { StateError } from './errors.js';
+import {
+  checkFolderChain,
+  currentIdentity,
+  describeUnsafeFolder,
+  ensureSecureFolder,
+  type UnsafeFolder,
+  writeFileAtomicSync,
+} from '@tapnet/internal';
+import { StateError, UnsafeStateDirError } from './errors.js';
 
 /** What a pool run created (or set out to create), kept at `${stateDir}/${prefix}.json`. */
 export interface StateRecord {
@@ -12,6 +20,12 @@ export interface StateRecord {
   range: string;
   /** The link group of the pool's TAPs (absent in records of older versions). */
   linkGroup?: number;
+  /**
+   * The ifalias every TAP of this run carries, `tapnet:<prefix>:<random id>`, set in the batch
+   * that creates it: cleanup deletes only devices that carry it, whatever else the record names.
+   * Absent in records of older versions (then no device can be proven ours and none is deleted).
+   */
+  mark?: string;
   /** Devices this run creates; written before the first is made, so a crash leaves none unknown. */
   devices: string[];
   /** The TAP batch finished. */
@@ -39,8 +53,28 @@ function isRecord(value: unknown): value is StateRecord {
     // Cleanup acts on what the record names: only ever our own devices and a /32 metadata
     // address outside loopback, whatever was written into the file.
     r.devices.every((d) => typeof d === 'string' && isOwnDevice(r.prefix as string, d)) &&
-    (r.metadataIp === undefined || r.metadataIp === null || isMetadataCidr(r.metadataIp.cidr))
+    (r.metadataIp === undefined || r.metadataIp === null || isMetadataCidr(r.metadataIp.cidr)) &&
+    // A run only ever turns forwarding on, from off.
+    (r.ipForward === undefined ||
+      r.ipForward === null ||
+      (r.ipForward.prior === '0' && r.ipForward.value === '1')) &&
+    (r.mark === undefined || r.mark === deviceMarkPattern(r.prefix, r.mark)) &&
+    (r.linkGroup === undefined || (Number.isInteger(r.linkGroup) && r.linkGroup > 0))
   );
+}
+
+const MARK_ID = /^[0-9a-f]{16}$/;
+
+/** `mark` when it is `tapnet:<prefix>:<16 hex digits>`, else undefined. */
+function deviceMarkPattern(prefix: string, mark: unknown): string | undefined {
+  if (typeof mark !== 'string') return undefined;
+  const head = `tapnet:${prefix}:`;
+  return mark.startsWith(head) && MARK_ID.test(mark.slice(head.length)) ? mark : undefined;
+}
+
+/** The ifalias that proves a device was made by the run with this id. */
+export function deviceMark(prefix: string, id: string): string {
+  return `tapnet:${prefix}:${id}`;
 }
 
 function isOwnDevice(prefix: string, device: string): boolean {
@@ -61,7 +95,13 @@ function isMetadataCidr(cidr: unknown): boolean {
 export function readState(path: string): StateRecord | undefined {
   let text: string;
   try {
-    text = readFileSync(path, 'utf8');
+    // Never through a symlink: the record is a plain file we wrote.
+    const fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+    try {
+      text = readFileSync(fd, 'utf8');
+    } finally {
+      closeSync(fd);
+    }
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw new StateError(`Could not read the state record \`${path}\``, { cause: error });
@@ -93,16 +133,12 @@ export function writeState(
   record: StateRecord,
   exclusive = false,
 ): void {
-  const tmp = `${path}.${process.pid}.tmp`;
+  ensureStateDir(dir);
   try {
-    mkdirSync(dir, { recursive: true, mode: 0o755 });
-    writeFileSync(tmp, `${JSON.stringify(record, null, 2)}\n`, { mode: 0o644 });
-    if (exclusive) {
-      linkSync(tmp, path);
-      rmSync(tmp);
-    } else renameSync(tmp, path);
+    // A fresh, unpredictable temporary name, created exclusively: a symlink planted beside the
+    // record is never written through.
+    writeFileAtomicSync(path, `${JSON.stringify(record, null, 2)}\n`, { mode: 0o644, exclusive });
   } catch (error) {
-    rmSync(tmp, { force: true });
     if ((error as NodeJS.ErrnoException).code === 'EEXIST') {
       throw new StateError(
         `Expected no state record \`${path}\`, got one: another run holds this prefix`,
@@ -113,6 +149,29 @@ export function writeState(
     }
     throw new StateError(`Could not write the state record \`${path}\``, { cause: error });
   }
+}
+
+function unsafe(dir: string, problem: UnsafeFolder): UnsafeStateDirError {
+  return new UnsafeStateDirError(
+    `${describeUnsafeFolder(dir, problem, currentIdentity())}; nothing was changed`,
+    problem,
+  );
+}
+
+/**
+ * Creates the state folder (0700) when missing, and throws UnsafeStateDirError unless it and
+ * every folder above it are owned by root or us and writable by nobody else (a sticky `/tmp`
+ * above it aside): whoever can write there could plant a record that cleanup obeys.
+ */
+export function ensureStateDir(dir: string): void {
+  const problem = ensureSecureFolder(dir);
+  if (problem) throw unsafe(dir, problem);
+}
+
+/** The same check without creating anything (for cleanup and status, which only read). */
+export function checkStateDir(dir: string): void {
+  const problem = checkFolderChain(dir);
+  if (problem) throw unsafe(dir, problem);
 }
 
 export function deleteState(path: string): void {

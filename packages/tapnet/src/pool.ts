@@ -24,12 +24,16 @@ import {
 import {
   type CleanupReport,
   checkConflicts,
+  checkStateDir,
+  claimPrefix,
   cleanupPool,
   createTapPool,
+  ensureStateDir,
   isAlive,
   NetworkAllocator,
   type NetworkPlan,
   type PoolPlan,
+  type PrefixClaim,
   planPool,
   readHostSnapshot,
   readState,
@@ -71,6 +75,8 @@ interface Parts {
   firewall: Firewall;
   dnsmasq: Dnsmasq;
   metadata: MetadataServer;
+  /** The prefix's host-wide claim (see tap-pool's claimPrefix): taken first, released last. */
+  claim: PrefixClaim;
 }
 
 export interface LeftoverReport {
@@ -84,28 +90,48 @@ export interface LeftoverReport {
 
 /**
  * Removes what a crashed pool with this prefix left behind: its dnsmasq (by pid file and config
- * path), its firewall table/chains, and the TAPs its state record names. A pool whose recorded
- * process is alive is left alone; nothing that is not recorded as ours is deleted.
+ * path), its firewall table/chains, and the TAPs its state record names. A pool that is alive
+ * (it holds the prefix's claim, whatever its state folder, or its record names a live process)
+ * is left alone; nothing that is not recorded and marked as ours is deleted. A state folder
+ * others could write is refused (ERR_UNSAFE_STATE_DIR) before anything is read from it.
  */
 export async function cleanupLeftovers(
   prefix: string,
   stateDir = '/run/tapnet',
+  claim?: PrefixClaim,
 ): Promise<LeftoverReport> {
-  const pid = recordedPid(prefix, stateDir);
-  if (pid !== undefined && isAlive(pid)) {
-    return {
-      prefix,
-      running: pid,
-      dnsmasqStopped: false,
-      firewall: { removed: [] },
-      taps: emptyCleanup(),
-    };
+  checkStateDir(stateDir);
+  // Holding the claim for the whole cleanup: no pool can start with this prefix meanwhile.
+  let held = claim;
+  if (held === undefined) {
+    try {
+      held = await claimPrefix(prefix, { role: 'cleanup' });
+    } catch (error) {
+      if ((error as { code?: unknown }).code !== 'ERR_PREFIX_IN_USE') throw error;
+      return runningReport(prefix, (error as { pid: number }).pid);
+    }
   }
-  const dnsmasqStopped = await stopStaleDnsmasq(join(stateDir, prefix));
-  // TAPs before the firewall, so none is ever up without its rules (see dispose()).
-  const taps = await cleanupPool(prefix, { stateDir });
-  const firewall = await cleanupFirewall(prefix);
-  return { prefix, dnsmasqStopped, firewall, taps };
+  try {
+    const pid = recordedPid(prefix, stateDir);
+    if (pid !== undefined && isAlive(pid)) return runningReport(prefix, pid);
+    const dnsmasqStopped = await stopStaleDnsmasq(join(stateDir, prefix));
+    // TAPs before the firewall, so none is ever up without its rules (see dispose()).
+    const taps = await cleanupPool(prefix, { stateDir, claim: held });
+    const firewall = await cleanupFirewall(prefix);
+    return { prefix, dnsmasqStopped, firewall, taps };
+  } finally {
+    if (claim === undefined) await held.release();
+  }
+}
+
+function runningReport(prefix: string, pid: number): LeftoverReport {
+  return {
+    prefix,
+    running: pid,
+    dnsmasqStopped: false,
+    firewall: { removed: [] },
+    taps: emptyCleanup(),
+  };
 }
 
 function emptyCleanup(): CleanupReport {
@@ -226,11 +252,39 @@ export class Pool extends EventEmitter implements AsyncDisposable {
     };
     buildDnsmasqConfig(dnsOptions); // validates records and names; nothing is written yet
     if (o.metadataHardening !== undefined) normalizeHardening(o.metadataHardening);
+    // Nothing is read from or written to a state folder others could write; it is made 0700.
+    ensureStateDir(o.stateDir);
+    // The prefix is claimed before anything is applied, host-wide whatever `stateDir` each pool
+    // uses: a loser changes nothing, so its rollback can never remove the winner's rules.
+    let claim: PrefixClaim;
+    try {
+      claim = await claimPrefix(plan.prefix);
+    } catch (error) {
+      if ((error as { code?: unknown }).code !== 'ERR_PREFIX_IN_USE') throw error;
+      throw new PrefixInUseError(plan.prefix, (error as { pid: number }).pid);
+    }
+    try {
+      return await Pool.#createClaimed(o, plan, policy, uplink, dnsOptions, claim);
+    } catch (error) {
+      await claim.release();
+      throw error;
+    }
+  }
+
+  static async #createClaimed(
+    o: NormalizedPoolOptions,
+    plan: PoolPlan,
+    policy: Policy,
+    uplink: string | null,
+    dnsOptions: DnsmasqOptions,
+    claim: PrefixClaim,
+  ): Promise<Pool> {
     // A live pool (this process included) owns the prefix; a crashed one's leftovers (its
     // record names a dead process) would block this one and are removed first.
     const owner = recordedPid(plan.prefix, o.stateDir);
     if (owner !== undefined && isAlive(owner)) throw new PrefixInUseError(plan.prefix, owner);
-    if (o.cleanupStale && owner !== undefined) await cleanupLeftovers(plan.prefix, o.stateDir);
+    if (o.cleanupStale && owner !== undefined)
+      await cleanupLeftovers(plan.prefix, o.stateDir, claim);
     checkConflicts(plan, await readHostSnapshot());
 
     const conntrack = await findBinary('conntrack');
@@ -241,7 +295,7 @@ export class Pool extends EventEmitter implements AsyncDisposable {
       const firewall = createFirewall({ backend: o.firewall });
       undo.push(() => firewall.remove(plan.prefix));
       await firewall.apply(policy);
-      const taps = await createTapPool(plan);
+      const taps = await createTapPool(plan, { claim });
       undo.push(() => taps.remove());
       const dnsmasq = await Dnsmasq.start(dnsOptions);
       undo.push(() => dnsmasq.stop());
@@ -262,6 +316,7 @@ export class Pool extends EventEmitter implements AsyncDisposable {
         dnsmasq,
         metadata,
         conntrack,
+        claim,
       });
     } catch (error) {
       const rollbackErrors: unknown[] = [];
@@ -389,7 +444,7 @@ export class Pool extends EventEmitter implements AsyncDisposable {
     this.#closing.abort(new PoolDisposedError());
     for (const network of [...this.#live.values()]) network.release();
     await this.#flusher?.idle();
-    const { metadata, dnsmasq, firewall, taps, plan } = this.#parts;
+    const { metadata, dnsmasq, firewall, taps, plan, claim } = this.#parts;
     const errors: unknown[] = [];
     const attempt = async (step: () => Promise<void>) => {
       try {
@@ -405,6 +460,9 @@ export class Pool extends EventEmitter implements AsyncDisposable {
     // The firewall goes last, and only once the TAPs are gone: a TAP left behind (its removal
     // failed) stays isolated, and `tapnet cleanup` can finish the job.
     if (await attempt(() => taps.remove())) await attempt(() => firewall.remove(plan.prefix));
+    // The prefix is given up last, and only when everything is gone: while anything of this pool
+    // may remain, no other pool or cleanup may act on the prefix (the process's exit frees it).
+    if (errors.length === 0) await claim.release();
     this.removeAllListeners('lease');
     if (errors.length > 0) throw errors[0];
   }

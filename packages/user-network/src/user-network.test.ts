@@ -165,6 +165,50 @@ describe('UserNetwork', () => {
     await expect(UserNetwork.create(dir, { socketName: 'file' })).rejects.toThrow(SocketInUseError);
   });
 
+  // Every folder above the socket's is checked too: through a writable parent, another user
+  // could rename the socket folder away and put one with their own socket in its place. Root
+  // can make folders of `nobody` (65534) and open ones to simulate the other user.
+  describe.skipIf(process.geteuid?.() !== 0)('folders above the socket folder', () => {
+    const below = (parentMode: number, owner?: number) => {
+      const parent = join(folder(), 'parent');
+      mkdirSync(join(parent, 'sockets'), { recursive: true, mode: 0o700 });
+      chmodSync(parent, parentMode);
+      if (owner !== undefined) chownSync(parent, owner, owner);
+      return { parent, dir: join(parent, 'sockets') };
+    };
+
+    it('refuses a private folder below a writable, non-sticky parent, naming the parent', async () => {
+      const { parent, dir } = below(0o777);
+      const error = await UserNetwork.create(dir).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(UnsafeFolderError);
+      expect((error as Error).message).toBe(
+        `Expected a socket folder only we can write to, but \`${parent}\` (above \`${dir}\`): it is writable by others (mode 0777)`,
+      );
+      expect(readdirSync(dir)).toEqual([]);
+    });
+
+    it("refuses a private folder below another user's parent", async () => {
+      const { dir } = below(0o755, 65534);
+      await expect(UserNetwork.create(dir)).rejects.toThrow(
+        /owned by uid 65534, not by root or us/,
+      );
+      expect(readdirSync(dir)).toEqual([]);
+    });
+
+    it("refuses a folder of another user's below a sticky parent", async () => {
+      const { dir } = below(0o1777);
+      chownSync(dir, 65534, 65534);
+      await expect(UserNetwork.create(dir)).rejects.toThrow(UnsafeFolderError);
+    });
+
+    it('accepts a private folder of ours below a sticky /tmp-style parent', async () => {
+      const { dir } = below(0o1777);
+      const network = await created(dir);
+      network.setHandler(() => new Response('ours'));
+      expect((await get(network.socketPath)).body).toBe('ours');
+    });
+  });
+
   it('refuses unsafe or missing folders, a missing bridge and bad options, creating nothing', async () => {
     const open = folder();
     chmodSync(open, 0o777);

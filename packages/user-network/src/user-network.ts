@@ -6,11 +6,11 @@ import {
   realpathSync,
   renameSync,
   rmSync,
-  statSync,
   unlinkSync,
 } from 'node:fs';
 import { connect, createServer, type Server } from 'node:net';
 import { join, resolve } from 'node:path';
+import { checkFolderChain } from '@tapnet/internal';
 import {
   type FetchHandler,
   type MetadataHandler,
@@ -26,7 +26,7 @@ import {
   SocketInUseError,
   UnsafeFolderError,
 } from './errors.js';
-import { MAX_SOCKET_PATH_BYTES, unsafeFolderReason } from './folder.js';
+import { MAX_SOCKET_PATH_BYTES } from './folder.js';
 import {
   type NormalizedUserNetworkOptions,
   normalizeOptions,
@@ -121,14 +121,13 @@ export class UserNetwork implements AsyncDisposable {
         cause: error,
       });
     }
-    const reason = unsafeFolderReason(
-      statSync(folder),
-      process.getuid?.() ?? 0,
-      process.getgid?.() ?? 0,
-    );
-    if (reason) {
+    // The folder and every folder above it: through a writable parent that is not sticky,
+    // another user could rename the folder away and put one with their own socket in its place.
+    const identity = { uid: process.geteuid?.() ?? 0, gid: process.getegid?.() ?? 0 };
+    const problem = checkFolderChain(resolve(socketFolder), identity);
+    if (problem) {
       throw new UnsafeFolderError(
-        `Expected a socket folder only we can write to, but \`${folder}\`: ${reason}`,
+        `Expected a socket folder only we can write to, but \`${problem.path}\`${problem.path === folder ? '' : ` (above \`${folder}\`)`}: ${problem.reason}`,
       );
     }
     const name = o.socketName ?? `metadata-${randomBytes(8).toString('hex')}.sock`;
