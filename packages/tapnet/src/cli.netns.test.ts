@@ -278,15 +278,32 @@ describeNetns('the tapnet CLI', () => {
     expect(lines.at(-1)).toEqual({ event: 'disposed', prefix: 'tj' });
   });
 
-  it('two runs side by side each get a pool of their own', async () => {
+  it('a run while another run lives: its own prefix, and the shared metadata endpoint reported as taken', async () => {
     const before = await snapshotNamespace();
-    const runs = [0, 1].map(() =>
-      tapnet(['run', '--uplink', 'none', '--', ...pausedQemu], { input: 'info network\nquit\n' }),
+    // The first run's QEMU waits on its monitor until it is told to quit.
+    const first = execa(process.execPath, [bin, 'run', '--uplink', 'none', '--', ...pausedQemu], {
+      reject: false,
+      all: true,
+      stdin: 'pipe',
+    });
+    let said = '';
+    first.all?.on('data', (chunk: Buffer) => {
+      said += chunk.toString();
+    });
+    await waitFor(() => /tapnet: tr0 /.test(said), {
+      what: 'the first run to start',
+      timeout: 30_000,
+      seen: () => said,
+    });
+    const second = await tapnet(['run', '--uplink', 'none', '--', ...pausedQemu], {
+      input: 'quit\n',
+    });
+    expect(second.exitCode).toBe(1);
+    expect(second.stderr).toMatch(
+      /Another pool already serves the metadata service in this network namespace.*\[ERR_METADATA_IN_USE\]/,
     );
-    const results = await Promise.all(runs);
-    for (const r of results) expect(r.exitCode, r.all).toBe(0);
-    const taps = results.map((r) => /ifname=(\w+)/.exec(r.all ?? '')?.[1]);
-    expect(new Set(taps).size).toBe(2);
+    first.stdin?.end('quit\n');
+    expect((await first).exitCode).toBe(0);
     expect(await snapshotNamespace()).toEqual(before);
   });
 });

@@ -65,18 +65,34 @@ export async function runCommand(values: Values, out: Output, argv: string[]): P
   }
 }
 
-/** A pool of its own for this run: the first free prefix (and range) of the candidates. */
+/**
+ * A pool of its own for this run: the first free prefix (and range) of the candidates. The
+ * metadata endpoint (169.254.169.254:80) is one per network namespace, so a second pool cannot
+ * serve it while another lives: that is reported as what it is.
+ */
 async function createRunPool(values: Values): Promise<Pool> {
   let lastError: unknown;
   for (const candidate of runCandidates(values)) {
     try {
       return await Pool.create(poolOptionsOf(values, candidate));
     } catch (error) {
+      if (metadataEndpointTaken(error)) {
+        throw new TapnetError(
+          'ERR_METADATA_IN_USE',
+          'Another pool already serves the metadata service in this network namespace (one metadata endpoint per namespace): run these VMs through that pool (`tapnet up`, or the library), or each `tapnet run` in a network namespace of its own',
+          { cause: error },
+        );
+      }
       if (!isTaken(error)) throw error;
       lastError = error;
     }
   }
   throw lastError;
+}
+
+function metadataEndpointTaken(error: unknown): boolean {
+  const e = error as { code?: unknown; cause?: { code?: unknown } } | null;
+  return e?.code === 'ERR_LISTEN' && e.cause?.code === 'EADDRINUSE';
 }
 
 async function runChild(file: string, args: string[]): Promise<number> {
