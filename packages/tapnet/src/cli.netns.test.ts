@@ -130,6 +130,28 @@ describeNetns('the tapnet CLI', () => {
       expect.objectContaining({ prefix: 'tk', alive: false }),
     ]);
 
+    // A pool that is up is running by its claim, whatever its record's pid.
+    const { child: live } = await startUp([
+      '--size',
+      '1',
+      '--prefix',
+      'tl',
+      '--subnet',
+      '10.232.0.0/24',
+      '--uplink',
+      'none',
+    ]);
+    const both = JSON.parse((await tapnet(['status', '--json'])).stdout) as {
+      prefix: string;
+      alive: boolean;
+    }[];
+    expect(Object.fromEntries(both.map((p) => [p.prefix, p.alive]))).toEqual({
+      tk: false,
+      tl: true,
+    });
+    live.kill('SIGTERM');
+    expect((await live).exitCode).toBe(0);
+
     const cleanup = await tapnet(['cleanup', '--prefix', 'tk', '--json']);
     expect(cleanup.exitCode).toBe(0);
     const [report] = JSON.parse(cleanup.stdout) as {

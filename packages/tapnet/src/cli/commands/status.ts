@@ -1,5 +1,5 @@
 import { readdir } from 'node:fs/promises';
-import { isAlive, readState, type StateRecord, statePath } from '@tapnet/tap-pool';
+import { prefixHolder, readState, type StateRecord, statePath } from '@tapnet/tap-pool';
 import { TapnetError } from '../../errors.js';
 import { type Output, table } from '../output.js';
 import type { Values } from '../parse.js';
@@ -42,10 +42,13 @@ export async function statusCommand(values: Values, out: Output): Promise<number
     } catch (error) {
       problem = (error as Error).message;
     }
+    // Alive means the prefix's claim is held (released by the kernel when its process dies), not
+    // that the record's pid names some process: pids are reused.
+    const holder = await prefixHolder(prefix);
     pools.push({
       prefix,
-      ...(record && { pid: record.pid }),
-      alive: record !== undefined && isAlive(record.pid),
+      ...(record && { pid: holder || record.pid }),
+      alive: holder !== undefined,
       devices: record?.devices ?? [],
       ...(problem !== undefined && { problem }),
     });
