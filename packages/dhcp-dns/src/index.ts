@@ -8,6 +8,7 @@ export {
   type DnsmasqStartOptions,
   type DnsmasqState,
   type DnsmasqStatus,
+  type ForgetResult,
   type RestartEvent,
 } from './dnsmasq.js';
 export {
