@@ -65,6 +65,16 @@ export interface ForgetResult {
   released: number;
   /** Whether dnsmasq had to be restarted on a filtered lease file (the fallback). */
   restarted: boolean;
+  /** Leases of the network still held (only with `restart: false`). */
+  remaining: number;
+}
+
+export interface ForgetOptions {
+  /**
+   * Restart dnsmasq on a filtered lease file when DHCPRELEASEs leave leases behind (default
+   * true). With false, those leases stay until they expire.
+   */
+  restart?: boolean;
 }
 
 /** DHCPRELEASEs sent before checking that dnsmasq took them (its socket buffer holds ~100). */
@@ -219,10 +229,10 @@ export class Dnsmasq extends EventEmitter<DnsmasqEvents> implements AsyncDisposa
    * could have sent, handed to dnsmasq as if it came in on the network's device (no process,
    * other networks untouched); the lease file shows when dnsmasq has dropped them. Leases it
    * did not drop (the host's firewall blocks the loop-back, say) are removed by the fallback:
-   * one restart of dnsmasq on the lease file without that network's lines. A stopped-by-failure
-   * dnsmasq just gets the filtered file.
+   * one restart of dnsmasq on the lease file without that network's lines (unless
+   * `restart: false`). A dnsmasq that gave up restarting just gets the filtered file.
    */
-  async forgetLeases(networkName: string): Promise<ForgetResult> {
+  async forgetLeases(networkName: string, options: ForgetOptions = {}): Promise<ForgetResult> {
     const network = this.#options.networks.find((n) => n.name === networkName);
     if (!network) {
       throw new DhcpDnsError(
@@ -240,13 +250,13 @@ export class Dnsmasq extends EventEmitter<DnsmasqEvents> implements AsyncDisposa
       const leasePath = this.#options.leasePath;
       const left = async () => leaseEntriesOf(await readLeaseFileStable(leasePath), network);
       const before = await left();
-      if (before.length === 0) return { released: 0, restarted: false };
+      if (before.length === 0) return { released: 0, restarted: false, remaining: 0 };
       if (this.#state !== 'running') {
         // dnsmasq is not running (it gave up): the next start reads the file.
         const text = await readLeaseFileStable(leasePath);
         await writeFileAtomic(leasePath, withoutNetwork(text, network));
         this.#refreshLeases();
-        return { released: 0, restarted: false };
+        return { released: 0, restarted: false, remaining: 0 };
       }
       const send = this.#runner.sendDhcp?.bind(this.#runner) ?? sendDhcpOnDevice;
       let remaining = before;
@@ -269,7 +279,8 @@ export class Dnsmasq extends EventEmitter<DnsmasqEvents> implements AsyncDisposa
       }
       remaining = await left();
       const released = before.length - remaining.length;
-      if (remaining.length === 0) return { released, restarted: false };
+      if (remaining.length === 0 || options.restart === false)
+        return { released, restarted: false, remaining: remaining.length };
       try {
         await this.#replaceRun(async () => {
           const text = await readLeaseFileStable(leasePath);
@@ -282,7 +293,7 @@ export class Dnsmasq extends EventEmitter<DnsmasqEvents> implements AsyncDisposa
       } finally {
         this.#refreshLeases();
       }
-      return { released, restarted: true };
+      return { released, restarted: true, remaining: 0 };
     });
   }
 

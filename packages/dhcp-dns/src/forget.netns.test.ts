@@ -140,7 +140,7 @@ describeNetns('forgetLeases() after a guest starved its DHCP range', () => {
     const neighbour = dnsmasq.leaseFor(net1.name);
     expect(neighbour).toBeDefined();
     const result = await dnsmasq.forgetLeases(net0.name);
-    expect(result).toEqual({ released: expect.any(Number), restarted: false });
+    expect(result).toEqual({ released: expect.any(Number), restarted: false, remaining: 0 });
     expect(result.released).toBeGreaterThanOrEqual(250);
     expect(dnsmasq.pid).toBe(pid);
     await fileShows(s!, { [net0.name]: 0, [net1.name]: 1 });
@@ -181,8 +181,12 @@ describeNetns('forgetLeases() when the releases cannot reach dnsmasq', () => {
       what: "network 1's lease",
     });
     const pid = s!.dnsmasq.pid;
+    // Told not to restart, it leaves them and says so.
+    const kept = await s!.dnsmasq.forgetLeases(net0.name, { restart: false });
+    expect(kept).toEqual({ released: 0, restarted: false, remaining: attack.acked });
+    expect(s!.dnsmasq.pid).toBe(pid);
     const result = await s!.dnsmasq.forgetLeases(net0.name);
-    expect(result).toEqual({ released: 0, restarted: true });
+    expect(result).toEqual({ released: 0, restarted: true, remaining: 0 });
     expect(s!.dnsmasq.pid).not.toBe(pid);
     await fileShows(s!, { [net0.name]: 0, [net1.name]: 1 });
     const next = await lease(s!, 0, '52:54:00:14:02:bb', 5);

@@ -104,6 +104,10 @@ export async function cleanupLeftovers(
   return { prefix, dnsmasqStopped, firewall, taps };
 }
 
+function ipNumber(ip: string): number {
+  return ip.split('.').reduce((n, octet) => n * 256 + Number(octet), 0);
+}
+
 function emptyCleanup(): CleanupReport {
   return { removedDevices: [], removedAddresses: [], restoredSysctls: [], skipped: [] };
 }
@@ -121,8 +125,9 @@ function recordedPid(prefix: string, stateDir: string): number | undefined {
  * A fixed set of isolated networks, one per VM: TAP devices, firewall, one dnsmasq and one
  * metadata server, created together by `Pool.create` and removed together by `dispose()`.
  *
- * Events: `lease` (Lease), `dnsmasq-restart` ({ attempt, delayMs, ... }), `error` (Error; emitted
- * only while someone listens, so a handler's failure never crashes the process).
+ * Events: `lease` (Lease), `dnsmasq-restart` ({ attempt, delayMs, ... }), `leases-forgotten`
+ * ({ network, released, restarted, remaining }: a released network's leases dropped), `error` (Error;
+ * emitted only while someone listens, so a handler's failure never crashes the process).
  */
 export class Pool extends EventEmitter implements AsyncDisposable {
   readonly #parts: Parts;
@@ -133,6 +138,8 @@ export class Pool extends EventEmitter implements AsyncDisposable {
   #disposing: Promise<void> | undefined;
   readonly #closing = new AbortController();
   readonly #flusher: ConntrackFlusher | undefined;
+  /** Released networks whose DHCP leases dnsmasq is dropping; dispose() waits for them. */
+  readonly #forgetting = new Set<Promise<void>>();
 
   private constructor(parts: Parts) {
     super();
@@ -314,15 +321,51 @@ export class Pool extends EventEmitter implements AsyncDisposable {
       release: () => {
         this.#parts.metadata.clear(plan.device);
         this.#live.delete(plan);
-        this.#allocator.release(plan);
         // In the background: done in milliseconds, long before a next VM on the network has
         // booted and taken its lease; dispose() waits for it.
         this.#flusher?.flush(plan.network, plan.netmask);
+        this.#forgetThenFree(plan);
       },
     };
     const network = new Network(plan, host);
     this.#live.set(plan, network);
     return network;
+  }
+
+  /**
+   * Hands `plan` back to the allocator once dnsmasq holds none of its leases, so the next VM
+   * finds the whole DHCP range free (a guest may have taken every address with made-up MACs;
+   * issue 11). A network with no lease goes back at once; otherwise dnsmasq drops them first
+   * (milliseconds, in the background; dispose() waits), and until then no acquire() gets it.
+   * Emits `leases-forgotten` ({ network, released, restarted, remaining }).
+   */
+  #forgetThenFree(plan: NetworkPlan): void {
+    const { dnsmasq } = this.#parts;
+    const held = dnsmasq.leases().filter((lease) => lease.network === plan.device).length;
+    // dispose() stops dnsmasq anyway; its lease file is not carried into another pool's range
+    // (a next start forgets what a network held through the same path).
+    if (held === 0 || this.#closing.signal.aborted) {
+      this.#allocator.release(plan);
+      return;
+    }
+    // The DHCPRELEASEs cost other networks nothing; the fallback (a restart of dnsmasq, a DNS
+    // pause for every network) only when what is left could refuse the next VM: leases over
+    // half the range. A VM's own one or two leases never trigger it.
+    const range = ipNumber(plan.dhcpRange.end) - ipNumber(plan.dhcpRange.start) + 1;
+    const done: Promise<void> = dnsmasq
+      .forgetLeases(plan.device, { restart: held > range / 2 })
+      .then(
+        (result) => {
+          this.emit('leases-forgotten', { network: plan.device, ...result });
+        },
+        (error: unknown) =>
+          this.#emitError(error instanceof Error ? error : new Error(String(error))),
+      )
+      .finally(() => {
+        this.#forgetting.delete(done);
+        this.#allocator.release(plan);
+      });
+    this.#forgetting.add(done);
   }
 
   #assertOpen(): void {
@@ -371,6 +414,7 @@ export class Pool extends EventEmitter implements AsyncDisposable {
     this.#closing.abort(new PoolDisposedError());
     for (const network of [...this.#live.values()]) network.release();
     await this.#flusher?.idle();
+    await Promise.all(this.#forgetting);
     const { metadata, dnsmasq, firewall, taps, plan } = this.#parts;
     const errors: unknown[] = [];
     const attempt = async (step: () => Promise<void>) => {
