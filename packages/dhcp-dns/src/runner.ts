@@ -43,11 +43,14 @@ export async function sendDhcpOnDevice(
   gateway: string,
   messages: readonly Buffer[],
 ): Promise<void> {
-  const socket = createSocket('udp4');
+  // From port 68, as a client's would be: a firewall that admits DHCP from a VM's TAP
+  // (`udp sport 68 dport 67`) admits the looped-back copy too. Shared with a host DHCP client
+  // that may hold 0.0.0.0:68; bound to the gateway, no broadcast reply is delivered to it.
+  const socket = createSocket({ type: 'udp4', reuseAddr: true });
   try {
     await new Promise<void>((resolve, reject) => {
       socket.once('error', reject);
-      socket.bind({ address: gateway, port: 0, exclusive: true }, () => {
+      socket.bind({ address: gateway, port: 68, exclusive: true }, () => {
         socket.off('error', reject);
         resolve();
       });
