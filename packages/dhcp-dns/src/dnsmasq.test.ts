@@ -233,7 +233,7 @@ describe('Dnsmasq supervision (fake runner)', () => {
     expect(await readFile(dnsmasq.configPath, 'utf8')).toBe(`${before}srv-host=_x._tcp,t,7,0,0\n`);
     await dnsmasq.reload({ metadataNames: ['meta'] });
     expect(await readFile(dnsmasq.configPath, 'utf8')).toBe(
-      `${before.replace('host-record=taskcluster,', 'host-record=meta,')}srv-host=_x._tcp,t,7,0,0\n`,
+      `${before.replace('host-record=taskcluster,taskcluster.tapnet.internal,', 'host-record=meta,meta.tapnet.internal,')}srv-host=_x._tcp,t,7,0,0\n`,
     );
     expect(dnsmasq.status()).toEqual({ state: 'running', pid: fake.children[2]!.pid, restarts: 0 });
     expect(restarts).toEqual([]);
