@@ -211,6 +211,7 @@ export class Pool extends EventEmitter implements AsyncDisposable {
       srvRecords: o.srvRecords,
       upstream: o.upstreamDns,
       leaseTime: o.leaseTime,
+      ...(o.dnsDomain !== undefined && { domain: o.dnsDomain }),
       ...(o.dnsmasqRestart !== undefined && { restart: o.dnsmasqRestart }),
     };
     buildDnsmasqConfig(dnsOptions); // validates records and names; nothing is written yet
