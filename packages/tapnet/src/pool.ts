@@ -17,6 +17,7 @@ import {
   type Policy,
 } from '@tapnet/firewall';
 import { MetadataServer, normalizeHardening } from '@tapnet/metadata-proxy';
+import { macFromSeed } from '@tapnet/qemu-args';
 import {
   type CleanupReport,
   checkConflicts,
@@ -313,6 +314,8 @@ export class Pool extends EventEmitter implements AsyncDisposable {
 
   #wrap(plan: NetworkPlan): Network {
     const acquiredAt = performance.now();
+    // The MAC `Network.mac` gives this network's VM (lower-case, as dnsmasq's lease file).
+    const mac = macFromSeed(plan.macSeed).toLowerCase();
     const host: NetworkHost = {
       setHandler: (handler) => this.#parts.metadata.setHandler(plan.device, handler),
       lease: () => {
@@ -325,7 +328,7 @@ export class Pool extends EventEmitter implements AsyncDisposable {
         // In the background: done in milliseconds, long before a next VM on the network has
         // booted and taken its lease; dispose() waits for it.
         this.#flusher?.flush(plan.network, plan.netmask);
-        this.#forgetThenFree(plan);
+        this.#forgetThenFree(plan, mac);
       },
     };
     const network = new Network(plan, host);
@@ -334,27 +337,30 @@ export class Pool extends EventEmitter implements AsyncDisposable {
   }
 
   /**
-   * Hands `plan` back to the allocator once dnsmasq holds none of its leases, so the next VM
-   * finds the whole DHCP range free (a guest may have taken every address with made-up MACs;
-   * issue 11). A network with no lease goes back at once; otherwise dnsmasq drops them first
-   * (milliseconds, in the background; dispose() waits), and until then no acquire() gets it.
-   * Emits `leases-forgotten` ({ network, released, restarted, remaining }).
+   * Hands `plan` back to the allocator once dnsmasq holds no lease of it but its own VM's, so
+   * the next VM finds the whole DHCP range free (a guest may have taken every address with
+   * made-up MACs; issue 11). The usual case, no lease or only the one for the network's MAC
+   * (which the next VM, with that MAC, takes over anyway), goes back at once. Otherwise dnsmasq
+   * drops the network's leases first (milliseconds, in the background; dispose() waits), and
+   * until then no `acquire()` or `network()` gets it. Emits `leases-forgotten`
+   * ({ network, released, restarted, remaining }).
    */
-  #forgetThenFree(plan: NetworkPlan): void {
+  #forgetThenFree(plan: NetworkPlan, mac: string): void {
     const { dnsmasq } = this.#parts;
-    const held = dnsmasq.leases().filter((lease) => lease.network === plan.device).length;
-    // dispose() stops dnsmasq anyway; its lease file is not carried into another pool's range
-    // (a next start forgets what a network held through the same path).
-    if (held === 0 || this.#closing.signal.aborted) {
+    const foreign = dnsmasq
+      .leases()
+      .filter((lease) => lease.network === plan.device && lease.mac !== mac).length;
+    // dispose() stops dnsmasq anyway.
+    if (foreign === 0 || this.#closing.signal.aborted) {
       this.#allocator.release(plan);
       return;
     }
     // The DHCPRELEASEs cost other networks nothing; the fallback (a restart of dnsmasq, a DNS
     // pause for every network) only when what is left could refuse the next VM: leases over
-    // half the range. A VM's own one or two leases never trigger it.
+    // half the range.
     const range = ipNumber(plan.dhcpRange.end) - ipNumber(plan.dhcpRange.start) + 1;
     const done: Promise<void> = dnsmasq
-      .forgetLeases(plan.device, { restart: held > range / 2 })
+      .forgetLeases(plan.device, { restart: foreign > range / 2 })
       .then(
         (result) => {
           this.emit('leases-forgotten', { network: plan.device, ...result });
