@@ -77,7 +77,7 @@ describe('range binding and lease limit', () => {
     const networks = testNetworks(3);
     const lines = buildDnsmasqConfig({ networks, stateDir }).split('\n');
     const dhcp = lines.filter((l) => /^dhcp-(range|option)=/.test(l));
-    expect(dhcp).toHaveLength(9);
+    expect(dhcp).toHaveLength(15);
     for (const n of networks) {
       expect(
         dhcp.filter((l) => l.includes(`,set:${n.name},`) || l.includes(`,tag:${n.name},`)),
@@ -85,6 +85,8 @@ describe('range binding and lease limit', () => {
         `dhcp-range=tag:${n.device},set:${n.name},${n.rangeStart},${n.rangeEnd},${n.netmask},20m`,
         `dhcp-option=tag:${n.device},tag:${n.name},option:router,${n.gateway}`,
         `dhcp-option=tag:${n.device},tag:${n.name},option:dns-server,${n.gateway}`,
+        `dhcp-option=tag:${n.device},tag:${n.name},option:domain-name,tapnet.internal`,
+        `dhcp-option=tag:${n.device},tag:${n.name},option:domain-search,tapnet.internal`,
       ]);
     }
     // No range without the device tag, and nothing that hands out addresses to BOOTP clients
@@ -255,6 +257,8 @@ describe('injection', () => {
       'dhcp-authoritative',
       'dhcp-ignore-names',
       'no-ping',
+      'no-ident',
+      'local',
       'dhcp-lease-max',
       'dhcp-leasefile',
       'pid-file',
@@ -269,5 +273,57 @@ describe('injection', () => {
     const lines = config.trimEnd().split('\n');
     for (const line of lines) expect(known.has(line.split('=')[0]!)).toBe(true);
     expect(config).not.toMatch(/[#"'\\\0\r\t ]/);
+  });
+});
+
+describe('DNS domain and search list (issue 17)', () => {
+  const base = { networks: testNetworks(1), stateDir: '/run/tapnet/tn' };
+
+  it('defaults to tapnet.internal: options 15 and 119 on each range, names answered under it, the domain kept local', () => {
+    const config = buildDnsmasqConfig({
+      ...base,
+      hostRecords: [{ names: ['db', 'db.example'], ipv4: '10.1.2.3' }],
+    });
+    expect(config).toContain('local=/tapnet.internal/\n');
+    expect(config).toContain('dhcp-option=tag:tntap0,tag:tn0,option:domain-name,tapnet.internal\n');
+    expect(config).toContain(
+      'dhcp-option=tag:tntap0,tag:tn0,option:domain-search,tapnet.internal\n',
+    );
+    expect(config).toContain(
+      'host-record=taskcluster,taskcluster.tapnet.internal,169.254.169.254\n',
+    );
+    // Single-label names get the second spelling; a name with a dot is asked as it is.
+    expect(config).toContain('host-record=db,db.tapnet.internal,db.example,10.1.2.3\n');
+  });
+
+  it('takes another domain, lower-cased, and `null` turns it all off', () => {
+    expect(buildDnsmasqConfig({ ...base, domain: 'CI.Example.internal' })).toContain(
+      'local=/ci.example.internal/\n',
+    );
+    const none = buildDnsmasqConfig({ ...base, domain: null });
+    expect(none).not.toMatch(/local=|domain-name|domain-search/);
+    expect(none).toContain('host-record=taskcluster,169.254.169.254\n');
+  });
+
+  it.each([
+    'tapnet.internal\ndhcp-script=/tmp/x',
+    'a..b',
+    '-bad.internal',
+    'tapnet.internal.',
+    '',
+    42,
+    'x/y',
+  ])('refuses %j as a domain', (domain) => {
+    expect(() => buildDnsmasqConfig({ ...base, domain: domain as string })).toThrow(
+      expect.objectContaining({ code: 'ERR_INVALID_CONFIG', field: 'domain' }),
+    );
+  });
+});
+
+describe('no-ident (issue 11)', () => {
+  it('is always on: no version.bind or id.server answers', () => {
+    expect(buildDnsmasqConfig({ networks: testNetworks(1), stateDir: '/run/t' })).toContain(
+      '\nno-ident\n',
+    );
   });
 });

@@ -29,6 +29,22 @@ function ipv4Number(ip: string): number {
   return parseIPv4(ip)!;
 }
 
+/**
+ * `names`, each single-label one also as `<name>.<domain>`: what a resolver with the search
+ * list asks for a bare name (systemd-resolved never sends a bare one to DNS). A name with a
+ * dot is asked as it is (ndots:1 in glibc and musl), so it needs no second spelling.
+ */
+export function withDomain(names: readonly string[], domain: string | null): string[] {
+  if (domain === null) return [...names];
+  const result: string[] = [];
+  for (const name of names) {
+    result.push(name);
+    const qualified = `${name}.${domain}`;
+    if (!name.includes('.') && qualified.length <= 253) result.push(qualified);
+  }
+  return [...new Set(result)];
+}
+
 export function renderConfig(o: NormalizedOptions): string {
   const lines: string[] = [
     // Bind each listed interface's own addresses, and follow them if they change; unlike
@@ -43,6 +59,9 @@ export function renderConfig(o: NormalizedOptions): string {
     'dhcp-authoritative',
     'dhcp-ignore-names',
     'no-ping',
+    // No version.bind / id.server / author.bind answers (CHAOS TXT): a guest learns nothing
+    // about the host's dnsmasq to pick exploits by.
+    'no-ident',
     `dhcp-lease-max=${leaseMax(o.networks)}`,
     `dhcp-leasefile=${o.leasePath}`,
     `pid-file=${o.pidPath}`,
@@ -52,6 +71,8 @@ export function renderConfig(o: NormalizedOptions): string {
     lines.push('no-resolv');
     for (const server of o.upstream) lines.push(`server=${server}`);
   }
+  // Answered here and only here: a name under the guests' domain is never sent upstream.
+  if (o.domain !== null) lines.push(`local=/${o.domain}/`);
   for (const n of o.networks) {
     // dnsmasq tags every DHCP request with the name of the interface it arrived on. Without
     // `tag:<device>` a range serves any request that names its subnet through option 118
@@ -66,11 +87,18 @@ export function renderConfig(o: NormalizedOptions): string {
       `dhcp-option=${onDevice},tag:${n.name},option:router,${n.gateway}`,
       `dhcp-option=${onDevice},tag:${n.name},option:dns-server,${n.gateway}`,
     );
+    if (o.domain !== null) {
+      lines.push(
+        `dhcp-option=${onDevice},tag:${n.name},option:domain-name,${o.domain}`,
+        `dhcp-option=${onDevice},tag:${n.name},option:domain-search,${o.domain}`,
+      );
+    }
   }
-  for (const name of o.metadataNames) lines.push(`host-record=${name},${o.metadataIp}`);
+  for (const name of o.metadataNames)
+    lines.push(`host-record=${withDomain([name], o.domain).join(',')},${o.metadataIp}`);
   for (const r of o.hostRecords) {
     const addresses = [r.ipv4, r.ipv6].filter((a): a is string => a !== undefined);
-    lines.push(`host-record=${[...r.names, ...addresses].join(',')}`);
+    lines.push(`host-record=${[...withDomain(r.names, o.domain), ...addresses].join(',')}`);
   }
   for (const r of o.srvRecords)
     lines.push(`srv-host=${r.name},${r.target},${r.port},${r.priority},${r.weight}`);

@@ -233,7 +233,7 @@ describe('Dnsmasq supervision (fake runner)', () => {
     expect(await readFile(dnsmasq.configPath, 'utf8')).toBe(`${before}srv-host=_x._tcp,t,7,0,0\n`);
     await dnsmasq.reload({ metadataNames: ['meta'] });
     expect(await readFile(dnsmasq.configPath, 'utf8')).toBe(
-      `${before.replace('host-record=taskcluster,', 'host-record=meta,')}srv-host=_x._tcp,t,7,0,0\n`,
+      `${before.replace('host-record=taskcluster,taskcluster.tapnet.internal,', 'host-record=meta,meta.tapnet.internal,')}srv-host=_x._tcp,t,7,0,0\n`,
     );
     expect(dnsmasq.status()).toEqual({ state: 'running', pid: fake.children[2]!.pid, restarts: 0 });
     expect(restarts).toEqual([]);
@@ -314,5 +314,108 @@ describe('Dnsmasq supervision (fake runner)', () => {
       },
     ]);
     expect(dnsmasq.leases()).toEqual([]);
+  });
+});
+
+describe('forgetLeases (fake runner)', () => {
+  let stateDir: string;
+  beforeEach(async () => {
+    stateDir = await mkdtemp(join(tmpdir(), 'tapnet-dhcp-forget-'));
+  });
+  afterEach(async () => {
+    await rm(stateDir, { recursive: true, force: true });
+  });
+
+  const networks = testNetworks(2);
+  const expiry = Math.floor(Date.now() / 1000) + 3600;
+  const FILE = [
+    `${expiry} 02:00:00:00:00:01 10.64.0.2 * *`,
+    `${expiry} 02:00:00:00:00:02 10.64.0.3 * 01:02:00:00:00:00:02`,
+    `${expiry} 52:54:00:00:00:09 10.64.1.7 * *`,
+    '',
+  ].join('\n');
+  const leaseFile = () => join(stateDir, 'dnsmasq.leases');
+
+  async function started(sendDhcp: Runner['sendDhcp']) {
+    const fake = fakeRunner();
+    await writeFile(leaseFile(), FILE);
+    const dnsmasq = await Dnsmasq.start({
+      networks,
+      stateDir,
+      runner: { ...fake.runner, sendDhcp },
+    });
+    return { fake, dnsmasq };
+  }
+
+  it('sends each lease its DHCPRELEASE from the gateway and returns once dnsmasq dropped them: no restart', async () => {
+    const sent: { gateway: string; messages: Buffer[] }[] = [];
+    // Plays dnsmasq: drops the lease whose address a release names.
+    const { fake, dnsmasq } = await started(async (gateway, messages) => {
+      sent.push({ gateway, messages: [...messages] });
+      const ips = messages.map((m) => [...m.subarray(12, 16)].join('.'));
+      const text = await readFile(leaseFile(), 'utf8');
+      await writeFile(
+        leaseFile(),
+        text
+          .split('\n')
+          .filter((line) => !ips.includes(line.split(' ')[2] ?? ''))
+          .join('\n'),
+      );
+    });
+    try {
+      expect(await dnsmasq.forgetLeases('tn0')).toEqual({
+        released: 2,
+        restarted: false,
+        remaining: 0,
+      });
+      expect(fake.children).toHaveLength(1);
+      expect(sent.map((s) => s.gateway)).toEqual(['10.64.0.1']);
+      expect(sent[0]!.messages.map((m) => m[242])).toEqual([7, 7]); // DHCPRELEASE
+      expect(await readFile(leaseFile(), 'utf8')).toContain('10.64.1.7');
+      // Nothing left: nothing sent, nothing restarted.
+      expect(await dnsmasq.forgetLeases('tn0')).toEqual({
+        released: 0,
+        restarted: false,
+        remaining: 0,
+      });
+      expect(sent).toHaveLength(1);
+    } finally {
+      await dnsmasq.stop();
+    }
+  });
+
+  it('falls back to one restart on a lease file without the network when releases do not take', async () => {
+    const { fake, dnsmasq } = await started(async () => {});
+    try {
+      expect(await dnsmasq.forgetLeases('tn0', { restart: false })).toEqual({
+        released: 0,
+        restarted: false,
+        remaining: 2,
+      });
+      expect(fake.children).toHaveLength(1);
+      expect(await dnsmasq.forgetLeases('tn0')).toEqual({
+        released: 0,
+        restarted: true,
+        remaining: 0,
+      });
+      expect(fake.children).toHaveLength(2);
+      expect(fake.children[0]!.signals).toEqual(['SIGTERM']);
+      const text = await readFile(leaseFile(), 'utf8');
+      expect(text).not.toContain('10.64.0.');
+      expect(text).toContain('10.64.1.7');
+      expect(dnsmasq.status()).toMatchObject({ state: 'running', restarts: 0 });
+    } finally {
+      await dnsmasq.stop();
+    }
+  });
+
+  it('refuses an unknown network and a stopped dnsmasq', async () => {
+    const { dnsmasq } = await started(async () => {});
+    await expect(dnsmasq.forgetLeases('tn9')).rejects.toMatchObject({
+      code: 'ERR_UNKNOWN_NETWORK',
+    });
+    await dnsmasq.stop();
+    await expect(dnsmasq.forgetLeases('tn0')).rejects.toMatchObject({ code: 'ERR_STOPPED' });
+    expect(await readFile(leaseFile(), 'utf8')).toBe(FILE);
   });
 });

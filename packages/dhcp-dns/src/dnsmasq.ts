@@ -1,9 +1,11 @@
+import { randomInt } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { type FSWatcher, watch } from 'node:fs';
-import { readFile, rm } from 'node:fs/promises';
+import { readFile, rm, stat } from 'node:fs/promises';
 import { renderConfig } from './config.js';
 import { RecordType } from './dns-message.js';
 import { DhcpDnsError, DnsmasqFailedError, DnsmasqStartError } from './errors.js';
+import { leaseEntriesOf, releaseMessage, withoutNetwork } from './forget.js';
 import { currentLeases, diffLeases, type Lease, parseLeaseFile } from './leases.js';
 import {
   type DnsmasqOptions,
@@ -13,7 +15,13 @@ import {
   normalizeRecords,
   type SrvRecord,
 } from './options.js';
-import { type ChildExit, type ChildProcess, defaultRunner, type Runner } from './runner.js';
+import {
+  type ChildExit,
+  type ChildProcess,
+  defaultRunner,
+  type Runner,
+  sendDhcpOnDevice,
+} from './runner.js';
 import { stopStaleDnsmasq } from './stale.js';
 import { prepareStateDir, writeFileAtomic } from './state-dir.js';
 
@@ -53,9 +61,33 @@ export interface DnsmasqEvents {
 
 export type DnsmasqStartOptions = DnsmasqOptions & { runner?: Runner };
 
+export interface ForgetResult {
+  /** Leases dnsmasq dropped on a DHCPRELEASE. */
+  released: number;
+  /** Whether dnsmasq had to be restarted on a filtered lease file (the fallback). */
+  restarted: boolean;
+  /** Leases of the network still held (only with `restart: false`). */
+  remaining: number;
+}
+
+export interface ForgetOptions {
+  /**
+   * Restart dnsmasq on a filtered lease file when DHCPRELEASEs leave leases behind (default
+   * true). With false, those leases stay until they expire.
+   */
+  restart?: boolean;
+}
+
+/** DHCPRELEASEs sent before checking that dnsmasq took them (its socket buffer holds ~100). */
+const RELEASE_BATCH = 32;
+/** How long a batch may take to show in the lease file before the fallback is used. */
+const RELEASE_WAIT_MS = 1000;
+
 const STOP_GRACE_MS = 5000;
 const OUTPUT_LIMIT = 64 * 1024;
 const MAX_TIMER_MS = 2 ** 31 - 1;
+/** Gap between the two readings of the lease file that must agree. */
+const LEASE_SETTLE_MS = 15;
 
 interface Run {
   child: ChildProcess;
@@ -186,6 +218,80 @@ export class Dnsmasq extends EventEmitter<DnsmasqEvents> implements AsyncDisposa
     });
   }
 
+  /**
+   * Removes every lease of `networkName` from dnsmasq (its memory and its lease file), so the
+   * network's next VM finds the whole range free. Each lease gets the DHCPRELEASE its client
+   * could have sent, handed to dnsmasq as if it came in on the network's device (no process,
+   * other networks untouched); the lease file shows when dnsmasq has dropped them. Leases it
+   * did not drop (the host's firewall blocks the loop-back, say) are removed by the fallback:
+   * one restart of dnsmasq on the lease file without that network's lines (unless
+   * `restart: false`). A dnsmasq that gave up restarting just gets the filtered file.
+   */
+  async forgetLeases(networkName: string, options: ForgetOptions = {}): Promise<ForgetResult> {
+    const network = this.#options.networks.find((n) => n.name === networkName);
+    if (!network) {
+      throw new DhcpDnsError(
+        'ERR_UNKNOWN_NETWORK',
+        `Expected the name of one of the networks, got ${JSON.stringify(networkName)}`,
+      );
+    }
+    return this.#serialize(async () => {
+      if (this.#stopping || this.#state === 'stopped') {
+        throw new DhcpDnsError(
+          'ERR_STOPPED',
+          'Expected a running dnsmasq to forget leases, got a stopped one',
+        );
+      }
+      const leasePath = this.#options.leasePath;
+      const left = async () => leaseEntriesOf(await readLeaseFileStable(leasePath), network);
+      const before = await left();
+      if (before.length === 0) return { released: 0, restarted: false, remaining: 0 };
+      if (this.#state !== 'running') {
+        // dnsmasq is not running (it gave up): the next start reads the file.
+        const text = await readLeaseFileStable(leasePath);
+        await writeFileAtomic(leasePath, withoutNetwork(text, network));
+        this.#refreshLeases();
+        return { released: 0, restarted: false, remaining: 0 };
+      }
+      const send = this.#runner.sendDhcp?.bind(this.#runner) ?? sendDhcpOnDevice;
+      let remaining = before;
+      for (let i = 0; i < before.length; i += RELEASE_BATCH) {
+        const batch = before.slice(i, i + RELEASE_BATCH);
+        await send(
+          network.gateway,
+          batch.map((entry) => releaseMessage(entry, network, randomInt(2 ** 32))),
+        ).catch(() => {}); // judged by the lease file below
+        const ips = new Set(batch.map((e) => e.ip));
+        const deadline = Date.now() + RELEASE_WAIT_MS;
+        for (;;) {
+          remaining = await left();
+          const pending = remaining.filter((e) => ips.has(e.ip)).length;
+          if (pending === 0 || Date.now() >= deadline) break;
+          await sleep(10);
+        }
+        // Not one of the batch taken: releases do not reach dnsmasq here, stop sending.
+        if (remaining.filter((e) => ips.has(e.ip)).length === batch.length) break;
+      }
+      remaining = await left();
+      const released = before.length - remaining.length;
+      if (remaining.length === 0 || options.restart === false)
+        return { released, restarted: false, remaining: remaining.length };
+      try {
+        await this.#replaceRun(async () => {
+          const text = await readLeaseFileStable(leasePath);
+          await writeFileAtomic(leasePath, withoutNetwork(text, network));
+        });
+      } catch (error) {
+        // The supervisor keeps trying (with backoff), as after a crash.
+        if (!this.#stopping) this.#supervise(undefined, error);
+        throw error;
+      } finally {
+        this.#refreshLeases();
+      }
+      return { released, restarted: true, remaining: 0 };
+    });
+  }
+
   /** SIGTERM, SIGKILL after a deadline; stops following leases. Idempotent. */
   stop(): Promise<void> {
     this.#stopping ??= (async () => {
@@ -226,11 +332,12 @@ export class Dnsmasq extends EventEmitter<DnsmasqEvents> implements AsyncDisposa
     return run.child.exited;
   }
 
-  async #replaceRun(): Promise<void> {
+  async #replaceRun(whileStopped?: () => Promise<void>): Promise<void> {
     const old = this.#run;
     this.#run = undefined; // its exit is expected now
     this.#state = 'restarting';
     if (old) await this.#terminate(old);
+    await whileStopped?.();
     await this.#launch();
   }
 
@@ -436,20 +543,34 @@ export class Dnsmasq extends EventEmitter<DnsmasqEvents> implements AsyncDisposa
   }
 }
 
-/** dnsmasq rewrites its lease file in place: read until two readings agree, so a half-written one is never used. */
+/**
+ * dnsmasq rewrites its lease file in place (truncate, then write), so a reading may catch it
+ * empty or half-written. A reading counts once a second one a little later has the same text
+ * and the same modification time: a rewrite in between would have changed the time (the
+ * truncation alone does), and without one the second reading sees the finished file.
+ */
 async function readLeaseFileStable(path: string): Promise<string> {
-  const read = () =>
-    readFile(path, 'utf8').catch((error: NodeJS.ErrnoException) => {
-      if (error.code === 'ENOENT') return '';
+  const read = async (): Promise<{ text: string; mtime: bigint }> => {
+    try {
+      const before = await stat(path, { bigint: true });
+      const text = await readFile(path, 'utf8');
+      const after = await stat(path, { bigint: true });
+      // Changed while reading: a mismatch forces another round.
+      return { text, mtime: before.mtimeNs === after.mtimeNs ? after.mtimeNs : -1n };
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { text: '', mtime: 0n };
       throw error;
-    });
+    }
+  };
   let previous = await read();
-  for (let i = 0; i < 10; i++) {
+  for (let i = 0; i < 100; i++) {
+    await sleep(LEASE_SETTLE_MS);
     const current = await read();
-    if (current === previous) return current;
+    if (current.mtime >= 0n && current.mtime === previous.mtime && current.text === previous.text)
+      return current.text;
     previous = current;
   }
-  return previous;
+  return previous.text;
 }
 
 function isExit(value: unknown): value is ChildExit {

@@ -8,6 +8,8 @@ export {
   type DnsmasqStartOptions,
   type DnsmasqState,
   type DnsmasqStatus,
+  type ForgetOptions,
+  type ForgetResult,
   type RestartEvent,
 } from './dnsmasq.js';
 export {

@@ -24,7 +24,7 @@ const cases: [string, unknown, string, string][] = [
     'unknown option',
     { networks: [net], stateDir, leasetime: '1h' },
     'leasetime',
-    'Expected `leasetime` to be one of `networks`, `stateDir`, `metadataIp`, `metadataNames`, `hostRecords`, `srvRecords`, `upstream`, `leaseTime`, `dnsmasqPath`, `restart`, `readyTimeoutMs`, `runner` (unknown option), got `"1h"` (string)',
+    'Expected `leasetime` to be one of `networks`, `stateDir`, `metadataIp`, `metadataNames`, `hostRecords`, `srvRecords`, `upstream`, `leaseTime`, `domain`, `dnsmasqPath`, `restart`, `readyTimeoutMs`, `runner` (unknown option), got `"1h"` (string)',
   ],
   [
     'no networks',

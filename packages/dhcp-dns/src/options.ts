@@ -64,6 +64,12 @@ export interface DnsmasqOptions {
   /** `'host'`: the host's /etc/resolv.conf; a list: only these servers; `[]`: local names only. */
   upstream?: readonly string[] | 'host';
   leaseTime?: string | number;
+  /**
+   * DNS domain of the guests, sent as DHCP options 15 (domain name) and 119 (search list):
+   * the metadata names and host records also answer under it, and any other name under it
+   * is answered locally (NXDOMAIN), never forwarded. `null`: none of this.
+   */
+  domain?: string | null;
   dnsmasqPath?: string;
   restart?: RestartOptions;
   readyTimeoutMs?: number;
@@ -101,6 +107,7 @@ export interface NormalizedOptions extends NormalizedRecords {
   readonly metadataIp: string;
   readonly upstream: readonly string[] | 'host';
   readonly leaseTime: string;
+  readonly domain: string | null;
   readonly dnsmasqPath: string;
   readonly restart: Readonly<Required<RestartOptions>>;
   readonly readyTimeoutMs: number;
@@ -114,6 +121,8 @@ export const defaults = Object.freeze({
   metadataNames: Object.freeze(['taskcluster']),
   upstream: 'host' as const,
   leaseTime: '20m',
+  // `.internal` is reserved for private use (ICANN, 2024): never a public name.
+  domain: 'tapnet.internal',
   dnsmasqPath: 'dnsmasq',
   readyTimeoutMs: 10_000,
   restart: Object.freeze({
@@ -335,6 +344,7 @@ const knownOptions = [
   'srvRecords',
   'upstream',
   'leaseTime',
+  'domain',
   'dnsmasqPath',
   'restart',
   'readyTimeoutMs',
@@ -377,6 +387,11 @@ export function normalizeOptions(input: unknown): NormalizedOptions {
       o.leaseTime,
     );
   }
+
+  const domain =
+    o.domain === null
+      ? null
+      : dnsName('domain', o.domain === undefined ? defaults.domain : o.domain);
 
   const dnsmasqPath = o.dnsmasqPath ?? defaults.dnsmasqPath;
   if (typeof dnsmasqPath !== 'string' || dnsmasqPath.length === 0 || dnsmasqPath.includes('\0')) {
@@ -437,6 +452,7 @@ export function normalizeOptions(input: unknown): NormalizedOptions {
     ...records,
     upstream,
     leaseTime: String(leaseTime),
+    domain,
     dnsmasqPath,
     restart,
     readyTimeoutMs,

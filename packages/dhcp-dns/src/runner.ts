@@ -1,3 +1,4 @@
+import { createSocket } from 'node:dgram';
 import { execa } from 'execa';
 import type { DnsResponse } from './dns-message.js';
 import { queryDns } from './dns-query.js';
@@ -22,6 +23,51 @@ export interface ChildProcess {
 export interface Runner {
   spawn(file: string, args: readonly string[]): ChildProcess;
   queryDns(server: string, name: string, type: number, timeoutMs: number): Promise<DnsResponse>;
+  /**
+   * Hands DHCP messages to the server of the network whose gateway is `gateway`, as if they
+   * came in on that network's device (see `sendDhcpOnDevice`). Optional for test runners
+   * written before it existed: the real one is used then.
+   */
+  sendDhcp?(gateway: string, messages: readonly Buffer[]): Promise<void>;
+}
+
+/**
+ * Sends `messages` from `gateway` to 255.255.255.255:67. A socket bound to an interface's
+ * address sends limited broadcasts out of that interface, and the kernel loops a copy of each
+ * broadcast back up its own stack as received *on that interface*: dnsmasq (listening on
+ * 0.0.0.0:67, reading the arrival interface from IP_PKTINFO) takes it for a message from that
+ * network. One socket in this process, no helper process (dnsmasq's own `dhcp_release` needs
+ * SO_BINDTODEVICE, which Node cannot set, and is one process per lease).
+ */
+export async function sendDhcpOnDevice(
+  gateway: string,
+  messages: readonly Buffer[],
+): Promise<void> {
+  // From port 68, as a client's would be: a firewall that admits DHCP from a VM's TAP
+  // (`udp sport 68 dport 67`) admits the looped-back copy too. Shared with a host DHCP client
+  // that may hold 0.0.0.0:68; bound to the gateway, no broadcast reply is delivered to it.
+  const socket = createSocket({ type: 'udp4', reuseAddr: true });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      socket.once('error', reject);
+      socket.bind({ address: gateway, port: 68, exclusive: true }, () => {
+        socket.off('error', reject);
+        resolve();
+      });
+    });
+    socket.setBroadcast(true);
+    for (const message of messages) {
+      await new Promise<void>((resolve, reject) =>
+        socket.send(message, 67, '255.255.255.255', (error) => (error ? reject(error) : resolve())),
+      );
+    }
+  } finally {
+    try {
+      socket.close();
+    } catch {
+      // never bound: nothing to close
+    }
+  }
 }
 
 export const defaultRunner: Runner = {
@@ -65,4 +111,5 @@ export const defaultRunner: Runner = {
   queryDns(server, name, type, timeoutMs) {
     return queryDns(server, name, type, { timeoutMs });
   },
+  sendDhcp: sendDhcpOnDevice,
 };

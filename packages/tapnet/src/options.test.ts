@@ -16,7 +16,10 @@ describe('normalizeOptions', () => {
       leaseTime: '20m',
       ipv6: false,
       stateDir: '/run/tapnet',
+      dnsDomain: undefined,
     });
+    expect(normalizeOptions({ size: 1, dnsDomain: null }).dnsDomain).toBeNull();
+    expect(normalizeOptions({ size: 1, dnsDomain: 'ci.internal' }).dnsDomain).toBe('ci.internal');
   });
 
   it.each([
@@ -37,6 +40,10 @@ describe('normalizeOptions', () => {
     [{ size: 1, count: 1 }, 'count', 'did you mean `size`'],
     [{ size: 1, upstream: [] }, 'upstream', 'did you mean `upstreamDns`'],
     [{ size: 1, bogus: 1 }, 'bogus', 'Unknown option `bogus`'],
+    [{ size: 1, dnsDomain: 'ci.internal\nserver=1.2.3.4' }, 'dnsDomain', 'a DNS name'],
+    [{ size: 1, dnsDomain: 'ci.internal.' }, 'dnsDomain', 'no trailing dot'],
+    [{ size: 1, dnsDomain: 7 }, 'dnsDomain', 'got `7` (number)'],
+    [{ size: 1, domain: 'x.internal' }, 'domain', 'did you mean `dnsDomain`'],
   ])('%j → %s', (options, option, message) => {
     let error: unknown;
     try {

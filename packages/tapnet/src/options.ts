@@ -1,4 +1,4 @@
-import type { HostRecord, SrvRecord } from '@tapnet/dhcp-dns';
+import { type HostRecord, isDnsName, type SrvRecord } from '@tapnet/dhcp-dns';
 import type { MetadataServerOptions } from '@tapnet/metadata-proxy';
 import { describeValue, InvalidOptionError } from './errors.js';
 
@@ -29,6 +29,12 @@ export interface PoolOptions {
   upstreamDns?: readonly string[] | 'host';
   /** DHCP lease time, e.g. `'20m'` (default) or seconds. */
   leaseTime?: string | number;
+  /**
+   * Guests' DNS domain, sent over DHCP as domain name and search list (options 15 and 119), so
+   * resolvers that never send a bare name to DNS (systemd-resolved) still find
+   * `taskcluster.<domain>`. Default `tapnet.internal`; `null`: none.
+   */
+  dnsDomain?: string | null;
   /** Extra forward destinations guests may reach (like the original's VPN routes). */
   allow?: readonly { cidr: string; via?: string }[];
   /** Give guests IPv6 on their TAPs (default false: IPv6 off and dropped). */
@@ -71,6 +77,7 @@ export interface NormalizedPoolOptions {
   srvRecords: readonly SrvRecord[];
   upstreamDns: readonly string[] | 'host';
   leaseTime: string | number;
+  dnsDomain: string | null | undefined;
   allow: readonly { cidr: string; via?: string }[];
   ipv6: boolean;
   stateDir: string;
@@ -94,6 +101,7 @@ const known = new Set([
   'srvRecords',
   'upstreamDns',
   'leaseTime',
+  'dnsDomain',
   'allow',
   'ipv6',
   'stateDir',
@@ -117,6 +125,8 @@ const renamed: Record<string, string> = {
   uplinkInterface: 'uplink',
   names: 'metadataNames',
   lease: 'leaseTime',
+  domain: 'dnsDomain',
+  searchDomain: 'dnsDomain',
   cidr: 'subnet',
   range: 'subnet',
 };
@@ -213,6 +223,13 @@ export function normalizeOptions(input: PoolOptions): NormalizedPoolOptions {
       `Expected \`cleanupStale\` to be a boolean, got ${describeValue(cleanupStale)}`,
     );
   }
+  const dnsDomain = o.dnsDomain;
+  if (dnsDomain !== undefined && dnsDomain !== null && !isDnsName(dnsDomain)) {
+    throw new InvalidOptionError(
+      'dnsDomain',
+      `Expected \`dnsDomain\` to be a DNS name (RFC 1123 labels: letters, digits, inner hyphens; no trailing dot) or null, got ${describeValue(dnsDomain)}`,
+    );
+  }
   const stateDir = o.stateDir ?? '/run/tapnet';
   if (typeof stateDir !== 'string' || !stateDir.startsWith('/')) {
     throw new InvalidOptionError(
@@ -234,6 +251,8 @@ export function normalizeOptions(input: PoolOptions): NormalizedPoolOptions {
     srvRecords: (o.srvRecords as readonly SrvRecord[] | undefined) ?? [],
     upstreamDns: upstreamDns as readonly string[] | 'host',
     leaseTime: (o.leaseTime as string | number | undefined) ?? '20m',
+    // undefined: @tapnet/dhcp-dns's default (`tapnet.internal`).
+    dnsDomain: dnsDomain as string | null | undefined,
     allow: (o.allow as readonly { cidr: string; via?: string }[] | undefined) ?? [],
     ipv6,
     stateDir,

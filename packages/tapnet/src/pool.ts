@@ -21,6 +21,7 @@ import {
   MetadataServer,
   normalizeHardening,
 } from '@tapnet/metadata-proxy';
+import { macFromSeed } from '@tapnet/qemu-args';
 import {
   type CleanupReport,
   checkConflicts,
@@ -134,6 +135,10 @@ function runningReport(prefix: string, pid: number): LeftoverReport {
   };
 }
 
+function ipNumber(ip: string): number {
+  return ip.split('.').reduce((n, octet) => n * 256 + Number(octet), 0);
+}
+
 function emptyCleanup(): CleanupReport {
   return { removedDevices: [], removedAddresses: [], restoredSysctls: [], skipped: [] };
 }
@@ -151,8 +156,10 @@ function recordedPid(prefix: string, stateDir: string): number | undefined {
  * A fixed set of isolated networks, one per VM: TAP devices, firewall, one dnsmasq and one
  * metadata server, created together by `Pool.create` and removed together by `dispose()`.
  *
- * Events: `lease` (Lease), `dnsmasq-restart` ({ attempt, delayMs, ... }), `metadata-request`
- * ({ network, method, url, status, remoteAddress }, once a request is answered), `error` (Error;
+ * Events: `lease` (Lease), `dnsmasq-restart` ({ attempt, delayMs, ... }), `leases-forgotten`
+ * ({ network, released, restarted, remaining }: a released network's leases dropped),
+ * `metadata-request` ({ network, method, url, status, remoteAddress }, once a request is
+ * answered), `error` (Error;
  * emitted only while someone listens, so a handler's failure never crashes the process).
  */
 export class Pool extends EventEmitter implements AsyncDisposable {
@@ -164,6 +171,8 @@ export class Pool extends EventEmitter implements AsyncDisposable {
   #disposing: Promise<void> | undefined;
   readonly #closing = new AbortController();
   readonly #flusher: ConntrackFlusher | undefined;
+  /** Released networks whose DHCP leases dnsmasq is dropping; dispose() waits for them. */
+  readonly #forgetting = new Set<Promise<void>>();
 
   private constructor(parts: Parts) {
     super();
@@ -248,6 +257,7 @@ export class Pool extends EventEmitter implements AsyncDisposable {
       srvRecords: o.srvRecords,
       upstream: o.upstreamDns,
       leaseTime: o.leaseTime,
+      ...(o.dnsDomain !== undefined && { domain: o.dnsDomain }),
       ...(o.dnsmasqRestart !== undefined && { restart: o.dnsmasqRestart }),
     };
     buildDnsmasqConfig(dnsOptions); // validates records and names; nothing is written yet
@@ -378,6 +388,8 @@ export class Pool extends EventEmitter implements AsyncDisposable {
 
   #wrap(plan: NetworkPlan): Network {
     const acquiredAt = performance.now();
+    // The MAC `Network.mac` gives this network's VM (lower-case, as dnsmasq's lease file).
+    const mac = macFromSeed(plan.macSeed).toLowerCase();
     const host: NetworkHost = {
       setHandler: (handler) => this.#parts.metadata.setHandler(plan.device, handler),
       lease: () => {
@@ -387,15 +399,54 @@ export class Pool extends EventEmitter implements AsyncDisposable {
       release: () => {
         this.#parts.metadata.clear(plan.device);
         this.#live.delete(plan);
-        this.#allocator.release(plan);
         // In the background: done in milliseconds, long before a next VM on the network has
         // booted and taken its lease; dispose() waits for it.
         this.#flusher?.flush(plan.network, plan.netmask);
+        this.#forgetThenFree(plan, mac);
       },
     };
     const network = new Network(plan, host);
     this.#live.set(plan, network);
     return network;
+  }
+
+  /**
+   * Hands `plan` back to the allocator once dnsmasq holds no lease of it but its own VM's, so
+   * the next VM finds the whole DHCP range free (a guest may have taken every address with
+   * made-up MACs; issue 11). The usual case, no lease or only the one for the network's MAC
+   * (which the next VM, with that MAC, takes over anyway), goes back at once. Otherwise dnsmasq
+   * drops the network's leases first (milliseconds, in the background; dispose() waits), and
+   * until then no `acquire()` or `network()` gets it. Emits `leases-forgotten`
+   * ({ network, released, restarted, remaining }).
+   */
+  #forgetThenFree(plan: NetworkPlan, mac: string): void {
+    const { dnsmasq } = this.#parts;
+    const foreign = dnsmasq
+      .leases()
+      .filter((lease) => lease.network === plan.device && lease.mac !== mac).length;
+    // dispose() stops dnsmasq anyway.
+    if (foreign === 0 || this.#closing.signal.aborted) {
+      this.#allocator.release(plan);
+      return;
+    }
+    // The DHCPRELEASEs cost other networks nothing; the fallback (a restart of dnsmasq, a DNS
+    // pause for every network) only when what is left could refuse the next VM: leases over
+    // half the range.
+    const range = ipNumber(plan.dhcpRange.end) - ipNumber(plan.dhcpRange.start) + 1;
+    const done: Promise<void> = dnsmasq
+      .forgetLeases(plan.device, { restart: foreign > range / 2 })
+      .then(
+        (result) => {
+          this.emit('leases-forgotten', { network: plan.device, ...result });
+        },
+        (error: unknown) =>
+          this.#emitError(error instanceof Error ? error : new Error(String(error))),
+      )
+      .finally(() => {
+        this.#forgetting.delete(done);
+        this.#allocator.release(plan);
+      });
+    this.#forgetting.add(done);
   }
 
   #assertOpen(): void {
@@ -444,6 +495,7 @@ export class Pool extends EventEmitter implements AsyncDisposable {
     this.#closing.abort(new PoolDisposedError());
     for (const network of [...this.#live.values()]) network.release();
     await this.#flusher?.idle();
+    await Promise.all(this.#forgetting);
     const { metadata, dnsmasq, firewall, taps, plan, claim } = this.#parts;
     const errors: unknown[] = [];
     const attempt = async (step: () => Promise<void>) => {
