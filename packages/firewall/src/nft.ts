@@ -203,3 +203,51 @@ export function compileNftRemoval(prefix: string): string {
   const table = nftTableName(prefix);
   return `table inet ${table} {}\ndelete table inet ${table}\n`;
 }
+
+/**
+ * What differs between our table in `nft -j list ruleset` (or `list table`) output and the
+ * expected shape: missing table, chains or sets, rule or element counts. `[]` when intact. Pure.
+ */
+export function nftDifferences(json: string, shape: NftShape): string[] {
+  let items: Record<string, Record<string, unknown>>[];
+  try {
+    items = (JSON.parse(json) as { nftables?: typeof items }).nftables ?? [];
+  } catch {
+    return [`unreadable nft output for table inet ${shape.table}`];
+  }
+  const ours = (x: Record<string, unknown> | undefined) =>
+    x?.family === 'inet' && x.table === shape.table;
+  if (!items.some((i) => i.table?.family === 'inet' && i.table.name === shape.table)) {
+    return [`table inet ${shape.table} missing`];
+  }
+  const chains = new Map<string, number>();
+  const sets = new Map<string, number>();
+  for (const item of items) {
+    if (ours(item.chain)) chains.set(String(item.chain!.name), 0);
+    if (ours(item.set))
+      sets.set(String(item.set!.name), Array.isArray(item.set!.elem) ? item.set!.elem.length : 0);
+  }
+  for (const item of items) {
+    if (!ours(item.rule)) continue;
+    const chain = String(item.rule!.chain);
+    chains.set(chain, (chains.get(chain) ?? 0) + 1);
+  }
+  const problems: string[] = [];
+  const compare = (
+    kind: string,
+    what: string,
+    want: Record<string, number>,
+    got: Map<string, number>,
+  ) => {
+    for (const [name, count] of Object.entries(want)) {
+      const found = got.get(name);
+      if (found === undefined) problems.push(`${kind} ${name} missing`);
+      else if (found !== count)
+        problems.push(`${kind} ${name} has ${found} ${what}, expected ${count}`);
+    }
+    for (const name of got.keys()) if (!(name in want)) problems.push(`unexpected ${kind} ${name}`);
+  };
+  compare('chain', 'rules', shape.chains, chains);
+  compare('set', 'elements', shape.sets, sets);
+  return problems;
+}
