@@ -11,9 +11,11 @@ import {
   buildPolicy,
   cleanupFirewall,
   createFirewall,
+  type DriftEvent,
   detectUplink,
   type Firewall,
   type FirewallStatus,
+  type FirewallWatch,
   type Policy,
 } from '@tapnet/firewall';
 import { MetadataServer, normalizeHardening } from '@tapnet/metadata-proxy';
@@ -50,7 +52,8 @@ export interface PoolStatus {
   forwarding: boolean;
   /** Whether a released network's tracked flows are flushed (needs the `conntrack` tool). */
   conntrackFlush: boolean;
-  firewall: FirewallStatus;
+  /** `reapplied`: times our rules were found changed by someone else and applied again. */
+  firewall: FirewallStatus & { reapplied: number };
   dnsmasq: ReturnType<Dnsmasq['status']>;
   metadata: ReturnType<MetadataServer['stats']>;
   networks: { name: string; subnet: string; gateway: string; inUse: boolean; lease?: Lease }[];
@@ -121,8 +124,10 @@ function recordedPid(prefix: string, stateDir: string): number | undefined {
  * A fixed set of isolated networks, one per VM: TAP devices, firewall, one dnsmasq and one
  * metadata server, created together by `Pool.create` and removed together by `dispose()`.
  *
- * Events: `lease` (Lease), `dnsmasq-restart` ({ attempt, delayMs, ... }), `error` (Error; emitted
- * only while someone listens, so a handler's failure never crashes the process).
+ * Events: `lease` (Lease), `dnsmasq-restart` ({ attempt, delayMs, ... }), `firewall-drift`
+ * ({ backend, reason, reappliedAt }: our rules were changed by someone else, e.g. `nft flush
+ * ruleset`, and applied again), `error` (Error; emitted only while someone listens, so a
+ * handler's failure never crashes the process).
  */
 export class Pool extends EventEmitter implements AsyncDisposable {
   readonly #parts: Parts;
@@ -133,6 +138,8 @@ export class Pool extends EventEmitter implements AsyncDisposable {
   #disposing: Promise<void> | undefined;
   readonly #closing = new AbortController();
   readonly #flusher: ConntrackFlusher | undefined;
+  /** Keeps the firewall applied from creation until dispose() removes it. */
+  #watch: FirewallWatch | undefined;
 
   private constructor(parts: Parts) {
     super();
@@ -234,7 +241,7 @@ export class Pool extends EventEmitter implements AsyncDisposable {
       });
       undo.push(() => metadata.close());
       for (const n of plan.networks) metadata.addNetwork(n.device, n.subnet);
-      return new Pool({
+      const pool = new Pool({
         options: o,
         plan,
         policy,
@@ -245,6 +252,14 @@ export class Pool extends EventEmitter implements AsyncDisposable {
         metadata,
         conntrack,
       });
+      // Rules removed by someone else (a firewall service's reload, `nft flush ruleset`) are
+      // put back within about a second, for as long as the pool lives.
+      pool.#watch = await firewall.watch(policy, {
+        onDrift: (event: DriftEvent) => pool.emit('firewall-drift', event),
+        onError: (error: Error) => pool.#emitError(error),
+      });
+      undo.push(() => pool.#watch!.close());
+      return pool;
     } catch (error) {
       const rollbackErrors: unknown[] = [];
       for (const step of undo.reverse()) {
@@ -341,7 +356,7 @@ export class Pool extends EventEmitter implements AsyncDisposable {
       uplink,
       forwarding: uplink !== null,
       conntrackFlush: this.#parts.conntrack !== undefined,
-      firewall: await firewall.status(policy),
+      firewall: { ...(await firewall.status(policy)), reapplied: this.#watch?.reapplied ?? 0 },
       dnsmasq: dnsmasq.status(),
       metadata: metadata.stats(),
       networks: plan.networks.map((n) => {
@@ -386,7 +401,11 @@ export class Pool extends EventEmitter implements AsyncDisposable {
     await attempt(() => dnsmasq.stop());
     // The firewall goes last, and only once the TAPs are gone: a TAP left behind (its removal
     // failed) stays isolated, and `tapnet cleanup` can finish the job.
-    if (await attempt(() => taps.remove())) await attempt(() => firewall.remove(plan.prefix));
+    // The watch keeps the rules while TAPs exist, and ends before they are removed: nothing
+    // puts them back after (firewall.remove also ends it, this makes the order explicit).
+    const tapsRemoved = await attempt(() => taps.remove());
+    await attempt(async () => this.#watch?.close());
+    if (tapsRemoved) await attempt(() => firewall.remove(plan.prefix));
     this.removeAllListeners('lease');
     if (errors.length > 0) throw errors[0];
   }
