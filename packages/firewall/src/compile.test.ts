@@ -114,3 +114,20 @@ describe('iptables re-apply and removal', () => {
     expect(problems).toContain('chain raw/TAPNET-TN-PRE missing');
   });
 });
+
+describe('per-VM conntrack cap', () => {
+  it("puts the policy's cap into one nft rule keyed by TAP, and one connlimit rule per network masked to its subnet", () => {
+    const policy = buildPolicy(poolOptions(2, { connections: 50 }));
+    expect(compileNft(policy)).toContain(
+      'iifname @taps ct state new add @conns { iifname ct count over 50 } drop',
+    );
+    const { ipv4 } = compileIptables(policy);
+    const caps = ipv4.split('\n').filter((l) => l.includes('connlimit'));
+    expect(caps).toHaveLength(2);
+    expect(caps[0]).toBe(
+      `-A TAPNET-TN-CONNS -s ${policy.networks[0]!.subnet} -i tn0 -m conntrack --ctstate NEW -m connlimit --connlimit-above 50 --connlimit-mask 24 --connlimit-saddr -j DROP`,
+    );
+    // The kernel fills the nft set: status() must not call it drift whatever its size.
+    expect(nftShape(policy).sets.conns).toBe(-1);
+  });
+});
