@@ -24,6 +24,11 @@ export type {
   PolicyNetwork,
   PolicyOptions,
 } from './policy.js';
-export { BLOCKED_DESTINATIONS, buildPolicy } from './policy.js';
+export {
+  BLOCKED_DESTINATIONS,
+  buildPolicy,
+  DEFAULT_CONNECTIONS,
+  MAX_CONNECTIONS,
+} from './policy.js';
 export type { Runner, RunResult } from './runner.js';
 export type { DriftEvent, FirewallWatch, WatchOptions } from './watch.js';

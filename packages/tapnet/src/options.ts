@@ -1,6 +1,7 @@
 import type { HostRecord, SrvRecord } from '@tapnet/dhcp-dns';
 import type { MetadataServerOptions } from '@tapnet/metadata-proxy';
 import { describeValue, InvalidOptionError } from './errors.js';
+import { type Limits, type NormalizedLimits, normalizeLimits } from './limits.js';
 
 export type FirewallBackendOption = 'auto' | 'nft' | 'iptables';
 
@@ -33,6 +34,8 @@ export interface PoolOptions {
   allow?: readonly { cidr: string; via?: string }[];
   /** Give guests IPv6 on their TAPs (default false: IPv6 off and dropped). */
   ipv6?: boolean;
+  /** Per-VM limits: `connections` (conntrack entries per VM, default 8192). */
+  limits?: Limits;
   /** Where state records, leases and dnsmasq's config live. Default `/run/tapnet`. */
   stateDir?: string;
   /** Owner of the TAP devices, so an unprivileged QEMU can open them. */
@@ -73,6 +76,7 @@ export interface NormalizedPoolOptions {
   leaseTime: string | number;
   allow: readonly { cidr: string; via?: string }[];
   ipv6: boolean;
+  limits: NormalizedLimits;
   stateDir: string;
   owner: { uid?: number; gid?: number } | undefined;
   metadataHardening: MetadataServerOptions['hardening'] | undefined;
@@ -96,6 +100,7 @@ const known = new Set([
   'leaseTime',
   'allow',
   'ipv6',
+  'limits',
   'stateDir',
   'owner',
   'metadataHardening',
@@ -236,6 +241,7 @@ export function normalizeOptions(input: PoolOptions): NormalizedPoolOptions {
     leaseTime: (o.leaseTime as string | number | undefined) ?? '20m',
     allow: (o.allow as readonly { cidr: string; via?: string }[] | undefined) ?? [],
     ipv6,
+    limits: normalizeLimits(o.limits),
     stateDir,
     owner: o.owner as { uid?: number; gid?: number } | undefined,
     metadataHardening: o.metadataHardening as MetadataServerOptions['hardening'] | undefined,

@@ -194,6 +194,7 @@ export class Pool extends EventEmitter implements AsyncDisposable {
       uplink,
       allow: o.allow,
       ipv6: o.ipv6,
+      connections: o.limits.connections,
     });
     const dnsOptions: DnsmasqOptions = {
       networks: plan.networks.map((n) => ({
