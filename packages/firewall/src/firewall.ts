@@ -56,8 +56,8 @@ export interface Firewall {
   status(policy: Policy): Promise<FirewallStatus>;
   /**
    * Keeps `policy` applied: re-applies it (atomically, as `apply`) when our rules are found
-   * changed by someone else: nft within milliseconds of an `nft monitor` event, iptables
-   * within `interval` (default 1 s). `remove()` of the prefix or `close()` ends it; no
+   * changed by someone else, checked on each `nft monitor` event about our rules (nft, and
+   * iptables-nft when `nft` is installed), else every `interval` (legacy iptables, 1 s). `remove()` of the prefix or `close()` ends it; no
    * re-apply starts after either. A later `apply()` of the prefix becomes what it keeps.
    */
   watch(policy: Policy, options?: WatchOptions): Promise<FirewallWatch>;
@@ -280,6 +280,27 @@ export function createFirewall(options?: FirewallOptions): Firewall {
     ];
   }
 
+  /**
+   * What tells a watch to check: `nft monitor` lines about our table; with iptables-nft (when
+   * `nft` is there too) the same stream shows changes to the iptables tables. Legacy iptables
+   * has none: the watch polls.
+   */
+  async function eventSource(
+    kind: Backend,
+    prefix: string,
+  ): Promise<{ argv: string[]; concerns: (line: string) => boolean } | undefined> {
+    const argv = ['nft', 'monitor'];
+    if (kind === 'nft') {
+      const ours = new RegExp(`(^|\\s)inet ${nftTableName(prefix)}(\\s|$)`);
+      return { argv, concerns: (line) => ours.test(line) };
+    }
+    const variant = await run(['iptables', '--version']);
+    if (variant.exitCode !== 0 || !variant.stdout.includes('nf_tables')) return undefined;
+    if ((await run(['nft', '--version'])).exitCode !== 0) return undefined;
+    const tables = /(^|\s)ip6? (raw|mangle|filter|nat)(\s|$)/;
+    return { argv, concerns: (line) => tables.test(line) };
+  }
+
   // Live watches: a later apply() of their prefix is what they keep; remove() ends them.
   const watches = new Set<{ policy: Policy; stopped: boolean; handle?: FirewallWatch }>();
   const endWatches = (prefix: string | undefined) => {
@@ -299,8 +320,7 @@ export function createFirewall(options?: FirewallOptions): Firewall {
       policy,
       stopped: false,
     };
-    const table = nftTableName(policy.prefix);
-    const ours = new RegExp(`(^|\\s)inet ${table}(\\s|$)`);
+    const monitor = await eventSource(kind, policy.prefix);
     const handle = startWatch(
       {
         backend: kind,
@@ -313,13 +333,7 @@ export function createFirewall(options?: FirewallOptions): Firewall {
             await apply(entry.policy);
             return problems.slice(0, 3).join('; ') + (problems.length > 3 ? '; …' : '');
           }),
-        ...(kind === 'nft' && {
-          monitor: {
-            argv: ['nft', 'monitor'],
-            concerns: (line) => ours.test(line),
-            spawn: o.spawner,
-          },
-        }),
+        ...(monitor && { monitor: { ...monitor, spawn: o.spawner } }),
         settled: () => serial(async () => {}),
       },
       settings,

@@ -243,3 +243,50 @@ describe('Firewall.watch (nft, recorded commands)', () => {
     expect(monitor.started).toHaveLength(0);
   });
 });
+
+describe('Firewall.watch (iptables: what tells it to check)', () => {
+  const policy = buildPolicy(poolOptions(1));
+  const runnerFor =
+    (variant: string): Runner =>
+    async (argv) => ({
+      stdout: argv[1] === '--version' ? `${argv[0]} ${variant}\n` : '',
+      stderr: '',
+      exitCode: 0,
+    });
+
+  it('iptables-nft (and nft there): the nft monitor stream, concerned with the iptables tables', async () => {
+    const monitor = fakeMonitor();
+    const fw = createFirewall({
+      backend: 'iptables',
+      runner: runnerFor('v1.8.9 (nf_tables)'),
+      spawner: monitor.spawn,
+    });
+    const watch = await fw.watch(policy);
+    expect(monitor.started).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(0); // the first check
+    const before = fw.processCount();
+    monitor.current().handlers.line('add table inet firewalld'); // not an iptables table
+    await vi.advanceTimersByTimeAsync(100);
+    expect(fw.processCount()).toBe(before);
+    monitor.current().handlers.line('delete rule ip filter INPUT handle 4');
+    await vi.advanceTimersByTimeAsync(100);
+    expect(fw.processCount()).toBeGreaterThan(before); // a check ran (iptables-save)
+    await watch.close();
+  });
+
+  it('legacy iptables: no event stream, a check every interval', async () => {
+    const monitor = fakeMonitor();
+    const fw = createFirewall({
+      backend: 'iptables',
+      runner: runnerFor('v1.8.9 (legacy)'),
+      spawner: monitor.spawn,
+    });
+    const watch = await fw.watch(policy, { interval: 1000 });
+    expect(monitor.started).toHaveLength(0);
+    await vi.advanceTimersByTimeAsync(0);
+    const first = fw.processCount();
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(fw.processCount()).toBeGreaterThan(first);
+    await watch.close();
+  });
+});

@@ -49,6 +49,12 @@ export interface WatchTarget {
 const SETTLE_MS = 20;
 /** With an event stream, a slow check anyway, in case events were lost (e.g. while it started). */
 const BACKSTOP_MS = 10_000;
+/**
+ * A check's cost grows with the ruleset (iptables: ~25 rules per network); the next periodic
+ * check waits at least this many times as long as the last one took, so a large pool on a
+ * loaded host spends at most a fifth of a core on checking.
+ */
+const COST_FACTOR = 4;
 
 export function startWatch(
   target: WatchTarget,
@@ -82,11 +88,14 @@ export function startWatch(
       timer = undefined;
       timerAt = Number.POSITIVE_INFINITY;
       running = (async () => {
+        const started = Date.now();
         const failed = await check();
+        const took = Date.now() - started;
         running = undefined;
         if (rerun) schedule(SETTLE_MS);
         rerun = false;
-        schedule(failed || !target.monitor ? options.interval : BACKSTOP_MS);
+        const period = failed || !target.monitor ? options.interval : BACKSTOP_MS;
+        schedule(Math.max(period, COST_FACTOR * took));
       })();
     }, delay);
   }
