@@ -113,6 +113,19 @@ describe('iptables re-apply and removal', () => {
     expect(problems).toContain('unexpected chain filter/TAPNET-TN-OLD');
     expect(problems).toContain('chain raw/TAPNET-TN-PRE missing');
   });
+
+  it('lets only other pools’ jumps come before ours (two watching pools must not fight)', () => {
+    const shape = { chains: {}, jumps: { 'filter/FORWARD': 'TAPNET-TN-FORWARD' } };
+    const forward = (...rules: string[]) =>
+      `*filter\n:FORWARD ACCEPT [0:0]\n${rules.map((r) => `-A FORWARD ${r}`).join('\n')}\nCOMMIT\n`;
+    const ours = '-j TAPNET-TN-FORWARD';
+    expect(iptablesDifferences('tn', shape, forward(ours, '-j DOCKER-USER'))).toEqual([]);
+    expect(iptablesDifferences('tn', shape, forward('-j TAPNET-TX-FORWARD', ours))).toEqual([]);
+    for (const before of ['-j DOCKER-USER', '-i tn0 -j ACCEPT', '-j TAPNET-TX-FORWARD -m comment'])
+      expect(iptablesDifferences('tn', shape, forward(before, ours))).toEqual([
+        'filter/FORWARD: our jump is not the first rule',
+      ]);
+  });
 });
 
 describe('per-VM conntrack cap', () => {

@@ -354,6 +354,19 @@ export function iptablesShape(policy: Policy): { ipv4: IptablesShape; ipv6: Ipta
   return { ipv4: shape(ipv4Tables(policy)), ipv6: shape(ipv6Tables(policy)) };
 }
 
+/**
+ * Our jump comes before every rule of the host's. Only other tapnet pools' jumps may precede
+ * it: their chains decide only for their own devices, and each pool's apply puts its jump on
+ * top, so two pools' watches must not call that drift and re-apply against each other forever.
+ */
+function firstButOtherPools(rules: readonly string[], ourJump: string): boolean {
+  for (const spec of rules) {
+    if (spec === ourJump) return true;
+    if (!(spec.startsWith('-j TAPNET-') && /^-j \S+$/.test(spec))) return false;
+  }
+  return false;
+}
+
 /** Compares `iptables-save` output with the expected shape; returns what differs. Pure. */
 export function iptablesDifferences(
   prefix: string,
@@ -384,7 +397,7 @@ export function iptablesDifferences(
         problems.push(
           `${table}/${chain} has ${jumps.length} jump(s) into our chains, expected ${want}`,
         );
-      } else if (expected && entry.rules[0] !== jumps[0]) {
+      } else if (expected && !firstButOtherPools(entry.rules, jumps[0]!)) {
         problems.push(`${table}/${chain}: our jump is not the first rule`);
       }
     }
