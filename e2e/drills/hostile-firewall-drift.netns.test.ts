@@ -1,3 +1,4 @@
+import { createInterface } from 'node:readline';
 import { createTapPeer, describeNetns, run, runOk, type TapPeer, waitFor } from '@tapnet/testing';
 import { execa, type ResultPromise } from 'execa';
 import { type Network, Pool } from 'tapnet';
@@ -26,6 +27,55 @@ async function reaches(from: TapPeer, to: TapPeer): Promise<boolean> {
     timeout: 15_000,
   });
   return out.stdout.includes('banner-b');
+}
+
+// In A's namespace: a TCP connection attempt to B every 100 ms (1 s each), one JSON line per
+// attempt with the wall-clock time it started and whether B answered.
+const PROBER = `
+import { connect } from 'node:net';
+const [host, port] = process.argv.slice(-2);
+for (;;) {
+  const start = Date.now();
+  const ok = await new Promise((resolve) => {
+    const socket = connect({ host, port: Number(port) });
+    let data = '';
+    const done = (value) => { clearTimeout(timer); socket.destroy(); resolve(value); };
+    const timer = setTimeout(() => done(false), 1000);
+    socket.on('data', (chunk) => { data += chunk; if (data.includes('banner-b')) done(true); });
+    socket.on('error', () => done(false));
+    socket.on('close', () => done(data.includes('banner-b')));
+  });
+  console.log(JSON.stringify({ start, ok }));
+  await new Promise((r) => setTimeout(r, 100));
+}
+`;
+
+/** Probes from A to B in the background, for as long as the test runs. */
+function probe(from: TapPeer, to: TapPeer) {
+  const child = execa(
+    'ip',
+    [
+      'netns',
+      'exec',
+      from.ns.name,
+      process.execPath,
+      '--input-type=module',
+      '-e',
+      PROBER,
+      to.address,
+      String(B_PORT),
+    ],
+    { reject: false, buffer: false, stdout: 'pipe' },
+  );
+  const results: { start: number; ok: boolean }[] = [];
+  createInterface({ input: child.stdout! }).on('line', (line) => results.push(JSON.parse(line)));
+  return {
+    results,
+    stop: async () => {
+      child.kill('SIGKILL');
+      await child;
+    },
+  };
 }
 
 async function ourRules(backend: 'nft' | 'iptables', prefix: string): Promise<string> {
@@ -98,6 +148,12 @@ describeNetns('drill: rules removed by someone else are put back (firewall drift
       expect(await reaches(vmA, vmB)).toBe(false);
       expect((await pool.status()).firewall).toMatchObject({ intact: true, reapplied: 0 });
 
+      // A probes B all along: no attempt started after the rules are back may get through.
+      const prober = probe(vmA, vmB);
+      cleanups.push(() => prober.stop());
+      await waitFor(() => prober.results.length >= 3, { what: 'the first probes from A to B' });
+      expect(prober.results.filter((r) => r.ok)).toEqual([]);
+
       // 1. The whole ruleset flushed (what a firewall service's restart does).
       const flushedAt = Date.now();
       if (backend === 'nft') await runOk(['nft', 'flush', 'ruleset']);
@@ -111,6 +167,15 @@ describeNetns('drill: rules removed by someone else are put back (firewall drift
       expect(drifts[0]).toMatchObject({ backend });
       expect(drifts[0]!.reason).not.toBe('');
       // The window is closed: A cannot reach B, and the rules are whole again.
+      const back = drifts[0]!.reappliedAt.getTime();
+      await waitFor(() => prober.results.filter((r) => r.start > back).length >= 5, {
+        what: 'five probes from A to B after the re-apply',
+      });
+      const during = prober.results.filter((r) => r.start >= flushedAt && r.start <= back);
+      console.log(
+        `${backend}: ${during.filter((r) => r.ok).length} of ${during.length} probes got through during the window`,
+      );
+      expect(prober.results.filter((r) => r.start > back && r.ok)).toEqual([]);
       expect(await reaches(vmA, vmB)).toBe(false);
       let status = await pool.status();
       expect(status.firewall.intact).toBe(true);
@@ -136,6 +201,7 @@ describeNetns('drill: rules removed by someone else are put back (firewall drift
       expect(errors).toEqual([]);
 
       // 3. After dispose() our rules are gone and stay gone: nothing re-applies them.
+      await prober.stop();
       await vmA.close();
       await vmB.close();
       await pool.dispose();
