@@ -2,6 +2,7 @@ import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import type { DriftEvent } from '@tapnet/firewall';
 import { isAlive, readState, type StateRecord, statePath } from '@tapnet/tap-pool';
 import { UserNetwork } from '@tapnet/user-network';
 import { execa } from 'execa';
@@ -23,7 +24,7 @@ Commands:
 
 Pool options (up, run, doctor):
   --size N  --prefix P  --subnet CIDR  --prefix-length L  --firewall auto|nft|iptables
-  --uplink DEV|none  --state-dir DIR
+  --uplink DEV|none  --state-dir DIR  --connections N (per-VM conntrack cap, default 8192)
 Other options:
   --metadata FILE|DIR|URL      what the metadata service answers (up, run)
   --model virtio-net-pci|e1000 the NIC (run)     --socket-folder DIR  (run --user)
@@ -38,6 +39,7 @@ const options = {
   firewall: { type: 'string' },
   uplink: { type: 'string' },
   'state-dir': { type: 'string' },
+  connections: { type: 'string' },
   metadata: { type: 'string' },
   model: { type: 'string' },
   user: { type: 'boolean' },
@@ -54,7 +56,10 @@ function fail(message: string): never {
   throw new TapnetError('ERR_USAGE', message);
 }
 
-function intOption(values: Values, name: 'size' | 'prefix-length'): number | undefined {
+function intOption(
+  values: Values,
+  name: 'size' | 'prefix-length' | 'connections',
+): number | undefined {
   const raw = values[name];
   if (raw === undefined) return undefined;
   if (!/^\d+$/.test(raw)) fail(`Expected --${name} to be a whole number, got \`${raw}\``);
@@ -65,6 +70,7 @@ function poolOptions(values: Values, defaults: Partial<PoolOptions> = {}): PoolO
   const size = intOption(values, 'size') ?? defaults.size;
   if (size === undefined) fail('Expected --size N');
   const prefixLength = intOption(values, 'prefix-length');
+  const connections = intOption(values, 'connections');
   return {
     ...defaults,
     size,
@@ -74,6 +80,7 @@ function poolOptions(values: Values, defaults: Partial<PoolOptions> = {}): PoolO
     ...(values.firewall !== undefined && { firewall: values.firewall as FirewallBackendOption }),
     ...(values.uplink !== undefined && { uplink: values.uplink === 'none' ? null : values.uplink }),
     ...(values['state-dir'] !== undefined && { stateDir: values['state-dir'] }),
+    ...(connections !== undefined && { limits: { connections } }),
   };
 }
 
@@ -174,6 +181,13 @@ async function up(values: Values): Promise<number> {
         values.json,
         { event: 'dnsmasq-restart', info },
         () => `dnsmasq restarted: ${JSON.stringify(info)}`,
+      ),
+    );
+    pool.on('firewall-drift', (drift: DriftEvent) =>
+      print(
+        values.json,
+        { event: 'firewall-drift', ...drift },
+        () => `firewall (${drift.backend}) changed by someone else, re-applied: ${drift.reason}`,
       ),
     );
     pool.on('error', (error: Error) => log(`error: ${error.message}`));
