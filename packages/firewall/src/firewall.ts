@@ -315,12 +315,19 @@ export function createFirewall(options?: FirewallOptions): Firewall {
   async function watch(policy: Policy, options?: WatchOptions): Promise<FirewallWatch> {
     assertPolicy(policy);
     const settings = normalizeWatchOptions(options);
-    const kind = await backend();
     const entry: { policy: Policy; stopped: boolean; handle?: FirewallWatch } = {
       policy,
       stopped: false,
     };
+    // Registered at once: a remove() while this is still starting must end it too.
+    watches.add(entry);
+    const kind = await backend();
     const monitor = await eventSource(kind, policy.prefix);
+    if (entry.stopped) {
+      const closed = async () => {};
+      entry.handle = { reapplied: 0, close: closed, [Symbol.asyncDispose]: closed };
+      return entry.handle;
+    }
     const handle = startWatch(
       {
         backend: kind,
@@ -350,7 +357,6 @@ export function createFirewall(options?: FirewallOptions): Firewall {
       },
       [Symbol.asyncDispose]: () => entry.handle!.close(),
     };
-    watches.add(entry);
     return entry.handle;
   }
 

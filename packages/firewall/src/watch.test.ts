@@ -230,6 +230,22 @@ describe('Firewall.watch (nft, recorded commands)', () => {
     expect(monitor.current().stopped).toBe(true);
   });
 
+  it('a remove() while the watch is still starting ends it: nothing starts, nothing re-applies', async () => {
+    const k = kernel();
+    const monitor = fakeMonitor();
+    const fw = createFirewall({ backend: 'nft', runner: k.runner, spawner: monitor.spawn });
+    await fw.apply(policy);
+    const starting = fw.watch(policy);
+    const removing = fw.remove();
+    const watch = await starting;
+    await removing;
+    await vi.advanceTimersByTimeAsync(20_000);
+    expect(monitor.started).toHaveLength(0);
+    expect(k.applies).toEqual(['apply', 'remove']);
+    expect(watch.reapplied).toBe(0);
+    await watch.close();
+  });
+
   it('validates its options before starting anything', async () => {
     const monitor = fakeMonitor();
     const fw = createFirewall({ backend: 'nft', runner: kernel().runner, spawner: monitor.spawn });
