@@ -119,6 +119,13 @@ export function startWatch(
   function startMonitor(): void {
     const m = target.monitor;
     if (closed || !m) return;
+    const restart = () => {
+      // Events were missed while it was down: check as soon as it is back.
+      restartTimer = setTimeout(() => {
+        startMonitor();
+        schedule(0);
+      }, options.interval);
+    };
     try {
       monitor = m.spawn(m.argv, {
         line: (text) => {
@@ -127,16 +134,12 @@ export function startWatch(
         exit: (reason) => {
           monitor = undefined;
           report(new FirewallWatchError(`The ${target.backend} event stream ended: ${reason}`));
-          if (closed) return;
-          // Events were missed while it was down: check as soon as it is back.
-          restartTimer = setTimeout(() => {
-            startMonitor();
-            schedule(0);
-          }, options.interval);
+          if (!closed) restart();
         },
       });
     } catch (error) {
       report(new FirewallWatchError(`Could not start \`${m.argv.join(' ')}\``, { cause: error }));
+      restart();
     }
   }
 
