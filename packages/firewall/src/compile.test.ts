@@ -113,4 +113,34 @@ describe('iptables re-apply and removal', () => {
     expect(problems).toContain('unexpected chain filter/TAPNET-TN-OLD');
     expect(problems).toContain('chain raw/TAPNET-TN-PRE missing');
   });
+
+  it('lets only other pools’ jumps come before ours (two watching pools must not fight)', () => {
+    const shape = { chains: {}, jumps: { 'filter/FORWARD': 'TAPNET-TN-FORWARD' } };
+    const forward = (...rules: string[]) =>
+      `*filter\n:FORWARD ACCEPT [0:0]\n${rules.map((r) => `-A FORWARD ${r}`).join('\n')}\nCOMMIT\n`;
+    const ours = '-j TAPNET-TN-FORWARD';
+    expect(iptablesDifferences('tn', shape, forward(ours, '-j DOCKER-USER'))).toEqual([]);
+    expect(iptablesDifferences('tn', shape, forward('-j TAPNET-TX-FORWARD', ours))).toEqual([]);
+    for (const before of ['-j DOCKER-USER', '-i tn0 -j ACCEPT', '-j TAPNET-TX-FORWARD -m comment'])
+      expect(iptablesDifferences('tn', shape, forward(before, ours))).toEqual([
+        'filter/FORWARD: our jump is not the first rule',
+      ]);
+  });
+});
+
+describe('per-VM conntrack cap', () => {
+  it("puts the policy's cap into one nft rule keyed by TAP, and one connlimit rule per network masked to its subnet", () => {
+    const policy = buildPolicy(poolOptions(2, { connections: 50 }));
+    expect(compileNft(policy)).toContain(
+      'iifname @taps ct state new add @conns { iifname ct count over 50 } drop',
+    );
+    const { ipv4 } = compileIptables(policy);
+    const caps = ipv4.split('\n').filter((l) => l.includes('connlimit'));
+    expect(caps).toHaveLength(2);
+    expect(caps[0]).toBe(
+      `-A TAPNET-TN-CONNS -s ${policy.networks[0]!.subnet} -i tn0 -m conntrack --ctstate NEW -m connlimit --connlimit-above 50 --connlimit-mask 24 --connlimit-saddr -j DROP`,
+    );
+    // The kernel fills the nft set: status() must not call it drift whatever its size.
+    expect(nftShape(policy).sets.conns).toBe(-1);
+  });
 });

@@ -51,6 +51,13 @@ export class BackendUnavailableError extends FirewallError {
   override readonly name = 'BackendUnavailableError';
 }
 
+/** Watching our rules failed: the event stream ended or could not start (it is restarted). */
+export class FirewallWatchError extends FirewallError {
+  static override readonly code = 'ERR_FIREWALL_WATCH';
+  override readonly code = 'ERR_FIREWALL_WATCH';
+  override readonly name = 'FirewallWatchError';
+}
+
 /** An OS command failed; carries its argv, exit code, stderr and the stdin it was given. */
 export class FirewallCommandError extends FirewallError {
   static override readonly code = 'ERR_FIREWALL_COMMAND';

@@ -1,6 +1,11 @@
 import { type Conflict, iptablesConflicts, nftConflicts } from './conflicts.js';
 import { type Backend, detectBackend } from './detect.js';
-import { describeValue, FirewallApplyError, InvalidPolicyError } from './errors.js';
+import {
+  describeValue,
+  FirewallApplyError,
+  FirewallCommandError,
+  InvalidPolicyError,
+} from './errors.js';
 import {
   compileIptables,
   compileIptablesRemoval,
@@ -8,15 +13,26 @@ import {
   iptablesShape,
   ourIptablesChains,
 } from './iptables.js';
-import { compileNft, compileNftRemoval, type NftShape, nftShape, nftTableName } from './nft.js';
+import { defaultSpawner, type Spawner } from './monitor.js';
+import {
+  compileNft,
+  compileNftRemoval,
+  type NftShape,
+  nftDifferences,
+  nftShape,
+  nftTableName,
+} from './nft.js';
 import { assertPolicy, type Policy, PREFIX_PATTERN } from './policy.js';
 import { countingRunner, defaultRunner, type Runner, runChecked } from './runner.js';
+import { type FirewallWatch, startWatch, type WatchOptions } from './watch.js';
 
 export interface FirewallOptions {
   /** Default `auto`: nft when it works, else iptables. */
   backend?: 'auto' | 'nft' | 'iptables';
   /** Runs the OS commands; default: execa, argv arrays, no shell. */
   runner?: Runner;
+  /** Starts the long-lived `nft monitor` of `watch()`; default: execa, argv, no shell. */
+  spawner?: Spawner;
 }
 
 export interface FirewallStatus {
@@ -38,6 +54,13 @@ export interface Firewall {
   /** Deletes exactly our table/chains (default: the prefix last applied); idempotent. */
   remove(prefix?: string): Promise<void>;
   status(policy: Policy): Promise<FirewallStatus>;
+  /**
+   * Keeps `policy` applied: re-applies it (atomically, as `apply`) when our rules are found
+   * changed by someone else, checked on each `nft monitor` event about our rules (nft, and
+   * iptables-nft when `nft` is installed), else every `interval` (legacy iptables, 1 s). `remove()` of the prefix or `close()` ends it; no
+   * re-apply starts after either. A later `apply()` of the prefix becomes what it keeps.
+   */
+  watch(policy: Policy, options?: WatchOptions): Promise<FirewallWatch>;
   /** The backend in use; detected on first use when `auto`. Always a promise. */
   readonly backend: Promise<Backend>;
   /** Processes spawned so far by this firewall (for benchmarks). */
@@ -51,6 +74,7 @@ const BACKENDS = ['auto', 'nft', 'iptables'] as const;
 function normalizeOptions(options: FirewallOptions | undefined): {
   backend: (typeof BACKENDS)[number];
   runner: Runner;
+  spawner: Spawner;
 } {
   if (options !== undefined && (typeof options !== 'object' || options === null)) {
     throw new InvalidPolicyError(
@@ -73,7 +97,36 @@ function normalizeOptions(options: FirewallOptions | undefined): {
       `Expected \`runner\` to be a function, got ${describeValue(runner)}`,
     );
   }
-  return { backend, runner };
+  const spawner = o.spawner ?? defaultSpawner;
+  if (typeof spawner !== 'function') {
+    throw new InvalidPolicyError(
+      'spawner',
+      `Expected \`spawner\` to be a function, got ${describeValue(spawner)}`,
+    );
+  }
+  return { backend, runner, spawner };
+}
+
+function normalizeWatchOptions(
+  options: WatchOptions | undefined,
+): Required<Pick<WatchOptions, 'interval'>> & WatchOptions {
+  const o: WatchOptions = Object.assign(Object.create(null), options);
+  const interval = o.interval ?? 1000;
+  if (!Number.isInteger(interval) || interval < 10 || interval > 3_600_000) {
+    throw new InvalidPolicyError(
+      'interval',
+      `Expected \`interval\` to be an integer from 10 to 3600000 (ms), got ${describeValue(interval)}`,
+    );
+  }
+  for (const name of ['onDrift', 'onError'] as const) {
+    if (o[name] !== undefined && typeof o[name] !== 'function') {
+      throw new InvalidPolicyError(
+        name,
+        `Expected \`${name}\` to be a function, got ${describeValue(o[name])}`,
+      );
+    }
+  }
+  return { ...o, interval };
 }
 
 function checkPrefix(prefix: unknown): string {
@@ -207,46 +260,135 @@ export function createFirewall(options?: FirewallOptions): Firewall {
     if (target === lastPrefix) lastPrefix = undefined;
   }
 
+  /** What differs between the kernel's rules for the policy's prefix and the policy; [] when intact. */
+  async function differences(kind: Backend, policy: Policy): Promise<string[]> {
+    if (kind === 'nft') {
+      const table = nftTableName(policy.prefix);
+      // Only our table: the cost does not depend on what else the host has.
+      const argv = ['nft', '-j', 'list', 'table', 'inet', table];
+      const listed = await run(argv);
+      if (listed.exitCode !== 0) {
+        if (/No such file or directory/.test(listed.stderr)) return [`table inet ${table} missing`];
+        throw new FirewallCommandError(argv, listed.exitCode, listed.stderr);
+      }
+      return nftDifferences(listed.stdout, nftShape(policy));
+    }
+    const shape = iptablesShape(policy);
+    return [
+      ...iptablesDifferences(policy.prefix, shape.ipv4, await runChecked(run, IPT.ipv4.save)),
+      ...iptablesDifferences(policy.prefix, shape.ipv6, await runChecked(run, IPT.ipv6.save)),
+    ];
+  }
+
+  /**
+   * What tells a watch to check: `nft monitor` lines about our table; with iptables-nft (when
+   * `nft` is there too) the same stream shows changes to the iptables tables. Legacy iptables
+   * has none: the watch polls.
+   */
+  async function eventSource(
+    kind: Backend,
+    prefix: string,
+  ): Promise<{ argv: string[]; concerns: (line: string) => boolean } | undefined> {
+    const argv = ['nft', 'monitor'];
+    if (kind === 'nft') {
+      const ours = new RegExp(`(^|\\s)inet ${nftTableName(prefix)}(\\s|$)`);
+      return { argv, concerns: (line) => ours.test(line) };
+    }
+    const variant = await run(['iptables', '--version']);
+    if (variant.exitCode !== 0 || !variant.stdout.includes('nf_tables')) return undefined;
+    if ((await run(['nft', '--version'])).exitCode !== 0) return undefined;
+    const tables = /(^|\s)ip6? (raw|mangle|filter|nat)(\s|$)/;
+    return { argv, concerns: (line) => tables.test(line) };
+  }
+
+  // Live watches: a later apply() of their prefix is what they keep; remove() ends them.
+  const watches = new Set<{ policy: Policy; stopped: boolean; handle?: FirewallWatch }>();
+  const endWatches = (prefix: string | undefined) => {
+    for (const w of watches) {
+      if (w.policy.prefix !== prefix) continue;
+      w.stopped = true;
+      watches.delete(w);
+      void w.handle?.close();
+    }
+  };
+
+  async function watch(policy: Policy, options?: WatchOptions): Promise<FirewallWatch> {
+    assertPolicy(policy);
+    const settings = normalizeWatchOptions(options);
+    const entry: { policy: Policy; stopped: boolean; handle?: FirewallWatch } = {
+      policy,
+      stopped: false,
+    };
+    // Registered at once: a remove() while this is still starting must end it too.
+    watches.add(entry);
+    const kind = await backend();
+    const monitor = await eventSource(kind, policy.prefix);
+    if (entry.stopped) {
+      const closed = async () => {};
+      entry.handle = { reapplied: 0, close: closed, [Symbol.asyncDispose]: closed };
+      return entry.handle;
+    }
+    const handle = startWatch(
+      {
+        backend: kind,
+        repair: (stopped) =>
+          serial(async () => {
+            const gone = () => stopped() || entry.stopped;
+            if (gone()) return undefined;
+            const problems = await differences(kind, entry.policy);
+            if (problems.length === 0 || gone()) return undefined;
+            await apply(entry.policy);
+            return problems.slice(0, 3).join('; ') + (problems.length > 3 ? '; …' : '');
+          }),
+        ...(monitor && { monitor: { ...monitor, spawn: o.spawner } }),
+        settled: () => serial(async () => {}),
+      },
+      settings,
+    );
+    const close = handle.close;
+    entry.handle = {
+      get reapplied() {
+        return handle.reapplied;
+      },
+      close: () => {
+        entry.stopped = true;
+        watches.delete(entry);
+        return close();
+      },
+      [Symbol.asyncDispose]: () => entry.handle!.close(),
+    };
+    return entry.handle;
+  }
+
   return {
-    apply: (policy) => serial(() => apply(policy)),
-    remove: (prefix) => serial(() => remove(prefix)),
+    apply: (policy) =>
+      serial(async () => {
+        await apply(policy);
+        for (const w of watches) if (w.policy.prefix === policy.prefix) w.policy = policy;
+      }),
+    remove: (prefix) => {
+      // Before queueing: a check already queued must not put back what is being removed.
+      endWatches(prefix === undefined ? lastPrefix : prefix);
+      return serial(() => remove(prefix));
+    },
     status: (policy) => serial(() => status(policy)),
+    watch: (policy, options) => watch(policy, options),
     get backend() {
       return backend();
     },
     processCount: counted.count,
-    [Symbol.asyncDispose]: () => serial(() => remove()),
+    [Symbol.asyncDispose]: () => {
+      endWatches(lastPrefix);
+      return serial(() => remove());
+    },
   };
 }
 
 /** Compares our table in `nft -j list ruleset` output with the expected shape. Pure. */
 export function nftIntact(json: string, shape: NftShape): { present: boolean; intact: boolean } {
-  let items: Record<string, Record<string, unknown>>[];
-  try {
-    items = (JSON.parse(json) as { nftables?: typeof items }).nftables ?? [];
-  } catch {
-    return { present: false, intact: false };
-  }
-  const ours = (x: Record<string, unknown> | undefined) =>
-    x?.family === 'inet' && x.table === shape.table;
-  const present = items.some((i) => i.table?.family === 'inet' && i.table.name === shape.table);
-  const chains: Record<string, number> = {};
-  const sets: Record<string, number> = {};
-  for (const item of items) {
-    if (ours(item.chain)) chains[String(item.chain!.name)] = 0;
-    if (ours(item.set))
-      sets[String(item.set!.name)] = Array.isArray(item.set!.elem) ? item.set!.elem.length : 0;
-  }
-  for (const item of items) {
-    if (ours(item.rule)) {
-      const chain = String(item.rule!.chain);
-      chains[chain] = (chains[chain] ?? 0) + 1;
-    }
-  }
-  const same = (a: Readonly<Record<string, number>>, b: Readonly<Record<string, number>>) =>
-    Object.keys(a).length === Object.keys(b).length &&
-    Object.entries(a).every(([k, v]) => b[k] === v);
-  return { present, intact: present && same(chains, shape.chains) && same(sets, shape.sets) };
+  const problems = nftDifferences(json, shape);
+  const present = !problems.includes(`table inet ${shape.table} missing`);
+  return { present, intact: present && problems.length === 0 };
 }
 
 /**

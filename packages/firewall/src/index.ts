@@ -6,14 +6,16 @@ export {
   FirewallApplyError,
   FirewallCommandError,
   FirewallError,
+  FirewallWatchError,
   InvalidPolicyError,
 } from './errors.js';
 export type { Firewall, FirewallOptions, FirewallStatus } from './firewall.js';
 export { cleanupFirewall, createFirewall } from './firewall.js';
 export type { IptablesRuleset } from './iptables.js';
 export { compileIptables, compileIptablesRemoval, iptablesChainPrefix } from './iptables.js';
+export type { LineHandlers, LineProcess, Spawner } from './monitor.js';
 export type { NftShape } from './nft.js';
-export { compileNft, compileNftRemoval, nftShape, nftTableName } from './nft.js';
+export { compileNft, compileNftRemoval, nftDifferences, nftShape, nftTableName } from './nft.js';
 export type {
   AllowEntry,
   FirewallNetwork,
@@ -22,5 +24,11 @@ export type {
   PolicyNetwork,
   PolicyOptions,
 } from './policy.js';
-export { BLOCKED_DESTINATIONS, buildPolicy } from './policy.js';
+export {
+  BLOCKED_DESTINATIONS,
+  buildPolicy,
+  DEFAULT_CONNECTIONS,
+  MAX_CONNECTIONS,
+} from './policy.js';
 export type { Runner, RunResult } from './runner.js';
+export type { DriftEvent, FirewallWatch, WatchOptions } from './watch.js';

@@ -36,6 +36,7 @@ function names(policy: Policy) {
     egress: `${p}EGRESS`,
     ingress: `${p}INGRESS`,
     nat: `${p}NAT`,
+    conns: `${p}CONNS`,
   };
 }
 
@@ -67,6 +68,20 @@ function ipv4Tables(policy: Policy): TableText[] {
     chains: [c.nat],
     jumps: [['POSTROUTING', c.nat]],
     rules: [],
+  };
+  // Right after conntrack (mangle PREROUTING): a VM's new flow beyond its cap is dropped while
+  // still unconfirmed, so it never takes a place in the shared conntrack table. connlimit
+  // counts per source masked to the subnet's length, and the raw chain let in only the TAP's
+  // own subnet: one count per VM, whatever addresses of its subnet it uses. (REJECT is not
+  // allowed in mangle; the nft backend drops too.)
+  const mangle: TableText = {
+    table: 'mangle',
+    chains: [c.conns],
+    jumps: [['PREROUTING', c.conns]],
+    rules: policy.networks.map((n): [string, string] => [
+      c.conns,
+      `-s ${n.subnet} -i ${n.device} -m conntrack --ctstate NEW -m connlimit --connlimit-above ${policy.connections} --connlimit-mask ${n.subnet.split('/')[1]} --connlimit-saddr -j DROP`,
+    ]),
   };
   const md = `-d ${policy.metadataIp}/32 -p tcp -m tcp --dport ${policy.metadataPort}`;
   // RETURN where nft says accept: back in the builtin chain, the host's own rules after our
@@ -128,7 +143,7 @@ function ipv4Tables(policy: Policy): TableText[] {
   // Host-local traffic (out via lo) is never NATed, as in the nft ruleset.
   nat.rules.push([c.nat, '-o lo -j RETURN']);
   for (const n of policy.networks) nat.rules.push([c.nat, `-s ${n.subnet} -j MASQUERADE`]);
-  return [raw, filter, nat];
+  return [raw, mangle, filter, nat];
 }
 
 function ipv6Tables(policy: Policy): TableText[] {
@@ -339,6 +354,19 @@ export function iptablesShape(policy: Policy): { ipv4: IptablesShape; ipv6: Ipta
   return { ipv4: shape(ipv4Tables(policy)), ipv6: shape(ipv6Tables(policy)) };
 }
 
+/**
+ * Our jump comes before every rule of the host's. Only other tapnet pools' jumps may precede
+ * it: their chains decide only for their own devices, and each pool's apply puts its jump on
+ * top, so two pools' watches must not call that drift and re-apply against each other forever.
+ */
+function firstButOtherPools(rules: readonly string[], ourJump: string): boolean {
+  for (const spec of rules) {
+    if (spec === ourJump) return true;
+    if (!(spec.startsWith('-j TAPNET-') && /^-j \S+$/.test(spec))) return false;
+  }
+  return false;
+}
+
 /** Compares `iptables-save` output with the expected shape; returns what differs. Pure. */
 export function iptablesDifferences(
   prefix: string,
@@ -369,7 +397,7 @@ export function iptablesDifferences(
         problems.push(
           `${table}/${chain} has ${jumps.length} jump(s) into our chains, expected ${want}`,
         );
-      } else if (expected && entry.rules[0] !== jumps[0]) {
+      } else if (expected && !firstButOtherPools(entry.rules, jumps[0]!)) {
         problems.push(`${table}/${chain}: our jump is not the first rule`);
       }
     }

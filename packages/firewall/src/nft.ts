@@ -8,6 +8,7 @@ export function nftTableName(prefix: string): string {
 export interface NftShape {
   readonly table: string;
   readonly chains: Readonly<Record<string, number>>;
+  /** Elements per set; -1 for a set the kernel fills (any number will do). */
   readonly sets: Readonly<Record<string, number>>;
 }
 
@@ -21,9 +22,16 @@ function q(name: string): string {
   return `"${name}"`;
 }
 
-function set(name: string, type: string, elements: readonly string[], interval: boolean): string[] {
+function set(
+  name: string,
+  type: string,
+  elements: readonly string[],
+  flags: 'interval' | 'dynamic' | null,
+): string[] {
   const lines = [`\tset ${name} {`, `\t\ttype ${type}`];
-  if (interval) lines.push('\t\tflags interval');
+  // A dynamic set is filled by the rules; it needs room for every TAP (MAX_NETWORKS).
+  if (flags === 'dynamic') lines.push('\t\tsize 65535');
+  if (flags) lines.push(`\t\tflags ${flags}`);
   if (elements.length > 0)
     lines.push(`\t\telements = {\n${elements.map((e) => `\t\t\t${e},`).join('\n')}\n\t\t}`);
   lines.push('\t}');
@@ -48,6 +56,7 @@ function compile(policy: Policy): Compiled {
     blocked: BLOCKED_DESTINATIONS.length,
     allowed: allowed.length,
     allowed_via: allowedVia.length,
+    conns: -1,
   };
 
   const v6In = policy.ipv6
@@ -60,6 +69,16 @@ function compile(policy: Policy): Compiled {
     : ['meta nfproto ipv6 drop'];
   const md = `${policy.metadataIp}`;
   const chains: [string, string | null, string[]][] = [
+    // Right after conntrack (priority mangle): a VM's new flow beyond its cap is dropped while
+    // still unconfirmed, so it never takes a place in the host's shared conntrack table. One
+    // count per TAP (the key), whatever addresses of its subnet the VM uses.
+    [
+      'conn_cap',
+      'type filter hook prerouting priority mangle; policy accept;',
+      [
+        `iifname @taps ct state new add @conns { iifname ct count over ${policy.connections} } drop`,
+      ],
+    ],
     // Earliest hook: spoofed sources, loopback destinations and (unless enabled) IPv6 never
     // reach conntrack or any other table.
     [
@@ -163,13 +182,14 @@ function compile(policy: Policy): Compiled {
     `table inet ${table} {}`,
     `delete table inet ${table}`,
     `table inet ${table} {`,
-    ...set('taps', 'ifname', taps, false),
-    ...set('nets', 'ifname . ipv4_addr', nets, true),
-    ...set('gateways', 'ifname . ipv4_addr', gateways, false),
-    ...set('pool', 'ipv4_addr', pool, true),
-    ...set('blocked', 'ipv4_addr', BLOCKED_DESTINATIONS, true),
-    ...set('allowed', 'ipv4_addr', allowed, true),
-    ...set('allowed_via', 'ifname . ipv4_addr', allowedVia, true),
+    ...set('taps', 'ifname', taps, null),
+    ...set('nets', 'ifname . ipv4_addr', nets, 'interval'),
+    ...set('gateways', 'ifname . ipv4_addr', gateways, null),
+    ...set('pool', 'ipv4_addr', pool, 'interval'),
+    ...set('blocked', 'ipv4_addr', BLOCKED_DESTINATIONS, 'interval'),
+    ...set('allowed', 'ipv4_addr', allowed, 'interval'),
+    ...set('allowed_via', 'ifname . ipv4_addr', allowedVia, 'interval'),
+    ...set('conns', 'ifname', [], 'dynamic'),
   ];
   const chainShape: Record<string, number> = {};
   for (const [name, base, rules] of chains) {
@@ -202,4 +222,52 @@ export function nftShape(policy: Policy): NftShape {
 export function compileNftRemoval(prefix: string): string {
   const table = nftTableName(prefix);
   return `table inet ${table} {}\ndelete table inet ${table}\n`;
+}
+
+/**
+ * What differs between our table in `nft -j list ruleset` (or `list table`) output and the
+ * expected shape: missing table, chains or sets, rule or element counts. `[]` when intact. Pure.
+ */
+export function nftDifferences(json: string, shape: NftShape): string[] {
+  let items: Record<string, Record<string, unknown>>[];
+  try {
+    items = (JSON.parse(json) as { nftables?: typeof items }).nftables ?? [];
+  } catch {
+    return [`unreadable nft output for table inet ${shape.table}`];
+  }
+  const ours = (x: Record<string, unknown> | undefined) =>
+    x?.family === 'inet' && x.table === shape.table;
+  if (!items.some((i) => i.table?.family === 'inet' && i.table.name === shape.table)) {
+    return [`table inet ${shape.table} missing`];
+  }
+  const chains = new Map<string, number>();
+  const sets = new Map<string, number>();
+  for (const item of items) {
+    if (ours(item.chain)) chains.set(String(item.chain!.name), 0);
+    if (ours(item.set))
+      sets.set(String(item.set!.name), Array.isArray(item.set!.elem) ? item.set!.elem.length : 0);
+  }
+  for (const item of items) {
+    if (!ours(item.rule)) continue;
+    const chain = String(item.rule!.chain);
+    chains.set(chain, (chains.get(chain) ?? 0) + 1);
+  }
+  const problems: string[] = [];
+  const compare = (
+    kind: string,
+    what: string,
+    want: Record<string, number>,
+    got: Map<string, number>,
+  ) => {
+    for (const [name, count] of Object.entries(want)) {
+      const found = got.get(name);
+      if (found === undefined) problems.push(`${kind} ${name} missing`);
+      else if (count >= 0 && found !== count)
+        problems.push(`${kind} ${name} has ${found} ${what}, expected ${count}`);
+    }
+    for (const name of got.keys()) if (!(name in want)) problems.push(`unexpected ${kind} ${name}`);
+  };
+  compare('chain', 'rules', shape.chains, chains);
+  compare('set', 'elements', shape.sets, sets);
+  return problems;
 }

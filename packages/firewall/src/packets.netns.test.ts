@@ -86,6 +86,9 @@ const FOREIGN_IPV4 = [
   '*raw',
   '-A PREROUTING -i lo -j ACCEPT',
   'COMMIT',
+  '*mangle',
+  '-A PREROUTING -i lo -j ACCEPT',
+  'COMMIT',
   '*filter',
   '-A INPUT -i lo -j ACCEPT',
   '-A OUTPUT -o lo -j ACCEPT',
@@ -309,30 +312,38 @@ describeNetns('packet-level isolation with real traffic', () => {
         { reject: false },
       );
       try {
-        // udhcpc gives up after its tries: start it only once dnsmasq has its DHCP socket.
+        // dnsmasq's DHCP socket first (the ready condition), then udhcpc until a lease or the
+        // deadline: on a loaded machine one udhcpc run (3 one-second tries) can end before
+        // dnsmasq answers (it pings the address before offering it), and that is not a refusal.
         await waitFor(
           async () => (await run(['ss', '-Hlun', 'sport', '=', '67'])).stdout.includes(':67'),
-          {
-            what: 'dnsmasq listening on the DHCP port',
-          },
+          { what: 'dnsmasq listening on the DHCP port' },
         );
-        const lease = await vm2.run(
-          [
-            'busybox',
-            'udhcpc',
-            '-i',
-            'eth0',
-            '-n',
-            '-q',
-            '-f',
-            '-t',
-            '3',
-            '-T',
-            '1',
-            '-s',
-            '/bin/true',
-          ],
-          { timeout: 20_000 },
+        let seen = '';
+        const lease = await waitFor(
+          async () => {
+            const attempt = await vm2.run(
+              [
+                'busybox',
+                'udhcpc',
+                '-i',
+                'eth0',
+                '-n',
+                '-q',
+                '-f',
+                '-t',
+                '3',
+                '-T',
+                '1',
+                '-s',
+                '/bin/true',
+              ],
+              { timeout: 20_000 },
+            );
+            seen += attempt.stdout + attempt.stderr;
+            return attempt.exitCode === 0 ? attempt : undefined;
+          },
+          { what: 'a DHCP lease through the firewall', timeout: 60_000, seen: () => seen },
         );
         expect(lease.stdout + lease.stderr).toMatch(/lease of 10\.231\.2\.\d+ obtained/);
         expect(lease.exitCode).toBe(0);
@@ -340,7 +351,8 @@ describeNetns('packet-level isolation with real traffic', () => {
         dnsmasq.kill('SIGKILL');
         await dnsmasq;
       }
-    });
+      // The lease wait below has its own 60 s deadline.
+    }, 90_000);
 
     it('rejects the host’s other ports (tcp reset, udp port unreachable) and the other network’s gateway', async () => {
       const other = await tcp(vm0, '10.231.0.1', 8080);

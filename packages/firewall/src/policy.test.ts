@@ -30,6 +30,7 @@ describe('buildPolicy', () => {
       uplink: null,
       allow: [],
       ipv6: false,
+      connections: 8192,
     });
     expect(Object.isFrozen(policy)).toBe(true);
     expect(Object.isFrozen(policy.networks)).toBe(true);
@@ -68,13 +69,13 @@ describe('buildPolicy', () => {
       'unknown option',
       base({ bogus: 1 }),
       'bogus',
-      'Unknown option `bogus`; known options: prefix, networks, metadataIp, metadataPort, uplink, allow, ipv6',
+      'Unknown option `bogus`; known options: prefix, networks, metadataIp, metadataPort, uplink, allow, ipv6, connections',
     ],
     [
       'renamed option',
       base({ uplinkDevice: 'eth0' }),
       'uplinkDevice',
-      'Unknown option `uplinkDevice`; it is called `uplink`; known options: prefix, networks, metadataIp, metadataPort, uplink, allow, ipv6',
+      'Unknown option `uplinkDevice`; it is called `uplink`; known options: prefix, networks, metadataIp, metadataPort, uplink, allow, ipv6, connections',
     ],
     [
       'prefix missing',
@@ -94,6 +95,12 @@ describe('buildPolicy', () => {
       'prefix',
       'Expected `prefix` to be a string of 1 to 12 characters from [a-z0-9_] starting with a letter, got `abcdefghijklm` (string)',
     ],
+    ...[0, -1, 1.5, 2 ** 31, '100', null].map((value): [string, unknown, string, string] => [
+      `connections ${String(value)}`,
+      base({ connections: value }),
+      'connections',
+      `Expected \`connections\` to be an integer from 1 to 2147483647, got \`${value === null ? 'null' : String(value)}\` (${value === null ? 'null' : typeof value})`,
+    ]),
     [
       'metadataIp',
       base({ metadataIp: '169.254.169' }),

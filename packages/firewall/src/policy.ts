@@ -30,6 +30,11 @@ export interface PolicyOptions {
   allow?: readonly AllowEntry[];
   /** Default false: all IPv6 from/to the TAPs is dropped. */
   ipv6?: boolean;
+  /**
+   * Most connections one VM may have tracked by conntrack at once (its new ones beyond are
+   * dropped). Default `DEFAULT_CONNECTIONS` (8192).
+   */
+  connections?: number;
 }
 
 export interface PolicyNetwork {
@@ -52,7 +57,18 @@ export interface Policy {
   readonly uplink: string | null;
   readonly allow: readonly PolicyAllow[];
   readonly ipv6: boolean;
+  readonly connections: number;
 }
+
+/**
+ * Per-VM conntrack cap. Sized so a busy CI job never meets it: closed TCP connections
+ * (TIME_WAIT) are not counted, so it is about concurrency: 8192 open connections, or a DNS
+ * lookup rate of ~270/s sustained (each UDP flow is tracked 30 s). Yet one VM holds at most
+ * 3 % of a 262144-entry table (the kernel's default on hosts with 4 GiB or more).
+ */
+export const DEFAULT_CONNECTIONS = 8192;
+/** nft `ct count` and iptables `connlimit` take an unsigned 32-bit number; stay well inside. */
+export const MAX_CONNECTIONS = 2 ** 31 - 1;
 
 /** Destinations never forwarded to (unless an `allow` entry says so). */
 export const BLOCKED_DESTINATIONS: readonly string[] = Object.freeze([
@@ -88,6 +104,7 @@ const KNOWN_OPTIONS = [
   'uplink',
   'allow',
   'ipv6',
+  'connections',
 ];
 const RENAMED_OPTIONS: Record<string, string> = {
   uplinkDevice: 'uplink',
@@ -101,6 +118,7 @@ const DEFAULTS = {
   uplink: null,
   allow: [],
   ipv6: false,
+  connections: DEFAULT_CONNECTIONS,
 };
 
 const built = new WeakSet<object>();
@@ -158,6 +176,15 @@ export function buildPolicy(options: PolicyOptions): Policy {
     fail('metadataPort', 'an integer from 1 to 65535', port);
   }
   if (typeof o.ipv6 !== 'boolean') fail('ipv6', 'a boolean', o.ipv6);
+  const connections = o.connections;
+  if (
+    typeof connections !== 'number' ||
+    !Number.isInteger(connections) ||
+    connections < 1 ||
+    connections > MAX_CONNECTIONS
+  ) {
+    fail('connections', `an integer from 1 to ${MAX_CONNECTIONS}`, connections);
+  }
 
   const rawNetworks = o.networks;
   if (!Array.isArray(rawNetworks) || rawNetworks.length < 1 || rawNetworks.length > MAX_NETWORKS) {
@@ -263,6 +290,7 @@ export function buildPolicy(options: PolicyOptions): Policy {
     uplink,
     allow: Object.freeze(allow),
     ipv6: o.ipv6,
+    connections,
   });
   built.add(policy);
   return policy;

@@ -1,4 +1,5 @@
 export type { HostRecord, Lease, SrvRecord } from '@tapnet/dhcp-dns';
+export type { DriftEvent } from '@tapnet/firewall';
 export type {
   FetchHandler,
   ForwardTarget,
@@ -16,6 +17,7 @@ export {
   ReleasedError,
   TapnetError,
 } from './errors.js';
+export type { Limits } from './limits.js';
 export { Network, type NicModel } from './network.js';
 export { type FirewallBackendOption, normalizeOptions, type PoolOptions } from './options.js';
 export { cleanupLeftovers, type LeftoverReport, Pool, type PoolStatus } from './pool.js';

@@ -15,6 +15,7 @@ describe('normalizeOptions', () => {
       upstreamDns: 'host',
       leaseTime: '20m',
       ipv6: false,
+      limits: { connections: 8192 },
       stateDir: '/run/tapnet',
       dnsDomain: undefined,
     });
@@ -44,6 +45,16 @@ describe('normalizeOptions', () => {
     [{ size: 1, dnsDomain: 'ci.internal.' }, 'dnsDomain', 'no trailing dot'],
     [{ size: 1, dnsDomain: 7 }, 'dnsDomain', 'got `7` (number)'],
     [{ size: 1, domain: 'x.internal' }, 'domain', 'did you mean `dnsDomain`'],
+    [{ size: 1, limits: 5 }, 'limits', 'Expected `limits` to be an object'],
+    [{ size: 1, limits: { conns: 5 } }, 'limits.conns', 'Unknown option `limits.conns`'],
+    [
+      { size: 1, limits: { connections: 0 } },
+      'limits.connections',
+      'Expected `limits.connections` to be an integer from 1 to 2147483647, got `0` (number)',
+    ],
+    [{ size: 1, limits: { connections: -5 } }, 'limits.connections', 'got `-5` (number)'],
+    [{ size: 1, limits: { connections: 2.5 } }, 'limits.connections', 'got `2.5` (number)'],
+    [{ size: 1, limits: { connections: '100' } }, 'limits.connections', 'got `"100"` (string)'],
   ])('%j → %s', (options, option, message) => {
     let error: unknown;
     try {
@@ -54,6 +65,12 @@ describe('normalizeOptions', () => {
     expect(error).toBeInstanceOf(InvalidOptionError);
     expect(error).toMatchObject({ code: 'ERR_INVALID_OPTION', option });
     expect((error as Error).message).toContain(message);
+  });
+
+  it('keeps an explicit per-VM connection cap', () => {
+    expect(normalizeOptions({ size: 1, limits: { connections: 64 } }).limits).toEqual({
+      connections: 64,
+    });
   });
 
   it('does not keep a reference to, or inherit from, the caller object', () => {

@@ -1,6 +1,7 @@
 import { type HostRecord, isDnsName, type SrvRecord } from '@tapnet/dhcp-dns';
 import type { MetadataServerOptions } from '@tapnet/metadata-proxy';
 import { describeValue, InvalidOptionError } from './errors.js';
+import { type Limits, type NormalizedLimits, normalizeLimits } from './limits.js';
 
 export type FirewallBackendOption = 'auto' | 'nft' | 'iptables';
 
@@ -39,6 +40,8 @@ export interface PoolOptions {
   allow?: readonly { cidr: string; via?: string }[];
   /** Give guests IPv6 on their TAPs (default false: IPv6 off and dropped). */
   ipv6?: boolean;
+  /** Per-VM limits: `connections` (conntrack entries per VM, default 8192). */
+  limits?: Limits;
   /** Where state records, leases and dnsmasq's config live. Default `/run/tapnet`. */
   stateDir?: string;
   /** Owner of the TAP devices, so an unprivileged QEMU can open them. */
@@ -80,6 +83,7 @@ export interface NormalizedPoolOptions {
   dnsDomain: string | null | undefined;
   allow: readonly { cidr: string; via?: string }[];
   ipv6: boolean;
+  limits: NormalizedLimits;
   stateDir: string;
   owner: { uid?: number; gid?: number } | undefined;
   metadataHardening: MetadataServerOptions['hardening'] | undefined;
@@ -104,6 +108,7 @@ const known = new Set([
   'dnsDomain',
   'allow',
   'ipv6',
+  'limits',
   'stateDir',
   'owner',
   'metadataHardening',
@@ -255,6 +260,7 @@ export function normalizeOptions(input: PoolOptions): NormalizedPoolOptions {
     dnsDomain: dnsDomain as string | null | undefined,
     allow: (o.allow as readonly { cidr: string; via?: string }[] | undefined) ?? [],
     ipv6,
+    limits: normalizeLimits(o.limits),
     stateDir,
     owner: o.owner as { uid?: number; gid?: number } | undefined,
     metadataHardening: o.metadataHardening as MetadataServerOptions['hardening'] | undefined,

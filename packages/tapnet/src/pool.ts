@@ -11,9 +11,11 @@ import {
   buildPolicy,
   cleanupFirewall,
   createFirewall,
+  type DriftEvent,
   detectUplink,
   type Firewall,
   type FirewallStatus,
+  type FirewallWatch,
   type Policy,
 } from '@tapnet/firewall';
 import {
@@ -59,7 +61,8 @@ export interface PoolStatus {
   forwarding: boolean;
   /** Whether a released network's tracked flows are flushed (needs the `conntrack` tool). */
   conntrackFlush: boolean;
-  firewall: FirewallStatus;
+  /** `reapplied`: times our rules were found changed by someone else and applied again. */
+  firewall: FirewallStatus & { reapplied: number };
   dnsmasq: ReturnType<Dnsmasq['status']>;
   metadata: ReturnType<MetadataServer['stats']>;
   networks: { name: string; subnet: string; gateway: string; inUse: boolean; lease?: Lease }[];
@@ -158,9 +161,10 @@ function recordedPid(prefix: string, stateDir: string): number | undefined {
  *
  * Events: `lease` (Lease), `dnsmasq-restart` ({ attempt, delayMs, ... }), `leases-forgotten`
  * ({ network, released, restarted, remaining }: a released network's leases dropped),
- * `metadata-request` ({ network, method, url, status, remoteAddress }, once a request is
- * answered), `error` (Error;
- * emitted only while someone listens, so a handler's failure never crashes the process).
+ * `firewall-drift` ({ backend, reason, reappliedAt }: our rules were changed by someone else,
+ * e.g. `nft flush ruleset`, and applied again), `metadata-request` ({ network, method, url,
+ * status, remoteAddress }, once a request is answered), `error` (Error; emitted only while
+ * someone listens, so a handler's failure never crashes the process).
  */
 export class Pool extends EventEmitter implements AsyncDisposable {
   readonly #parts: Parts;
@@ -173,6 +177,8 @@ export class Pool extends EventEmitter implements AsyncDisposable {
   readonly #flusher: ConntrackFlusher | undefined;
   /** Released networks whose DHCP leases dnsmasq is dropping; dispose() waits for them. */
   readonly #forgetting = new Set<Promise<void>>();
+  /** Keeps the firewall applied from creation until dispose() removes it. */
+  #watch: FirewallWatch | undefined;
 
   private constructor(parts: Parts) {
     super();
@@ -240,6 +246,7 @@ export class Pool extends EventEmitter implements AsyncDisposable {
       uplink,
       allow: o.allow,
       ipv6: o.ipv6,
+      connections: o.limits.connections,
     });
     const dnsOptions: DnsmasqOptions = {
       networks: plan.networks.map((n) => ({
@@ -316,7 +323,7 @@ export class Pool extends EventEmitter implements AsyncDisposable {
       });
       undo.push(() => metadata.close());
       for (const n of plan.networks) metadata.addNetwork(n.device, n.subnet);
-      return new Pool({
+      const pool = new Pool({
         options: o,
         plan,
         policy,
@@ -328,6 +335,14 @@ export class Pool extends EventEmitter implements AsyncDisposable {
         conntrack,
         claim,
       });
+      // Rules removed by someone else (a firewall service's reload, `nft flush ruleset`) are
+      // put back within about a second, for as long as the pool lives.
+      pool.#watch = await firewall.watch(policy, {
+        onDrift: (event: DriftEvent) => pool.emit('firewall-drift', event),
+        onError: (error: Error) => pool.#emitError(error),
+      });
+      undo.push(() => pool.#watch!.close());
+      return pool;
     } catch (error) {
       const rollbackErrors: unknown[] = [];
       for (const step of undo.reverse()) {
@@ -465,7 +480,7 @@ export class Pool extends EventEmitter implements AsyncDisposable {
       uplink,
       forwarding: uplink !== null,
       conntrackFlush: this.#parts.conntrack !== undefined,
-      firewall: await firewall.status(policy),
+      firewall: { ...(await firewall.status(policy)), reapplied: this.#watch?.reapplied ?? 0 },
       dnsmasq: dnsmasq.status(),
       metadata: metadata.stats(),
       networks: plan.networks.map((n) => {
@@ -511,7 +526,11 @@ export class Pool extends EventEmitter implements AsyncDisposable {
     await attempt(() => dnsmasq.stop());
     // The firewall goes last, and only once the TAPs are gone: a TAP left behind (its removal
     // failed) stays isolated, and `tapnet cleanup` can finish the job.
-    if (await attempt(() => taps.remove())) await attempt(() => firewall.remove(plan.prefix));
+    // The watch keeps the rules while TAPs exist, and ends before they are removed: nothing
+    // puts them back after (firewall.remove also ends it, this makes the order explicit).
+    const tapsRemoved = await attempt(() => taps.remove());
+    await attempt(async () => this.#watch?.close());
+    if (tapsRemoved) await attempt(() => firewall.remove(plan.prefix));
     // The prefix is given up last, and only when everything is gone: while anything of this pool
     // may remain, no other pool or cleanup may act on the prefix (the process's exit frees it).
     if (errors.length === 0) await claim.release();

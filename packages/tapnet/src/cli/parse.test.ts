@@ -40,6 +40,7 @@ describe('parseCommandLine', () => {
       'up',
     ],
     [['up', '--size'], /Expected a value after `--size`/, 'up'],
+    [['up', '--size', '1', '--connections', 'many'], /--connections to be a whole number/, 'up'],
     [['up', '--size', '2', 'extra'], /Unexpected `extra`/, 'up'],
     [['run'], /Expected a QEMU command after `--`/, 'run'],
     [['run', '--model', 'rtl8139', '--', 'q'], /--model to be virtio-net-pci or e1000/, 'run'],

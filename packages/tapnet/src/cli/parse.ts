@@ -120,7 +120,7 @@ function explainParseError(error: unknown, command: CommandName): string {
 }
 
 function checkValues(values: Values, command: CommandName): void {
-  for (const name of ['size', 'prefix-length'] as const) {
+  for (const name of ['size', 'prefix-length', 'connections'] as const) {
     const raw = values[name];
     if (raw !== undefined && !/^\d+$/.test(raw)) {
       throw new UsageError(`Expected --${name} to be a whole number, got \`${raw}\``, command);
@@ -143,7 +143,10 @@ function checkValues(values: Values, command: CommandName): void {
 }
 
 /** A whole-number option, already checked by parseCommandLine. */
-export function intValue(values: Values, name: 'size' | 'prefix-length'): number | undefined {
+export function intValue(
+  values: Values,
+  name: 'size' | 'prefix-length' | 'connections',
+): number | undefined {
   const raw = values[name];
   return raw === undefined ? undefined : Number(raw);
 }

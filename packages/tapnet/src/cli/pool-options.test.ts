@@ -12,6 +12,7 @@ describe('poolOptionsOf', () => {
         firewall: 'nft',
         uplink: 'none',
         'state-dir': '/run/x',
+        connections: '100',
       }),
     ).toEqual({
       size: 3,
@@ -21,6 +22,7 @@ describe('poolOptionsOf', () => {
       firewall: 'nft',
       uplink: null,
       stateDir: '/run/x',
+      limits: { connections: 100 },
     });
   });
 

@@ -6,6 +6,7 @@ export function poolOptionsOf(values: Values, defaults: Partial<PoolOptions> = {
   const size = intValue(values, 'size') ?? defaults.size;
   if (size === undefined) throw new UsageError('Expected --size N');
   const prefixLength = intValue(values, 'prefix-length');
+  const connections = intValue(values, 'connections');
   return {
     ...defaults,
     size,
@@ -15,6 +16,7 @@ export function poolOptionsOf(values: Values, defaults: Partial<PoolOptions> = {
     ...(values.firewall !== undefined && { firewall: values.firewall as FirewallBackendOption }),
     ...(values.uplink !== undefined && { uplink: values.uplink === 'none' ? null : values.uplink }),
     ...(values['state-dir'] !== undefined && { stateDir: values['state-dir'] }),
+    ...(connections !== undefined && { limits: { connections } }),
   };
 }
 

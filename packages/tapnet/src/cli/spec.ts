@@ -10,6 +10,7 @@ export const OPTIONS = {
   firewall: { type: 'string', value: 'auto|nft|iptables', help: 'the firewall backend' },
   uplink: { type: 'string', value: 'DEV|none', help: 'where guests’ traffic leaves (NAT)' },
   'state-dir': { type: 'string', value: 'DIR', help: 'where pools keep their records' },
+  connections: { type: 'string', value: 'N', help: 'per-VM conntrack cap (default 8192)' },
   metadata: { type: 'string', value: 'FILE|DIR|URL', help: 'what the metadata service answers' },
   model: { type: 'string', value: 'virtio-net-pci|e1000', help: 'the guest’s NIC' },
   user: { type: 'boolean', help: 'user-mode network (no root needed)' },
@@ -39,6 +40,7 @@ const POOL: readonly OptionName[] = [
   'firewall',
   'uplink',
   'state-dir',
+  'connections',
 ];
 
 export interface CommandSpec {

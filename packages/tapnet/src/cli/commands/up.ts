@@ -1,3 +1,4 @@
+import type { DriftEvent } from '@tapnet/firewall';
 import { handlerFromSource } from '../../metadata-source.js';
 import type { Network } from '../../network.js';
 import { Pool } from '../../pool.js';
@@ -70,6 +71,12 @@ export async function upCommand(values: Values, out: Output): Promise<number> {
       out.emit(
         { event: 'dnsmasq-restart', info },
         () => `dnsmasq restarted: ${JSON.stringify(info)}`,
+      ),
+    );
+    pool.on('firewall-drift', (drift: DriftEvent) =>
+      out.emit(
+        { event: 'firewall-drift', ...drift },
+        () => `firewall (${drift.backend}) changed by someone else, re-applied: ${drift.reason}`,
       ),
     );
     if (!values.quiet) {
