@@ -113,6 +113,11 @@ function ipv4Tables(policy: Policy): TableText[] {
         `-o ${d} -s ${policy.metadataIp}/32 -d ${s} -p tcp -m tcp --sport ${policy.metadataPort} ${ok}`,
       ],
       [c.output, `-o ${d} -s ${g}/32 ${udp(67, 68)} ${ok}`],
+      // dhcp-dns's forgetLeases (see nft.ts).
+      [
+        c.output,
+        `-o ${d} -s ${g}/32 -d 255.255.255.255/32 ${udp(68, 67)} -m owner --uid-owner 0 ${ok}`,
+      ],
       [c.output, `-o ${d} -j DROP`],
       // EGRESS/INGRESS return here when they let a packet pass; nothing below may drop it.
       [c.forward, `-i ${d} ! -s ${s} -j DROP`],

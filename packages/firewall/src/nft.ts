@@ -140,6 +140,9 @@ function compile(policy: Policy): Compiled {
         // released network's flows must not strand a connection (a reply, a reset) mid-way.
         `ip saddr ${md} tcp sport ${policy.metadataPort} oifname . ip daddr @nets accept`,
         'udp sport 67 udp dport 68 oifname . ip saddr @gateways accept',
+        // dhcp-dns's forgetLeases: root's DHCPRELEASE broadcasts from a gateway, looped back to
+        // dnsmasq as if received on that TAP, drop a released network's leases without a restart.
+        'meta skuid 0 udp sport 68 udp dport 67 ip daddr 255.255.255.255 oifname . ip saddr @gateways accept',
         'drop',
       ],
     ],
