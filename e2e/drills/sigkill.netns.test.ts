@@ -114,13 +114,14 @@ async function killHolder(tag: string, orphans: number[], guests: Guest[]) {
 }
 
 /** Asks from a new VM on each network (its TAP free again): what does the pool answer now? */
+/** Each network's metadata status as a VM stand-in of its own sees it (stand-ins side by side). */
 async function statusesFrom(networks: { name: string; subnet: string; gateway: string }[]) {
-  const statuses: number[] = [];
-  for (const n of networks) {
-    await using vm = await createTapPeer({ tap: n.name, subnet: n.subnet, gateway: n.gateway });
-    statuses.push((await vm.get()).status);
-  }
-  return statuses;
+  return Promise.all(
+    networks.map(async (n) => {
+      await using vm = await createTapPeer({ tap: n.name, subnet: n.subnet, gateway: n.gateway });
+      return (await vm.get()).status;
+    }),
+  );
 }
 
 describeNetns('drill: SIGKILL the process holding a pool of 50 with guests attached', () => {
@@ -162,7 +163,11 @@ describeNetns('drill: SIGKILL the process holding a pool of 50 with guests attac
     expect(await snapshotNamespace()).toEqual(empty);
   });
 
-  it('automatic cleanup: Pool.create with the same prefix takes over, exactly one pool remains', async () => {
+  // A pool of 50, five paused QEMUs and stand-ins: minutes of work on a loaded 2-core machine are
+  // a budget, not a wait (every wait inside is on a condition).
+  it('automatic cleanup: Pool.create with the same prefix takes over, exactly one pool remains', {
+    timeout: 120_000,
+  }, async () => {
     const { holder } = await killHolder('first', orphans, guests);
 
     await using pool = await Pool.create({ size: SIZE, prefix });
@@ -193,7 +198,9 @@ describeNetns('drill: SIGKILL the process holding a pool of 50 with guests attac
     expect(await vm.get()).toEqual({ status: 200, body: `second:${network.name}` });
   });
 
-  it('explicit cleanup: `tapnet cleanup` removes everything, then a pool starts with cleanupStale off', async () => {
+  it('explicit cleanup: `tapnet cleanup` removes everything, then a pool starts with cleanupStale off', {
+    timeout: 120_000,
+  }, async () => {
     const qemusBefore = pidsOf('qemu-system-x86').length;
     const { holder } = await killHolder('third', orphans, guests);
 
