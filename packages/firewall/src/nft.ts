@@ -59,6 +59,17 @@ function compile(policy: Policy): Compiled {
     ? ['icmpv6 type { nd-neighbor-solicit, nd-neighbor-advert } accept']
     : ['meta nfproto ipv6 drop'];
   const md = `${policy.metadataIp}`;
+  // LLMNR (RFC 4795) for resolvers that never send single-label names to unicast DNS
+  // (systemd-resolved): queries to the group or the own gateway, answers to the own subnet.
+  const llmnrIn = policy.llmnr
+    ? [
+        'udp dport 5355 iifname . ip saddr @nets ip daddr 224.0.0.252 accept',
+        'udp dport 5355 iifname . ip saddr @nets iifname . ip daddr @gateways accept',
+      ]
+    : [];
+  const llmnrOut = policy.llmnr
+    ? ['udp sport 5355 oifname . ip saddr @gateways oifname . ip daddr @nets accept']
+    : [];
   const chains: [string, string | null, string[]][] = [
     // Earliest hook: spoofed sources, loopback destinations and (unless enabled) IPv6 never
     // reach conntrack or any other table.
@@ -101,6 +112,7 @@ function compile(policy: Policy): Compiled {
         'udp sport 68 udp dport 67 iifname . ip saddr @nets iifname . ip daddr @gateways accept',
         'meta l4proto { tcp, udp } th dport 53 iifname . ip saddr @nets iifname . ip daddr @gateways accept',
         `tcp dport ${policy.metadataPort} iifname . ip saddr @nets ip daddr ${md} accept`,
+        ...llmnrIn,
         'meta pkttype { broadcast, multicast } drop',
         'meta l4proto tcp reject with tcp reset',
         'reject with icmpx type port-unreachable',
@@ -121,6 +133,7 @@ function compile(policy: Policy): Compiled {
         // released network's flows must not strand a connection (a reply, a reset) mid-way.
         `ip saddr ${md} tcp sport ${policy.metadataPort} oifname . ip daddr @nets accept`,
         'udp sport 67 udp dport 68 oifname . ip saddr @gateways accept',
+        ...llmnrOut,
         'drop',
       ],
     ],

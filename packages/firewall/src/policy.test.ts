@@ -30,6 +30,7 @@ describe('buildPolicy', () => {
       uplink: null,
       allow: [],
       ipv6: false,
+      llmnr: false,
     });
     expect(Object.isFrozen(policy)).toBe(true);
     expect(Object.isFrozen(policy.networks)).toBe(true);
@@ -68,13 +69,13 @@ describe('buildPolicy', () => {
       'unknown option',
       base({ bogus: 1 }),
       'bogus',
-      'Unknown option `bogus`; known options: prefix, networks, metadataIp, metadataPort, uplink, allow, ipv6',
+      'Unknown option `bogus`; known options: prefix, networks, metadataIp, metadataPort, uplink, allow, ipv6, llmnr',
     ],
     [
       'renamed option',
       base({ uplinkDevice: 'eth0' }),
       'uplinkDevice',
-      'Unknown option `uplinkDevice`; it is called `uplink`; known options: prefix, networks, metadataIp, metadataPort, uplink, allow, ipv6',
+      'Unknown option `uplinkDevice`; it is called `uplink`; known options: prefix, networks, metadataIp, metadataPort, uplink, allow, ipv6, llmnr',
     ],
     [
       'prefix missing',

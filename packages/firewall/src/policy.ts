@@ -30,6 +30,11 @@ export interface PolicyOptions {
   allow?: readonly AllowEntry[];
   /** Default false: all IPv6 from/to the TAPs is dropped. */
   ipv6?: boolean;
+  /**
+   * Default false. True opens LLMNR (UDP 5355) from each TAP to 224.0.0.252 and to its own
+   * gateway, and answers from the gateway's port 5355 back to that TAP's subnet only.
+   */
+  llmnr?: boolean;
 }
 
 export interface PolicyNetwork {
@@ -52,6 +57,7 @@ export interface Policy {
   readonly uplink: string | null;
   readonly allow: readonly PolicyAllow[];
   readonly ipv6: boolean;
+  readonly llmnr: boolean;
 }
 
 /** Destinations never forwarded to (unless an `allow` entry says so). */
@@ -88,6 +94,7 @@ const KNOWN_OPTIONS = [
   'uplink',
   'allow',
   'ipv6',
+  'llmnr',
 ];
 const RENAMED_OPTIONS: Record<string, string> = {
   uplinkDevice: 'uplink',
@@ -101,6 +108,7 @@ const DEFAULTS = {
   uplink: null,
   allow: [],
   ipv6: false,
+  llmnr: false,
 };
 
 const built = new WeakSet<object>();
@@ -158,6 +166,7 @@ export function buildPolicy(options: PolicyOptions): Policy {
     fail('metadataPort', 'an integer from 1 to 65535', port);
   }
   if (typeof o.ipv6 !== 'boolean') fail('ipv6', 'a boolean', o.ipv6);
+  if (typeof o.llmnr !== 'boolean') fail('llmnr', 'a boolean', o.llmnr);
 
   const rawNetworks = o.networks;
   if (!Array.isArray(rawNetworks) || rawNetworks.length < 1 || rawNetworks.length > MAX_NETWORKS) {
@@ -263,6 +272,7 @@ export function buildPolicy(options: PolicyOptions): Policy {
     uplink,
     allow: Object.freeze(allow),
     ipv6: o.ipv6,
+    llmnr: o.llmnr,
   });
   built.add(policy);
   return policy;
