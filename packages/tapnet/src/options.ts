@@ -33,6 +33,12 @@ export interface PoolOptions {
   allow?: readonly { cidr: string; via?: string }[];
   /** Give guests IPv6 on their TAPs (default false: IPv6 off and dropped). */
   ipv6?: boolean;
+  /**
+   * Answer LLMNR (UDP 5355) for the metadata names and host records on every TAP, so guests
+   * whose resolver never sends single-label names to DNS (systemd-resolved) resolve
+   * `taskcluster`. Default true.
+   */
+  llmnr?: boolean;
   /** Where state records, leases and dnsmasq's config live. Default `/run/tapnet`. */
   stateDir?: string;
   /** Owner of the TAP devices, so an unprivileged QEMU can open them. */
@@ -73,6 +79,7 @@ export interface NormalizedPoolOptions {
   leaseTime: string | number;
   allow: readonly { cidr: string; via?: string }[];
   ipv6: boolean;
+  llmnr: boolean;
   stateDir: string;
   owner: { uid?: number; gid?: number } | undefined;
   metadataHardening: MetadataServerOptions['hardening'] | undefined;
@@ -96,6 +103,7 @@ const known = new Set([
   'leaseTime',
   'allow',
   'ipv6',
+  'llmnr',
   'stateDir',
   'owner',
   'metadataHardening',
@@ -197,6 +205,13 @@ export function normalizeOptions(input: PoolOptions): NormalizedPoolOptions {
       `Expected \`ipv6\` to be a boolean, got ${describeValue(ipv6)}`,
     );
   }
+  const llmnr = o.llmnr ?? true;
+  if (typeof llmnr !== 'boolean') {
+    throw new InvalidOptionError(
+      'llmnr',
+      `Expected \`llmnr\` to be a boolean, got ${describeValue(llmnr)}`,
+    );
+  }
   // Every package must be able to name its resources after the prefix: devices (15 bytes with
   // the index), nft tables and iptables chains (the firewall's 12 characters).
   const prefix = o.prefix ?? 'tn';
@@ -236,6 +251,7 @@ export function normalizeOptions(input: PoolOptions): NormalizedPoolOptions {
     leaseTime: (o.leaseTime as string | number | undefined) ?? '20m',
     allow: (o.allow as readonly { cidr: string; via?: string }[] | undefined) ?? [],
     ipv6,
+    llmnr,
     stateDir,
     owner: o.owner as { uid?: number; gid?: number } | undefined,
     metadataHardening: o.metadataHardening as MetadataServerOptions['hardening'] | undefined,

@@ -5,6 +5,10 @@ import {
   Dnsmasq,
   type DnsmasqOptions,
   type Lease,
+  LlmnrResponder,
+  type LlmnrResponderOptions,
+  type LlmnrStats,
+  planLlmnr,
   stopStaleDnsmasq,
 } from '@tapnet/dhcp-dns';
 import {
@@ -53,6 +57,8 @@ export interface PoolStatus {
   firewall: FirewallStatus;
   dnsmasq: ReturnType<Dnsmasq['status']>;
   metadata: ReturnType<MetadataServer['stats']>;
+  /** The LLMNR responder's counters; null when `llmnr: false`. */
+  llmnr: LlmnrStats | null;
   networks: { name: string; subnet: string; gateway: string; inUse: boolean; lease?: Lease }[];
 }
 
@@ -67,6 +73,7 @@ interface Parts {
   firewall: Firewall;
   dnsmasq: Dnsmasq;
   metadata: MetadataServer;
+  llmnr: LlmnrResponder | undefined;
 }
 
 export interface LeftoverReport {
@@ -187,6 +194,7 @@ export class Pool extends EventEmitter implements AsyncDisposable {
       uplink,
       allow: o.allow,
       ipv6: o.ipv6,
+      llmnr: o.llmnr,
     });
     const dnsOptions: DnsmasqOptions = {
       networks: plan.networks.map((n) => ({
@@ -207,6 +215,17 @@ export class Pool extends EventEmitter implements AsyncDisposable {
       ...(o.dnsmasqRestart !== undefined && { restart: o.dnsmasqRestart }),
     };
     buildDnsmasqConfig(dnsOptions); // validates records and names; nothing is written yet
+    const llmnrOptions: LlmnrResponderOptions = {
+      networks: plan.networks.map((n) => ({
+        name: n.device,
+        gateway: n.gateway,
+        netmask: n.netmask,
+      })),
+      metadataIp: o.metadataIp,
+      metadataNames: o.metadataNames,
+      hostRecords: o.hostRecords,
+    };
+    if (o.llmnr) planLlmnr(llmnrOptions);
     if (o.metadataHardening !== undefined) normalizeHardening(o.metadataHardening);
     // A live pool (this process included) owns the prefix; a crashed one's leftovers (its
     // record names a dead process) would block this one and are removed first.
@@ -227,6 +246,9 @@ export class Pool extends EventEmitter implements AsyncDisposable {
       undo.push(() => taps.remove());
       const dnsmasq = await Dnsmasq.start(dnsOptions);
       undo.push(() => dnsmasq.stop());
+      // After dnsmasq: the TAPs have their gateway addresses, which the group is joined on.
+      const llmnr = o.llmnr ? await LlmnrResponder.start(llmnrOptions) : undefined;
+      if (llmnr) undo.push(() => llmnr.stop());
       const metadata = await MetadataServer.create({
         host: o.metadataIp,
         port: o.metadataPort,
@@ -243,6 +265,7 @@ export class Pool extends EventEmitter implements AsyncDisposable {
         firewall,
         dnsmasq,
         metadata,
+        llmnr,
         conntrack,
       });
     } catch (error) {
@@ -344,6 +367,7 @@ export class Pool extends EventEmitter implements AsyncDisposable {
       firewall: await firewall.status(policy),
       dnsmasq: dnsmasq.status(),
       metadata: metadata.stats(),
+      llmnr: this.#parts.llmnr?.stats() ?? null,
       networks: plan.networks.map((n) => {
         const lease = live.has(n) ? this.#live.get(n)?.lease : undefined;
         return {
@@ -383,6 +407,7 @@ export class Pool extends EventEmitter implements AsyncDisposable {
       }
     };
     await attempt(() => metadata.close());
+    if (this.#parts.llmnr) await attempt(() => this.#parts.llmnr!.stop());
     await attempt(() => dnsmasq.stop());
     // The firewall goes last, and only once the TAPs are gone: a TAP left behind (its removal
     // failed) stays isolated, and `tapnet cleanup` can finish the job.
