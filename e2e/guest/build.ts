@@ -236,8 +236,12 @@ async function listTree(dir: string): Promise<string[]> {
   return entries.map((e) => relative(dir, join(e.parentPath, e.name))).sort();
 }
 
-/** Packs `dir` as a gzipped newc cpio archive at `dest`: `cpio -o -H newc | gzip`, no shell. */
-export async function packInitramfs(dir: string, dest: string): Promise<void> {
+/** Packs `dir` as a gzipped (or, with `gzip: false`, plain) newc cpio archive at `dest`: `cpio -o -H newc | gzip`, no shell. */
+export async function packInitramfs(
+  dir: string,
+  dest: string,
+  options: { gzip?: boolean } = {},
+): Promise<void> {
   const files = await listTree(dir);
   const cpio = execa('cpio', ['-o', '-H', 'newc', '-R', '0:0', '--quiet'], {
     cwd: dir,
@@ -248,7 +252,9 @@ export async function packInitramfs(dir: string, dest: string): Promise<void> {
     reject: false,
   });
   const [, result] = await Promise.all([
-    pipeline(cpio.stdout, createGzip({ level: 9 }), createWriteStream(dest)),
+    options.gzip === false
+      ? pipeline(cpio.stdout, createWriteStream(dest))
+      : pipeline(cpio.stdout, createGzip({ level: 9 }), createWriteStream(dest)),
     cpio,
   ]);
   if (result.exitCode !== 0) {

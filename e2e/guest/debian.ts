@@ -85,8 +85,11 @@ const prunePaths = [
   'usr/share/common-licenses',
 ];
 
+/** The NIC drivers of the busybox guest, and autofs4, which systemd loads at start. */
+const debianModules = [...guestModules, 'autofs4'] as const;
+
 // Bump when the layout built below changes in a way the inputs do not show.
-const LAYOUT_VERSION = 1;
+const LAYOUT_VERSION = 2;
 
 /** Kernel command line the Debian guest needs on top of bootGuest's (`console=ttyS0 quiet …`). */
 export const debianAppend = 'rdinit=/sbin/init';
@@ -125,7 +128,7 @@ async function bootstrap(dir: string): Promise<void> {
 async function installModules(root: string, tree: string, release: string): Promise<void> {
   const dest = join(root, 'usr/lib/modules', release);
   await mkdir(join(dest, 'kernel/tapnet'), { recursive: true });
-  for (const module of guestModules) {
+  for (const module of debianModules) {
     await copyModule(tree, release, module, join(dest, 'kernel/tapnet', `${module}.ko`));
   }
   for (const name of ['modules.builtin', 'modules.builtin.modinfo', 'modules.order']) {
@@ -133,6 +136,16 @@ async function installModules(root: string, tree: string, release: string): Prom
     if (await exists(source)) await copyFile(source, join(dest, name));
   }
   await out('depmod', ['-b', root, release]);
+}
+
+/**
+ * The root filesystem as a zstd-compressed newc cpio: measured here under TCG, the kernel
+ * reaches getty about 3 s sooner than with gzip -9 (zstd unpacks faster), at a smaller file.
+ */
+async function packZstd(root: string, work: string, dest: string): Promise<void> {
+  const plain = join(work, 'initrd.cpio');
+  await packInitramfs(root, plain, { gzip: false });
+  await out('zstd', ['-q', '-10', '-T0', '--rm', plain, '-o', dest]);
 }
 
 async function configure(root: string, files: Map<string, string>): Promise<void> {
@@ -189,7 +202,7 @@ export async function buildDebianGuest(
       packages: debianPackages,
       dpkgExcludes,
       prunePaths,
-      modules: guestModules,
+      modules: debianModules,
     }),
   );
   for (const [target, text] of files) hash.update(`\0${target}\0${text}`);
@@ -215,12 +228,12 @@ export async function buildDebianGuest(
     await installModules(root, tree, release);
     await configure(root, files);
     const rootfsBytes = await du(root);
-    const initrd = join(work, 'initrd.gz');
-    await packInitramfs(root, initrd);
+    const initrd = join(work, 'initrd.zst');
+    await packZstd(root, work, initrd);
     await rm(root, { recursive: true, force: true });
     const image: DebianImage = {
       kernel,
-      initrd: join(imageDir, 'initrd.gz'),
+      initrd: join(imageDir, 'initrd.zst'),
       version: `${release}+debian-${debianSuite}+${key}`,
       append: debianAppend,
       rootfsBytes,

@@ -188,15 +188,19 @@ export function defineDebianMatrix(backend: 'nft' | 'iptables'): void {
 
     it('names: resolved answers taskcluster over LLMNR; getent and curl by name work', async () => {
       const dns = marker('dns');
+      const unicast = marker('dns-unicast');
       const getent = marker('getent');
       const fetched = run?.markers.find((m) => m.event === 'scenario' && m.detail === 'fetched');
       const stats = (await pool.status()).llmnr;
       await report.check(
         'taskcluster via resolved',
         () =>
-          `resolvectl=${dns.taskcluster} via=${dns.via} getent=${getent.taskcluster} scenario=${fetched?.fields.url}${fetched?.fields.fallback ? ` fallback=${fetched.fields.fallback}` : ''} stub=${probes['dns-stub']?.verdict}:${probes['dns-stub']?.fields.addrs} llmnr.answered=${stats?.answered}`,
+          `unicast-only=${unicast.taskcluster} resolvectl=${dns.taskcluster} via=${dns.via} getent=${getent.taskcluster} scenario=${fetched?.fields.url}${fetched?.fields.fallback ? ` fallback=${fetched.fields.fallback}` : ''} stub=${probes['dns-stub']?.verdict}:${probes['dns-stub']?.fields.addrs} llmnr.answered=${stats?.answered}`,
         () => {
           need();
+          // The issue's symptom, reproduced in the same boot: without LLMNR, resolved does
+          // not find the single-label name (it never asks unicast DNS for one).
+          expect(unicast.taskcluster).toBe('unresolved');
           expect(dns.taskcluster).toBe(METADATA_IP);
           expect(dns.via).toBe('LLMNR/IPv4');
           expect(getent.taskcluster).toBe(METADATA_IP);
