@@ -1,3 +1,4 @@
+import { createSocket } from 'node:dgram';
 import { askLlmnr, createTapPeer, describeNetns, run, snapshotNamespace } from '@tapnet/testing';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { Pool } from './pool.js';
@@ -61,6 +62,21 @@ describeNetns('Pool answers LLMNR on each TAP for its own guest', () => {
       await pool.dispose();
     }
     expect((await run(['ss', '-Hlun', 'sport', '=', '5355'])).stdout).toBe('');
+  });
+
+  it('a responder that cannot bind fails Pool.create, and everything before it is undone', async () => {
+    // Another process holding 0.0.0.0:5355 without SO_REUSEADDR: ours cannot share the port.
+    const blocker = createSocket({ type: 'udp4', reuseAddr: false });
+    await new Promise<void>((resolve) => blocker.bind({ address: '0.0.0.0', port: 5355 }, resolve));
+    try {
+      await expect(Pool.create({ size: 2, upstreamDns: [] })).rejects.toMatchObject({
+        code: 'ERR_LLMNR_START',
+      });
+      // No dnsmasq left behind either (the snapshot after the test compares the rest).
+      expect((await run(['ss', '-Hlun', 'sport', '=', '53'])).stdout).toBe('');
+    } finally {
+      await new Promise<void>((resolve) => blocker.close(() => resolve()));
+    }
   });
 
   it('llmnr: false: no responder, 5355 closed', async () => {
