@@ -9,7 +9,8 @@ TOOLS=$ROOT/.tools
 NODE_VERSION=24.21.0
 PNPM_VERSION=$(sed -n 's/.*"packageManager": *"pnpm@\([^"]*\)".*/\1/p' package.json)
 APT_PACKAGES=(iproute2 iptables nftables dnsmasq-base qemu-system-x86 busybox-static
-  netcat-openbsd socat cpio kmod procps util-linux ca-certificates curl xz-utils zstd conntrack zsh)
+  netcat-openbsd socat cpio kmod procps util-linux ca-certificates curl xz-utils zstd conntrack zsh
+  mmdebstrap)
 
 # The build runs turbo: no telemetry notice or upload from the project's own commands.
 export TURBO_TELEMETRY_DISABLED=1
@@ -78,6 +79,7 @@ setup() {
   CI=true pnpm install --frozen-lockfile --prefer-offline --reporter=silent
   pnpm run --silent build >/dev/null
   node e2e/guest/build.ts
+  node e2e/guest/debian.ts
 }
 
 # Runs a command in a fresh network, PID and mount namespace that dies with it.

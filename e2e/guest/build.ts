@@ -64,7 +64,11 @@ export class GuestBuildError extends Error {
   readonly code = 'ERR_GUEST_BUILD';
 }
 
-async function out(file: string, args: string[], options: { cwd?: string } = {}): Promise<string> {
+export async function out(
+  file: string,
+  args: string[],
+  options: { cwd?: string } = {},
+): Promise<string> {
   const result = await execa(file, args, {
     reject: false,
     cwd: options.cwd,
@@ -95,7 +99,7 @@ async function aptListsStamp(): Promise<string> {
  * takes about a second per call here (no pkgcache.bin), so the answer is kept until apt's lists
  * change.
  */
-async function resolveKernelPackage(): Promise<{ name: string; version: string }> {
+export async function resolveKernelPackage(): Promise<{ name: string; version: string }> {
   const memo = join(guestCacheDir, 'kernel-package.json');
   const stamp = await aptListsStamp();
   const known = await readFile(memo, 'utf8').then(
@@ -140,7 +144,7 @@ async function resolveBusybox(): Promise<{ path: string; version: string }> {
   return { path, version };
 }
 
-async function exists(path: string): Promise<boolean> {
+export async function exists(path: string): Promise<boolean> {
   return stat(path).then(
     () => true,
     () => false,
@@ -148,7 +152,7 @@ async function exists(path: string): Promise<boolean> {
 }
 
 /** Downloads and unpacks the kernel package once per name+version; returns the unpacked root. */
-async function ensureKernelTree(pkg: { name: string; version: string }): Promise<string> {
+export async function ensureKernelTree(pkg: { name: string; version: string }): Promise<string> {
   const tree = join(guestCacheDir, 'kernel', `${pkg.name}_${pkg.version}`);
   if (await exists(join(tree, '.complete'))) return tree;
   const work = await mkdtemp(join(guestCacheDir, 'kernel-tmp-'));
@@ -187,7 +191,7 @@ async function findFiles(dir: string, match: (name: string) => boolean): Promise
 }
 
 /** Kernel image and release (`6.1.0-56-amd64`) inside an unpacked kernel package. */
-async function findKernel(tree: string): Promise<{ kernel: string; release: string }> {
+export async function findKernel(tree: string): Promise<{ kernel: string; release: string }> {
   const boot = join(tree, 'boot');
   const name = (await readdir(boot)).find((f) => f.startsWith('vmlinuz-'));
   if (!name) throw new GuestBuildError(`no boot/vmlinuz-* in ${tree}`);
@@ -195,7 +199,7 @@ async function findKernel(tree: string): Promise<{ kernel: string; release: stri
 }
 
 /** Copies one module to `dest` as a plain .ko, decompressing .ko.xz / .ko.zst / .ko.gz. */
-async function copyModule(
+export async function copyModule(
   tree: string,
   release: string,
   module: string,
@@ -232,8 +236,12 @@ async function listTree(dir: string): Promise<string[]> {
   return entries.map((e) => relative(dir, join(e.parentPath, e.name))).sort();
 }
 
-/** Packs `dir` as a gzipped newc cpio archive at `dest`: `cpio -o -H newc | gzip`, no shell. */
-async function packInitramfs(dir: string, dest: string): Promise<void> {
+/** Packs `dir` as a gzipped (or, with `gzip: false`, plain) newc cpio archive at `dest`: `cpio -o -H newc | gzip`, no shell. */
+export async function packInitramfs(
+  dir: string,
+  dest: string,
+  options: { gzip?: boolean } = {},
+): Promise<void> {
   const files = await listTree(dir);
   const cpio = execa('cpio', ['-o', '-H', 'newc', '-R', '0:0', '--quiet'], {
     cwd: dir,
@@ -244,7 +252,9 @@ async function packInitramfs(dir: string, dest: string): Promise<void> {
     reject: false,
   });
   const [, result] = await Promise.all([
-    pipeline(cpio.stdout, createGzip({ level: 9 }), createWriteStream(dest)),
+    options.gzip === false
+      ? pipeline(cpio.stdout, createWriteStream(dest))
+      : pipeline(cpio.stdout, createGzip({ level: 9 }), createWriteStream(dest)),
     cpio,
   ]);
   if (result.exitCode !== 0) {

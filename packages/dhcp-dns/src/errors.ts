@@ -99,3 +99,11 @@ function safeJson(value: unknown): string {
 function tail(text: string, lines = 20): string {
   return text.split('\n').slice(-lines).join('\n');
 }
+
+/** The LLMNR responder could not bind its sockets or join the group; nothing is left open. */
+export class LlmnrStartError extends DhcpDnsError {
+  constructor(message: string, cause: unknown) {
+    super('ERR_LLMNR_START', message, { cause });
+    this.name = 'LlmnrStartError';
+  }
+}

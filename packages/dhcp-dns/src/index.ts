@@ -18,8 +18,27 @@ export {
   type DnsmasqRunDetails,
   DnsmasqStartError,
   InvalidConfigError,
+  LlmnrStartError,
 } from './errors.js';
 export type { Lease } from './leases.js';
+export {
+  type LlmnrNetwork,
+  LlmnrResponder,
+  type LlmnrResponderOptions,
+  type LlmnrStats,
+  llmnrDefaults,
+  planLlmnr,
+} from './llmnr.js';
+export { type LlmnrRate, SubnetIndex, TokenBuckets } from './llmnr-budget.js';
+export {
+  answerLlmnrQuery,
+  buildLlmnrRecords,
+  LLMNR_GROUP,
+  LLMNR_PORT,
+  type LlmnrQuestion,
+  type LlmnrRecords,
+  parseLlmnrQuery,
+} from './llmnr-message.js';
 export {
   type DhcpNetwork,
   type DnsmasqOptions,

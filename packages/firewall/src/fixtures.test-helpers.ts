@@ -23,4 +23,5 @@ export const samplePolicies = {
       }),
     ),
   many: () => buildPolicy(poolOptions(250, { uplink: 'uplink0', ipv6: true })),
+  llmnr: () => buildPolicy(poolOptions(2, { uplink: 'eth0', llmnr: true })),
 };

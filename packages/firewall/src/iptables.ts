@@ -105,6 +105,13 @@ function ipv4Tables(policy: Policy): TableText[] {
       [c.input, `-i ${d} -s ${s} -d ${g}/32 ${udp(null, 53)} ${ok}`],
       [c.input, `-i ${d} -s ${s} -d ${g}/32 -p tcp -m tcp --dport 53 ${ok}`],
       [c.input, `-i ${d} -s ${s} ${md} ${ok}`],
+      // LLMNR (as in nft): queries to the group or the own gateway, answers to the own subnet.
+      ...(policy.llmnr
+        ? ([
+            [c.input, `-i ${d} -s ${s} -d 224.0.0.252/32 ${udp(null, 5355)} ${ok}`],
+            [c.input, `-i ${d} -s ${s} -d ${g}/32 ${udp(null, 5355)} ${ok}`],
+          ] as [string, string][])
+        : []),
       [c.input, `-i ${d} -j ${c.reject}`],
       [c.output, `-o ${d} -m conntrack --ctstate RELATED,ESTABLISHED ${ok}`],
       // The metadata service's own segments, whatever conntrack remembers (as in nft).
@@ -118,6 +125,12 @@ function ipv4Tables(policy: Policy): TableText[] {
         c.output,
         `-o ${d} -s ${g}/32 -d 255.255.255.255/32 ${udp(68, 67)} -m owner --uid-owner 0 ${ok}`,
       ],
+      ...(policy.llmnr
+        ? ([[c.output, `-o ${d} -s ${g}/32 -d ${s} -p udp -m udp --sport 5355 ${ok}`]] as [
+            string,
+            string,
+          ][])
+        : []),
       [c.output, `-o ${d} -j DROP`],
       // EGRESS/INGRESS return here when they let a packet pass; nothing below may drop it.
       [c.forward, `-i ${d} ! -s ${s} -j DROP`],

@@ -68,6 +68,17 @@ function compile(policy: Policy): Compiled {
     ? ['icmpv6 type { nd-neighbor-solicit, nd-neighbor-advert } accept']
     : ['meta nfproto ipv6 drop'];
   const md = `${policy.metadataIp}`;
+  // LLMNR (RFC 4795) for resolvers that never send single-label names to unicast DNS
+  // (systemd-resolved): queries to the group or the own gateway, answers to the own subnet.
+  const llmnrIn = policy.llmnr
+    ? [
+        'udp dport 5355 iifname . ip saddr @nets ip daddr 224.0.0.252 accept',
+        'udp dport 5355 iifname . ip saddr @nets iifname . ip daddr @gateways accept',
+      ]
+    : [];
+  const llmnrOut = policy.llmnr
+    ? ['udp sport 5355 oifname . ip saddr @gateways oifname . ip daddr @nets accept']
+    : [];
   const chains: [string, string | null, string[]][] = [
     // Right after conntrack (priority mangle): a VM's new flow beyond its cap is dropped while
     // still unconfirmed, so it never takes a place in the host's shared conntrack table. One
@@ -120,6 +131,7 @@ function compile(policy: Policy): Compiled {
         'udp sport 68 udp dport 67 iifname . ip saddr @nets iifname . ip daddr @gateways accept',
         'meta l4proto { tcp, udp } th dport 53 iifname . ip saddr @nets iifname . ip daddr @gateways accept',
         `tcp dport ${policy.metadataPort} iifname . ip saddr @nets ip daddr ${md} accept`,
+        ...llmnrIn,
         'meta pkttype { broadcast, multicast } drop',
         'meta l4proto tcp reject with tcp reset',
         'reject with icmpx type port-unreachable',
@@ -143,6 +155,7 @@ function compile(policy: Policy): Compiled {
         // dhcp-dns's forgetLeases: root's DHCPRELEASE broadcasts from a gateway, looped back to
         // dnsmasq as if received on that TAP, drop a released network's leases without a restart.
         'meta skuid 0 udp sport 68 udp dport 67 ip daddr 255.255.255.255 oifname . ip saddr @gateways accept',
+        ...llmnrOut,
         'drop',
       ],
     ],

@@ -31,6 +31,7 @@ describe('buildPolicy', () => {
       allow: [],
       ipv6: false,
       connections: 8192,
+      llmnr: false,
     });
     expect(Object.isFrozen(policy)).toBe(true);
     expect(Object.isFrozen(policy.networks)).toBe(true);
@@ -69,13 +70,13 @@ describe('buildPolicy', () => {
       'unknown option',
       base({ bogus: 1 }),
       'bogus',
-      'Unknown option `bogus`; known options: prefix, networks, metadataIp, metadataPort, uplink, allow, ipv6, connections',
+      'Unknown option `bogus`; known options: prefix, networks, metadataIp, metadataPort, uplink, allow, ipv6, connections, llmnr',
     ],
     [
       'renamed option',
       base({ uplinkDevice: 'eth0' }),
       'uplinkDevice',
-      'Unknown option `uplinkDevice`; it is called `uplink`; known options: prefix, networks, metadataIp, metadataPort, uplink, allow, ipv6, connections',
+      'Unknown option `uplinkDevice`; it is called `uplink`; known options: prefix, networks, metadataIp, metadataPort, uplink, allow, ipv6, connections, llmnr',
     ],
     [
       'prefix missing',

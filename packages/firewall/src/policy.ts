@@ -35,6 +35,11 @@ export interface PolicyOptions {
    * dropped). Default `DEFAULT_CONNECTIONS` (8192).
    */
   connections?: number;
+  /**
+   * Default false. True opens LLMNR (UDP 5355) from each TAP to 224.0.0.252 and to its own
+   * gateway, and answers from the gateway's port 5355 back to that TAP's subnet only.
+   */
+  llmnr?: boolean;
 }
 
 export interface PolicyNetwork {
@@ -58,6 +63,7 @@ export interface Policy {
   readonly allow: readonly PolicyAllow[];
   readonly ipv6: boolean;
   readonly connections: number;
+  readonly llmnr: boolean;
 }
 
 /**
@@ -105,6 +111,7 @@ const KNOWN_OPTIONS = [
   'allow',
   'ipv6',
   'connections',
+  'llmnr',
 ];
 const RENAMED_OPTIONS: Record<string, string> = {
   uplinkDevice: 'uplink',
@@ -119,6 +126,7 @@ const DEFAULTS = {
   allow: [],
   ipv6: false,
   connections: DEFAULT_CONNECTIONS,
+  llmnr: false,
 };
 
 const built = new WeakSet<object>();
@@ -185,6 +193,7 @@ export function buildPolicy(options: PolicyOptions): Policy {
   ) {
     fail('connections', `an integer from 1 to ${MAX_CONNECTIONS}`, connections);
   }
+  if (typeof o.llmnr !== 'boolean') fail('llmnr', 'a boolean', o.llmnr);
 
   const rawNetworks = o.networks;
   if (!Array.isArray(rawNetworks) || rawNetworks.length < 1 || rawNetworks.length > MAX_NETWORKS) {
@@ -291,6 +300,7 @@ export function buildPolicy(options: PolicyOptions): Policy {
     allow: Object.freeze(allow),
     ipv6: o.ipv6,
     connections,
+    llmnr: o.llmnr,
   });
   built.add(policy);
   return policy;

@@ -16,6 +16,7 @@ describe('normalizeOptions', () => {
       leaseTime: '20m',
       ipv6: false,
       limits: { connections: 8192 },
+      llmnr: true,
       stateDir: '/run/tapnet',
       dnsDomain: undefined,
     });
@@ -35,6 +36,7 @@ describe('normalizeOptions', () => {
     [{ size: 1, hostRecords: {} }, 'hostRecords', 'array'],
     [{ size: 1, upstreamDns: '8.8.8.8' }, 'upstreamDns', "'host' or an array"],
     [{ size: 1, ipv6: 'yes' }, 'ipv6', 'boolean'],
+    [{ size: 1, llmnr: 'no' }, 'llmnr', 'boolean'],
     [{ size: 1, stateDir: 'run' }, 'stateDir', 'absolute path'],
     [{ size: 1, prefix: 'abcdefghijklm' }, 'prefix', '1 to 12 characters'],
     [{ size: 1, prefix: 'Tn-0' }, 'prefix', 'got `"Tn-0"` (string)'],

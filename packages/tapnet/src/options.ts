@@ -42,6 +42,12 @@ export interface PoolOptions {
   ipv6?: boolean;
   /** Per-VM limits: `connections` (conntrack entries per VM, default 8192). */
   limits?: Limits;
+  /**
+   * Answer LLMNR (UDP 5355) for the metadata names and host records on every TAP, so guests
+   * whose resolver never sends single-label names to DNS (systemd-resolved) resolve
+   * `taskcluster`. Default true.
+   */
+  llmnr?: boolean;
   /** Where state records, leases and dnsmasq's config live. Default `/run/tapnet`. */
   stateDir?: string;
   /** Owner of the TAP devices, so an unprivileged QEMU can open them. */
@@ -84,6 +90,7 @@ export interface NormalizedPoolOptions {
   allow: readonly { cidr: string; via?: string }[];
   ipv6: boolean;
   limits: NormalizedLimits;
+  llmnr: boolean;
   stateDir: string;
   owner: { uid?: number; gid?: number } | undefined;
   metadataHardening: MetadataServerOptions['hardening'] | undefined;
@@ -109,6 +116,7 @@ const known = new Set([
   'allow',
   'ipv6',
   'limits',
+  'llmnr',
   'stateDir',
   'owner',
   'metadataHardening',
@@ -212,6 +220,13 @@ export function normalizeOptions(input: PoolOptions): NormalizedPoolOptions {
       `Expected \`ipv6\` to be a boolean, got ${describeValue(ipv6)}`,
     );
   }
+  const llmnr = o.llmnr ?? true;
+  if (typeof llmnr !== 'boolean') {
+    throw new InvalidOptionError(
+      'llmnr',
+      `Expected \`llmnr\` to be a boolean, got ${describeValue(llmnr)}`,
+    );
+  }
   // Every package must be able to name its resources after the prefix: devices (15 bytes with
   // the index), nft tables and iptables chains (the firewall's 12 characters).
   const prefix = o.prefix ?? 'tn';
@@ -261,6 +276,7 @@ export function normalizeOptions(input: PoolOptions): NormalizedPoolOptions {
     allow: (o.allow as readonly { cidr: string; via?: string }[] | undefined) ?? [],
     ipv6,
     limits: normalizeLimits(o.limits),
+    llmnr,
     stateDir,
     owner: o.owner as { uid?: number; gid?: number } | undefined,
     metadataHardening: o.metadataHardening as MetadataServerOptions['hardening'] | undefined,

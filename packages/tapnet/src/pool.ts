@@ -5,6 +5,10 @@ import {
   Dnsmasq,
   type DnsmasqOptions,
   type Lease,
+  LlmnrResponder,
+  type LlmnrResponderOptions,
+  type LlmnrStats,
+  planLlmnr,
   stopStaleDnsmasq,
 } from '@tapnet/dhcp-dns';
 import {
@@ -65,6 +69,8 @@ export interface PoolStatus {
   firewall: FirewallStatus & { reapplied: number };
   dnsmasq: ReturnType<Dnsmasq['status']>;
   metadata: ReturnType<MetadataServer['stats']>;
+  /** The LLMNR responder's counters; null when `llmnr: false`. */
+  llmnr: LlmnrStats | null;
   networks: { name: string; subnet: string; gateway: string; inUse: boolean; lease?: Lease }[];
 }
 
@@ -81,6 +87,7 @@ interface Parts {
   metadata: MetadataServer;
   /** The prefix's host-wide claim (see tap-pool's claimPrefix): taken first, released last. */
   claim: PrefixClaim;
+  llmnr: LlmnrResponder | undefined;
 }
 
 export interface LeftoverReport {
@@ -247,6 +254,7 @@ export class Pool extends EventEmitter implements AsyncDisposable {
       allow: o.allow,
       ipv6: o.ipv6,
       connections: o.limits.connections,
+      llmnr: o.llmnr,
     });
     const dnsOptions: DnsmasqOptions = {
       networks: plan.networks.map((n) => ({
@@ -268,6 +276,17 @@ export class Pool extends EventEmitter implements AsyncDisposable {
       ...(o.dnsmasqRestart !== undefined && { restart: o.dnsmasqRestart }),
     };
     buildDnsmasqConfig(dnsOptions); // validates records and names; nothing is written yet
+    const llmnrOptions: LlmnrResponderOptions = {
+      networks: plan.networks.map((n) => ({
+        name: n.device,
+        gateway: n.gateway,
+        netmask: n.netmask,
+      })),
+      metadataIp: o.metadataIp,
+      metadataNames: o.metadataNames,
+      hostRecords: o.hostRecords,
+    };
+    if (o.llmnr) planLlmnr(llmnrOptions);
     if (o.metadataHardening !== undefined) normalizeHardening(o.metadataHardening);
     // Nothing is read from or written to a state folder others could write; it is made 0700.
     ensureStateDir(o.stateDir);
@@ -281,21 +300,32 @@ export class Pool extends EventEmitter implements AsyncDisposable {
       throw new PrefixInUseError(plan.prefix, (error as { pid: number }).pid);
     }
     try {
-      return await Pool.#createClaimed(o, plan, policy, uplink, dnsOptions, claim);
+      return await Pool.#createClaimed({
+        o,
+        plan,
+        policy,
+        uplink,
+        dnsOptions,
+        llmnrOptions,
+        claim,
+      });
     } catch (error) {
       await claim.release();
       throw error;
     }
   }
 
-  static async #createClaimed(
-    o: NormalizedPoolOptions,
-    plan: PoolPlan,
-    policy: Policy,
-    uplink: string | null,
-    dnsOptions: DnsmasqOptions,
-    claim: PrefixClaim,
-  ): Promise<Pool> {
+  /** Everything Pool.create validated and planned, with the prefix claimed; nothing applied yet. */
+  static async #createClaimed(ready: {
+    o: NormalizedPoolOptions;
+    plan: PoolPlan;
+    policy: Policy;
+    uplink: string | null;
+    dnsOptions: DnsmasqOptions;
+    llmnrOptions: LlmnrResponderOptions;
+    claim: PrefixClaim;
+  }): Promise<Pool> {
+    const { o, plan, policy, uplink, dnsOptions, llmnrOptions, claim } = ready;
     // A live pool (this process included) owns the prefix; a crashed one's leftovers (its
     // record names a dead process) would block this one and are removed first.
     const owner = recordedPid(plan.prefix, o.stateDir);
@@ -316,6 +346,9 @@ export class Pool extends EventEmitter implements AsyncDisposable {
       undo.push(() => taps.remove());
       const dnsmasq = await Dnsmasq.start(dnsOptions);
       undo.push(() => dnsmasq.stop());
+      // After dnsmasq: the TAPs have their gateway addresses, which the group is joined on.
+      const llmnr = o.llmnr ? await LlmnrResponder.start(llmnrOptions) : undefined;
+      if (llmnr) undo.push(() => llmnr.stop());
       const metadata = await MetadataServer.create({
         host: o.metadataIp,
         port: o.metadataPort,
@@ -332,6 +365,7 @@ export class Pool extends EventEmitter implements AsyncDisposable {
         firewall,
         dnsmasq,
         metadata,
+        llmnr,
         conntrack,
         claim,
       });
@@ -483,6 +517,7 @@ export class Pool extends EventEmitter implements AsyncDisposable {
       firewall: { ...(await firewall.status(policy)), reapplied: this.#watch?.reapplied ?? 0 },
       dnsmasq: dnsmasq.status(),
       metadata: metadata.stats(),
+      llmnr: this.#parts.llmnr?.stats() ?? null,
       networks: plan.networks.map((n) => {
         const lease = live.has(n) ? this.#live.get(n)?.lease : undefined;
         return {
@@ -523,6 +558,7 @@ export class Pool extends EventEmitter implements AsyncDisposable {
       }
     };
     await attempt(() => metadata.close());
+    if (this.#parts.llmnr) await attempt(() => this.#parts.llmnr!.stop());
     await attempt(() => dnsmasq.stop());
     // The firewall goes last, and only once the TAPs are gone: a TAP left behind (its removal
     // failed) stays isolated, and `tapnet cleanup` can finish the job.

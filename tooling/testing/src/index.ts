@@ -1,3 +1,4 @@
+export { askLlmnr, type LlmnrAnswer, type LlmnrAskResult } from './llmnr-client.js';
 export { createNetns, type Netns, withNetns } from './netns.js';
 export { type RunResult, run, runOk } from './run.js';
 export { assertInSandbox, describeNetns, sandboxSkipReason } from './sandbox.js';
