@@ -13,7 +13,13 @@
 //     canned-answer node:dgram responder on the namespace's loopback.
 //   --dns-client GATEWAY COUNT: (internal) the dns part's client.
 //
-// Env: BENCH_BOOTS (3), BENCH_DHCP_SAMPLES (10), BENCH_DNS_QUERIES (2000), BENCH_SKIP_BOOTS=1.
+//   debian: the Debian e2e guest (systemd-networkd, systemd-resolved; e2e/guest/debian.ts), QEMU
+//     start to the first metadata request (its scenario, fetched as http://taskcluster/… once
+//     resolved has the name over LLMNR) and to power-off, median of BENCH_DEBIAN_BOOTS boots;
+//     the busybox boots of the same run are the comparison.
+//
+// Env: BENCH_BOOTS (3), BENCH_DEBIAN_BOOTS (2), BENCH_DHCP_SAMPLES (10), BENCH_DNS_QUERIES (2000),
+// BENCH_SKIP_BOOTS=1.
 import { execFile, execFileSync, spawn } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { once } from 'node:events';
@@ -359,6 +365,71 @@ async function main() {
         ),
         nicToLeaseMs: round(median(runs.map((r) => r.leaseMs - r.nicMs)), 0),
       },
+    };
+  }
+  // --- the Debian guest (systemd-networkd + systemd-resolved): what a stock distro takes
+  const debianBoots = Number(process.env.BENCH_DEBIAN_BOOTS ?? 2);
+  if (debianBoots > 0 && process.env.BENCH_SKIP_BOOTS !== '1') {
+    const { buildDebianGuest } = await import('../../e2e/guest/debian.ts');
+    const { bootGuest } = await import('../../e2e/src/qemu.ts');
+    const image = await buildDebianGuest();
+    const pool = await Pool.create({ size: 1, prefix: 'bd', uplink: null, upstreamDns: [] });
+    const runs = [];
+    for (let k = 0; k < debianBoots; k++) {
+      const network = pool.network();
+      let firstRequest;
+      let firstByName;
+      network.setHandler(
+        nodeHandler((req, res) => {
+          const now = performance.now();
+          firstRequest ??= now;
+          // The scenario is fetched by name: `taskcluster` resolved through resolved's LLMNR.
+          if (firstByName === undefined && req.headers.host === 'taskcluster') firstByName = now;
+          if (req.method === 'POST') {
+            req.resume();
+            req.on('end', () => res.end('ok\n'));
+          } else {
+            res.setHeader('content-type', 'text/x-shellscript');
+            res.end('echo bench\n');
+          }
+        }),
+      );
+      const t0 = performance.now();
+      const run = await bootGuest({
+        image,
+        name: `bench-debian-${k}`,
+        mode: 'dhcp',
+        accel: 'tcg',
+        netArgs: network.qemuArgs('n0'),
+        append: `${image.append} tapnet.timeout=300`,
+        memoryMb: 1024,
+        timeoutMs: 600_000,
+      });
+      network.release();
+      if (firstRequest === undefined || !run.completed) {
+        throw new Error(
+          `Debian guest did not complete (first request: ${firstRequest}); see ${run.logFile}`,
+        );
+      }
+      runs.push({
+        firstMetadataRequestMs: firstRequest - t0,
+        ...(firstByName !== undefined && { firstByNameMs: firstByName - t0 }),
+        exitMs: run.durationMs,
+      });
+      progress(`guest bench: Debian boot ${k + 1}/${debianBoots} done (loadavg ${loadavg()})`);
+    }
+    await pool.dispose();
+    results.debian = {
+      accel: 'tcg',
+      count: debianBoots,
+      runs,
+      rootfsBytes: image.rootfsBytes,
+      initrdBytes: image.initrdBytes,
+      median: {
+        firstMetadataRequestMs: round(median(runs.map((r) => r.firstMetadataRequestMs)), 0),
+        exitMs: round(median(runs.map((r) => r.exitMs)), 0),
+      },
+      byName: runs.every((r) => r.firstByNameMs !== undefined),
     };
   }
   results.loadavgEnd = loadavg();
