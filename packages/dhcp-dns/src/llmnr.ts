@@ -1,4 +1,5 @@
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
+import { readFileSync } from 'node:fs';
 import { describeValue, InvalidConfigError, LlmnrStartError } from './errors.js';
 import { type LlmnrRate, SubnetIndex, TokenBuckets } from './llmnr-budget.js';
 import {
@@ -105,12 +106,24 @@ export function planLlmnr(options: LlmnrResponderOptions): {
   };
 }
 
+/** How many interfaces one socket may join a group on here (net.ipv4.igmp_max_memberships). */
+export function maxMemberships(
+  read: () => string = () => readFileSync('/proc/sys/net/ipv4/igmp_max_memberships', 'utf8'),
+): number {
+  try {
+    const value = Number(read().trim());
+    return Number.isInteger(value) && value >= 1 ? value : 20;
+  } catch {
+    return 20;
+  }
+}
+
 /**
  * An LLMNR (RFC 4795) responder for a pool's networks, so that systemd-resolved guests, which
  * never send single-label names to unicast DNS, resolve the metadata names.
  *
- * One socket bound to the group 224.0.0.252 and joined on every gateway takes multicast
- * queries; one socket per gateway takes unicast ones. Answers go unicast to the querier's
+ * Sockets bound to the group 224.0.0.252, each joined on at most igmp_max_memberships gateways,
+ * take multicast queries; one socket per gateway takes unicast ones. Answers go unicast to the querier's
  * address and port (RFC 4795 section 2.4) with IP TTL 255 (section 2.5), from the gateway.
  */
 export class LlmnrResponder {
@@ -130,12 +143,22 @@ export class LlmnrResponder {
     const onMessage = (socket: Socket) => (msg: Buffer, from: RemoteInfo) =>
       responder.#handle(socket, msg, from, index, buckets, records);
     try {
-      const group = createSocket({ type: 'udp4', reuseAddr: true });
-      sockets.push(group);
-      await bind(group, LLMNR_GROUP, port);
-      group.setTTL(255);
-      for (const n of options.networks) group.addMembership(LLMNR_GROUP, n.gateway);
-      group.on('message', onMessage(group));
+      // The kernel lets one socket join a group on at most igmp_max_memberships interfaces
+      // (20 by default): one group socket per chunk of networks. Each is handed every datagram
+      // sent to the group (IP_MULTICAST_ALL), so each answers only the networks it joined on.
+      const chunk = maxMemberships();
+      for (let i = 0; i < options.networks.length; i += chunk) {
+        const part = options.networks.slice(i, i + chunk);
+        const group = createSocket({ type: 'udp4', reuseAddr: true });
+        sockets.push(group);
+        await bind(group, LLMNR_GROUP, port);
+        group.setTTL(255);
+        for (const n of part) group.addMembership(LLMNR_GROUP, n.gateway);
+        const owned = { names: new Set(part.map((n) => n.name)), countsStrangers: i === 0 };
+        group.on('message', (msg: Buffer, from: RemoteInfo) =>
+          responder.#handle(group, msg, from, index, buckets, records, owned),
+        );
+      }
       for (const n of options.networks) {
         const unicast = createSocket({ type: 'udp4', reuseAddr: true });
         sockets.push(unicast);
@@ -160,9 +183,12 @@ export class LlmnrResponder {
     index: SubnetIndex<LlmnrNetwork>,
     buckets: TokenBuckets,
     records: LlmnrRecords,
+    /** For a group socket: the networks it joined on (and whether it counts unknown sources). */
+    owned?: { names: ReadonlySet<string>; countsStrangers: boolean },
   ): void {
-    this.#stats.received++;
     const network = index.find(from.address);
+    if (owned && (network ? !owned.names.has(network.name) : !owned.countsStrangers)) return;
+    this.#stats.received++;
     if (!network) {
       this.#stats.ignored++;
       return;
