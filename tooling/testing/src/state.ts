@@ -70,6 +70,14 @@ function processes(names: readonly string[]): string {
 }
 
 /**
+ * The firewall's conntrack cap keeps a meter, the dynamic set `conns` (a count per TAP), whose
+ * elements come and go with the VMs' traffic: state, not configuration, so not compared.
+ */
+export function withoutMeterElements(ruleset: string): string {
+  return ruleset.replace(/(\bset conns \{[^}]*?flags dynamic)\s*elements = \{[^}]*\}/g, '$1');
+}
+
+/**
  * What the current (sandbox) namespace holds: links, addresses, routes, firewall rules, the
  * sysctls tapnet touches and the dnsmasq/qemu processes. Two equal snapshots mean nothing was
  * left behind.
@@ -80,7 +88,7 @@ export async function snapshotNamespace(): Promise<NamespaceState> {
     links: await out(['ip', '-o', 'link', 'show']),
     addresses: await out(['ip', '-o', 'addr', 'show']),
     routes: await out(['ip', 'route', 'show', 'table', 'all']),
-    nft: await out(['nft', 'list', 'ruleset']),
+    nft: withoutMeterElements(await out(['nft', 'list', 'ruleset'])),
     iptables: await out(['iptables-save']),
     ip6tables: await out(['ip6tables-save']),
     sysctls: sysctls(),
