@@ -36,6 +36,7 @@ import {
   cleanupPool,
   createTapPool,
   ensureStateDir,
+  type Holding,
   isAlive,
   NetworkAllocator,
   type NetworkPlan,
@@ -427,15 +428,16 @@ export class Pool extends EventEmitter implements AsyncDisposable {
     const signal = options.signal
       ? AbortSignal.any([options.signal, this.#closing.signal])
       : this.#closing.signal;
-    const plan = await this.#allocator.acquireAsync({ ...options, signal });
+    const holding = await this.#allocator.acquireAsync({ ...options, signal });
     if (this.#disposing) {
-      this.#allocator.release(plan);
+      holding.release();
       throw new PoolDisposedError();
     }
-    return this.#wrap(plan);
+    return this.#wrap(holding);
   }
 
-  #wrap(plan: NetworkPlan): Network {
+  #wrap(holding: Holding<NetworkPlan>): Network {
+    const plan = holding.item;
     const acquiredAt = performance.now();
     // The MAC `Network.mac` gives this network's VM (lower-case, as dnsmasq's lease file).
     const mac = macFromSeed(plan.macSeed).toLowerCase();
@@ -451,7 +453,7 @@ export class Pool extends EventEmitter implements AsyncDisposable {
         // In the background: done in milliseconds, long before a next VM on the network has
         // booted and taken its lease; dispose() waits for it.
         this.#flusher?.flush(plan.network, plan.netmask);
-        this.#forgetThenFree(plan, mac);
+        this.#forgetThenFree(holding, mac);
       },
     };
     const network = new Network(plan, host);
@@ -468,14 +470,15 @@ export class Pool extends EventEmitter implements AsyncDisposable {
    * until then no `acquire()` or `network()` gets it. Emits `leases-forgotten`
    * ({ network, released, restarted, remaining }).
    */
-  #forgetThenFree(plan: NetworkPlan, mac: string): void {
+  #forgetThenFree(holding: Holding<NetworkPlan>, mac: string): void {
+    const plan = holding.item;
     const { dnsmasq } = this.#parts;
     const foreign = dnsmasq
       .leases()
       .filter((lease) => lease.network === plan.device && lease.mac !== mac).length;
     // dispose() stops dnsmasq anyway.
     if (foreign === 0 || this.#closing.signal.aborted) {
-      this.#allocator.release(plan);
+      holding.release();
       return;
     }
     // The DHCPRELEASEs cost other networks nothing; the fallback (a restart of dnsmasq, a DNS
@@ -493,7 +496,7 @@ export class Pool extends EventEmitter implements AsyncDisposable {
       )
       .finally(() => {
         this.#forgetting.delete(done);
-        this.#allocator.release(plan);
+        holding.release();
       });
     this.#forgetting.add(done);
   }
