@@ -66,9 +66,20 @@ describeNetns('Pool (the original contract)', () => {
         first!.release();
         first!.release(); // idempotent
         expect(() => first!.setHandler(() => new Response('late'))).toThrow(ReleasedError);
+        expect(() => first!.netdev('net0')).toThrow(
+          `Network ${first!.name} has been released and cannot be used any more`,
+        );
         const again = pool.network();
         expect(again.name).toBe(first!.name);
         expect(again.released).toBe(false);
+        // The old handle is stale now: its error says the network is someone else's, and it
+        // cannot touch the new holder's network (a late release is a no-op).
+        expect(() => first!.setHandler(() => new Response('late'))).toThrow(
+          `Network ${first!.name}: this handle was released; ${first!.name} now belongs to another holder`,
+        );
+        first!.release();
+        expect(again.released).toBe(false);
+        expect(again.netdev('net0')).toContain(`ifname=${first!.name}`);
 
         const status = await pool.status();
         expect(status.inUse).toBe(3);

@@ -455,6 +455,7 @@ export class Pool extends EventEmitter implements AsyncDisposable {
         this.#flusher?.flush(plan.network, plan.netmask);
         this.#forgetThenFree(holding, mac);
       },
+      heldByAnother: () => holding.released && this.#allocator.isHeld(plan),
     };
     const network = new Network(plan, host);
     this.#live.set(plan, network);
