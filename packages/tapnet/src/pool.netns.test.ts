@@ -1,4 +1,5 @@
 import { createSocket } from 'node:dgram';
+import { readFileSync } from 'node:fs';
 import { createServer, get as httpGet } from 'node:http';
 import type { HandlerContext } from '@tapnet/metadata-proxy';
 import { AllNetworksInUseError } from '@tapnet/tap-pool';
@@ -85,6 +86,10 @@ describeNetns('Pool (the original contract)', () => {
         expect(status.inUse).toBe(3);
         expect(status.uplink).toBeNull(); // the sandbox has no default route
         expect(status.forwarding).toBe(false);
+        // One truth: with no uplink and no `allow` entry the pool forwards nothing, so it leaves
+        // ip_forward off (as a fresh namespace has it) and both fields say so.
+        expect(status.firewall.forwarding).toBe(false);
+        expect(readFileSync('/proc/sys/net/ipv4/ip_forward', 'utf8').trim()).toBe('0');
         expect(status.firewall.present).toBe(true);
         expect(status.dnsmasq.state).toBe('running');
       } finally {
@@ -164,6 +169,22 @@ describeNetns('Pool (the original contract)', () => {
     await pool.dispose();
     await refused;
     expect(next.released).toBe(true);
+  });
+
+  it('turns ip_forward on for `allow` entries without an uplink, and says so in both fields', async () => {
+    const ipForward = () => readFileSync('/proc/sys/net/ipv4/ip_forward', 'utf8').trim();
+    expect(ipForward()).toBe('0');
+    const pool = await Pool.create({ size: 1, allow: [{ cidr: '192.0.2.0/24' }] });
+    try {
+      const status = await pool.status();
+      expect(status.uplink).toBeNull();
+      expect(ipForward()).toBe('1');
+      expect(status.forwarding).toBe(true);
+      expect(status.firewall.forwarding).toBe(true);
+    } finally {
+      await pool.dispose();
+    }
+    expect(ipForward()).toBe('0');
   });
 
   it('rejects bad options before changing anything', async () => {

@@ -61,8 +61,12 @@ export interface PoolStatus {
   available: number;
   /** `acquire()` calls waiting for a network. */
   waiting: number;
-  /** The interface guests' traffic leaves by (NAT), or null when the pool forwards nothing. */
+  /** The interface guests' traffic leaves by (NAT), or null: then only `allow` entries are forwarded. */
   uplink: string | null;
+  /**
+   * `net.ipv4.ip_forward` is 1 (the same reading as `firewall.forwarding`). The pool turns it on
+   * only when it has an uplink or `allow` entries; it may be on for other reasons of the host.
+   */
   forwarding: boolean;
   /** Whether a released network's tracked flows are flushed (needs the `conntrack` tool). */
   conntrackFlush: boolean;
@@ -343,7 +347,12 @@ export class Pool extends EventEmitter implements AsyncDisposable {
       const firewall = createFirewall({ backend: o.firewall });
       undo.push(() => firewall.remove(plan.prefix));
       await firewall.apply(policy);
-      const taps = await createTapPool(plan, { claim });
+      // IPv4 forwarding only when guests may reach something beyond the host: the uplink or an
+      // `allow` entry. Without either the pool forwards nothing and leaves ip_forward as it is.
+      const taps = await createTapPool(plan, {
+        claim,
+        ipForward: policy.uplink !== null || policy.allow.length > 0,
+      });
       undo.push(() => taps.remove());
       const dnsmasq = await Dnsmasq.start(dnsOptions);
       undo.push(() => dnsmasq.stop());
@@ -508,6 +517,7 @@ export class Pool extends EventEmitter implements AsyncDisposable {
 
   async status(): Promise<PoolStatus> {
     const { plan, uplink, firewall, policy, dnsmasq, metadata } = this.#parts;
+    const firewallStatus = await firewall.status(policy);
     const live = new Set(this.#live.keys());
     return {
       prefix: plan.prefix,
@@ -516,9 +526,10 @@ export class Pool extends EventEmitter implements AsyncDisposable {
       available: this.#allocator.available,
       waiting: this.#allocator.waiting,
       uplink,
-      forwarding: uplink !== null,
+      // One truth with `firewall.forwarding`: the kernel's ip_forward as read now.
+      forwarding: firewallStatus.forwarding,
       conntrackFlush: this.#parts.conntrack !== undefined,
-      firewall: { ...(await firewall.status(policy)), reapplied: this.#watch?.reapplied ?? 0 },
+      firewall: { ...firewallStatus, reapplied: this.#watch?.reapplied ?? 0 },
       dnsmasq: dnsmasq.status(),
       metadata: metadata.stats(),
       llmnr: this.#parts.llmnr?.stats() ?? null,
