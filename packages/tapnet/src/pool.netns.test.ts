@@ -6,7 +6,7 @@ import { AllNetworksInUseError } from '@tapnet/tap-pool';
 import { createTapPeer, describeNetns, run, runOk, snapshotNamespace } from '@tapnet/testing';
 import { request } from 'undici';
 import { afterEach, beforeEach, expect, it } from 'vitest';
-import { InvalidOptionError, ReleasedError, TapnetError } from './errors.js';
+import { InvalidOptionError, PoolDisposedError, ReleasedError, TapnetError } from './errors.js';
 import type { Network } from './network.js';
 import { Pool } from './pool.js';
 
@@ -169,6 +169,8 @@ describeNetns('Pool (the original contract)', () => {
     await pool.dispose();
     await refused;
     expect(next.released).toBe(true);
+    await expect(pool.status()).rejects.toBeInstanceOf(PoolDisposedError);
+    await expect(pool.status()).rejects.toMatchObject({ code: 'ERR_POOL_DISPOSED' });
   });
 
   it('turns ip_forward on for `allow` entries without an uplink, and says so in both fields', async () => {

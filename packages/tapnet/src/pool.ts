@@ -516,6 +516,7 @@ export class Pool extends EventEmitter implements AsyncDisposable {
   }
 
   async status(): Promise<PoolStatus> {
+    this.#assertOpen();
     const { plan, uplink, firewall, policy, dnsmasq, metadata } = this.#parts;
     const firewallStatus = await firewall.status(policy);
     const live = new Set(this.#live.keys());
