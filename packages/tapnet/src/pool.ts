@@ -4,11 +4,13 @@ import {
   buildDnsmasqConfig,
   Dnsmasq,
   type DnsmasqOptions,
+  type ForgetResult,
   type Lease,
   LlmnrResponder,
   type LlmnrResponderOptions,
   type LlmnrStats,
   planLlmnr,
+  type RestartEvent,
   stopStaleDnsmasq,
 } from '@tapnet/dhcp-dns';
 import {
@@ -53,6 +55,27 @@ import { PoolDisposedError, PrefixInUseError } from './errors.js';
 import { Network, type NetworkHost } from './network.js';
 import { type NormalizedPoolOptions, normalizeOptions, type PoolOptions } from './options.js';
 import { findBinary } from './which.js';
+
+/** Payload of `leases-forgotten`: a released network's leases dropped before it is handed out again. */
+export interface LeasesForgottenEvent extends ForgetResult {
+  network: string;
+}
+
+/**
+ * The events a Pool emits and their arguments: `on`/`once`/`off` check both, so a misspelt
+ * event name or a listener of the wrong shape fails to compile.
+ */
+export interface PoolEvents {
+  lease: [Lease];
+  'dnsmasq-restart': [RestartEvent];
+  'leases-forgotten': [LeasesForgottenEvent];
+  'firewall-drift': [DriftEvent];
+  'metadata-request': [MetadataRequestEvent];
+  error: [Error];
+  /** EventEmitter's own: a listener is being added / was removed. */
+  newListener: [event: keyof PoolEvents, listener: (...args: never[]) => void];
+  removeListener: [event: keyof PoolEvents, listener: (...args: never[]) => void];
+}
 
 export interface PoolStatus {
   prefix: string;
@@ -178,7 +201,7 @@ function recordedPid(prefix: string, stateDir: string): number | undefined {
  * status, remoteAddress }, once a request is answered), `error` (Error; emitted only while
  * someone listens, so a handler's failure never crashes the process).
  */
-export class Pool extends EventEmitter implements AsyncDisposable {
+export class Pool extends EventEmitter<PoolEvents> implements AsyncDisposable {
   readonly #parts: Parts;
   readonly #allocator: NetworkAllocator<NetworkPlan>;
   readonly #live = new Map<NetworkPlan, Network>();
@@ -203,7 +226,7 @@ export class Pool extends EventEmitter implements AsyncDisposable {
       this.#leases.set(lease.network, { lease, at: performance.now() });
       this.emit('lease', lease);
     });
-    parts.dnsmasq.on('restart', (info: unknown) => this.emit('dnsmasq-restart', info));
+    parts.dnsmasq.on('restart', (info) => this.emit('dnsmasq-restart', info));
     parts.dnsmasq.on('failed', (error: Error) => this.#emitError(error));
     parts.dnsmasq.on('error', (error: Error) => this.#emitError(error));
     // Only while someone listens: the server builds no request event otherwise.
@@ -217,8 +240,8 @@ export class Pool extends EventEmitter implements AsyncDisposable {
         parts.metadata.off('request', this.#forwardRequest);
       }
     });
-    parts.metadata.on('error', (event: { network?: string; error?: Error } | Error) =>
-      this.#emitError(event instanceof Error ? event : (event.error ?? new Error(String(event)))),
+    parts.metadata.on('error', ({ error }) =>
+      this.#emitError(error instanceof Error ? error : new Error(String(error))),
     );
   }
 
