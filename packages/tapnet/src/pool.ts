@@ -573,7 +573,8 @@ export class Pool extends EventEmitter<PoolEvents> implements AsyncDisposable {
   /**
    * Releases every network, stops the metadata server and dnsmasq, removes the firewall rules
    * and the devices and restores sysctls (≈ `Pool.Dispose()`). Idempotent; every step runs even
-   * when an earlier one fails, and the first failure is thrown.
+   * when an earlier one fails, except the firewall's removal: it stays while a TAP could not be
+   * removed (that TAP stays isolated; `tapnet cleanup` finishes). The first failure is thrown.
    */
   dispose(): Promise<void> {
     this.#disposing ??= this.#dispose();
