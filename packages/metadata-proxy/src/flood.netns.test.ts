@@ -222,7 +222,7 @@ describeNetns('MetadataServer under one network’s connection flood', () => {
     // 2 networks, global 8, cap 8: each is guaranteed 4. The attacker may borrow only what the
     // victim has not reserved.
     const server = await startPair({ maxConnections: 8, perNetwork: { maxConnections: 8 } });
-    const attackers = [];
+    const attackers: Awaited<ReturnType<typeof rawConnect>>[] = [];
     for (let i = 0; i < 10; i++) {
       attackers.push(await rawConnect({ host: METADATA, port: 80, localAddress: ATTACKER }));
     }
