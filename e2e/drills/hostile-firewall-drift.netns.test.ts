@@ -1,3 +1,4 @@
+import { writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { createTapPeer, describeNetns, run, runOk, type TapPeer, waitFor } from '@tapnet/testing';
 import { execa, type ResultPromise } from 'execa';
@@ -96,6 +97,9 @@ describeNetns('drill: rules removed by someone else are put back (firewall drift
   for (const backend of ['nft', 'iptables'] as const) {
     it(`${backend}: a flush is undone within about a second; A never keeps a way to B`, async () => {
       const prefix = backend === 'nft' ? 'fdn' : 'fdi';
+      // The kernel forwards A → B unless the rules stop it: a pool without uplink or `allow`
+      // leaves ip_forward off, which would hide a hole in the rules from this drill.
+      writeFileSync('/proc/sys/net/ipv4/ip_forward', '1\n');
       const pool = await Pool.create({
         size: 2,
         prefix,

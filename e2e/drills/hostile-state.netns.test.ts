@@ -37,7 +37,14 @@ describeNetns('drill: a hostile state folder is never obeyed', () => {
 
   beforeAll(async () => {
     base = mkdtempSync('/tmp/hostile-state-');
-    good = await Pool.create({ size: 2, prefix: 'hg', stateDir: join(base, 'good') });
+    // An `allow` entry: the good pool forwards, so it turns ip_forward on (what a planted record
+    // would flip back).
+    good = await Pool.create({
+      size: 2,
+      prefix: 'hg',
+      stateDir: join(base, 'good'),
+      allow: [{ cidr: '192.0.2.0/24' }],
+    });
     network = good.network();
     network.setHandler((_request, ctx) => new Response(`good:${ctx.network}`));
     vm = await createTapPeer({

@@ -260,6 +260,17 @@ describe('buildPolicy', () => {
       'Expected `allow[1].cidr` to be a range not overlapping `allow[0].cidr`, got `10.8.1.0/24` (string)',
     ],
   ];
+  it('checks `allow` overlaps per `via` only (as the README says): across devices they may overlap', () => {
+    const policy = buildPolicy(
+      base({
+        allow: [{ cidr: '10.8.0.0/16' }, { cidr: '10.8.1.0/24', via: 'wg0' }],
+      }) as PolicyOptions,
+    );
+    expect(policy.allow).toEqual([
+      { cidr: '10.8.0.0/16', via: null },
+      { cidr: '10.8.1.0/24', via: 'wg0' },
+    ]);
+  });
   it.each(cases)('refuses %s', (_name, options, field, message) => {
     let error: unknown;
     try {

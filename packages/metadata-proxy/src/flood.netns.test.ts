@@ -222,7 +222,7 @@ describeNetns('MetadataServer under one network’s connection flood', () => {
     // 2 networks, global 8, cap 8: each is guaranteed 4. The attacker may borrow only what the
     // victim has not reserved.
     const server = await startPair({ maxConnections: 8, perNetwork: { maxConnections: 8 } });
-    const attackers = [];
+    const attackers: Awaited<ReturnType<typeof rawConnect>>[] = [];
     for (let i = 0; i < 10; i++) {
       attackers.push(await rawConnect({ host: METADATA, port: 80, localAddress: ATTACKER }));
     }
@@ -230,6 +230,13 @@ describeNetns('MetadataServer under one network’s connection flood', () => {
       what: 'the attacker refused above its share of 4',
     });
     expect(server.stats().attacker?.openConnections).toBe(4);
+    // Those six were over the global table (what nobody reserved), not the attacker's own cap:
+    // answered 503, and counted in stats() both as refused connections and as 5xx answers.
+    await waitFor(
+      () => attackers.filter((c) => c.received().startsWith('HTTP/1.1 503 ')).length === 6,
+      { what: 'six 503 answers to the attacker' },
+    );
+    expect(server.stats().attacker?.requests).toMatchObject({ '4xx': 0, '5xx': 6 });
     const victims = [];
     for (let i = 0; i < 4; i++) {
       victims.push(await rawConnect({ host: METADATA, port: 80, localAddress: VICTIM }));

@@ -49,6 +49,7 @@ export {
   type MetadataErrorEvent,
   type MetadataRequestEvent,
   MetadataServer,
+  type MetadataServerEvents,
   type NetworkStats,
   type StatusClass,
 } from './server.js';

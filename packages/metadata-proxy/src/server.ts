@@ -72,6 +72,12 @@ export interface MetadataRequestEvent {
   remoteAddress: string;
 }
 
+/** The events a MetadataServer emits and their arguments: `on`/`once`/`off` check both. */
+export interface MetadataServerEvents {
+  error: [MetadataErrorEvent];
+  request: [MetadataRequestEvent];
+}
+
 interface NetworkState {
   readonly name: string;
   handler: ResolvedHandler | undefined;
@@ -110,7 +116,7 @@ type TrackedRequest = IncomingMessage & { [kExpectContinue]?: boolean };
  * someone listens: an unhandled `error` must not take the service down); `request`
  * ({ network, method, url, status, remoteAddress }) when a response is done.
  */
-export class MetadataServer extends EventEmitter implements AsyncDisposable {
+export class MetadataServer extends EventEmitter<MetadataServerEvents> implements AsyncDisposable {
   readonly #options: NormalizedOptions;
   readonly #hardening: NormalizedHardening;
   readonly #http: HttpServer;

@@ -1,7 +1,7 @@
 import { setImmediate as tick } from 'node:timers/promises';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { NetworkAllocator } from './allocator.js';
+import { type Holding, NetworkAllocator } from './allocator.js';
 import { AllNetworksInUseError, InvalidOptionError } from './errors.js';
 
 type Op =
@@ -26,7 +26,9 @@ describe('NetworkAllocator', () => {
         async (size, ops) => {
           const items = Array.from({ length: size }, (_, i) => ({ id: i }));
           const allocator = new NetworkAllocator(items);
-          const held = new Set<(typeof items)[number]>(); // what the test believes its holders have
+          // What the test believes its holders have, and every holding it ever saw released.
+          const held = new Map<(typeof items)[number], Holding<(typeof items)[number]>>();
+          const stale: Holding<(typeof items)[number]>[] = [];
           const waiting: { controller: AbortController; settled: boolean; order: number }[] = [];
           const served: number[] = [];
           let order = 0;
@@ -35,26 +37,33 @@ describe('NetworkAllocator', () => {
               if (allocator.available === 0) {
                 expect(() => allocator.acquire()).toThrow(AllNetworksInUseError);
               } else {
-                const item = allocator.acquire();
-                expect(held.has(item)).toBe(false);
-                held.add(item);
+                const holding = allocator.acquire();
+                expect(held.has(holding.item)).toBe(false);
+                held.set(holding.item, holding);
               }
             } else if (o.kind === 'release') {
-              const all = [...held];
-              const item = all[o.pick % Math.max(1, all.length)] ?? items[o.pick % size]!;
-              const wasHeld = held.delete(item);
-              expect(allocator.release(item)).toBe(wasHeld);
-              // A second release is a no-op, unless a waiter holds the network by now (then it is theirs).
-              if (!allocator.isHeld(item)) expect(allocator.release(item)).toBe(false);
+              const all = [...held.values()];
+              const holding =
+                all[o.pick % Math.max(1, all.length)] ?? stale[o.pick % Math.max(1, stale.length)];
+              if (holding) {
+                const wasHeld = held.get(holding.item) === holding;
+                if (wasHeld) held.delete(holding.item);
+                expect(allocator.release(holding)).toBe(wasHeld);
+                expect(holding.released).toBe(true);
+                // A second release is a no-op, even when a waiter holds the network by now.
+                expect(holding.release()).toBe(false);
+                stale.push(holding);
+              }
             } else if (o.kind === 'wait') {
               const controller = new AbortController();
               const entry = { controller, settled: false, order: order++ };
               waiting.push(entry);
               allocator.acquireAsync({ signal: controller.signal }).then(
-                (item) => {
+                (holding) => {
                   entry.settled = true;
-                  expect(held.has(item)).toBe(false);
-                  held.add(item);
+                  expect(held.has(holding.item)).toBe(false);
+                  expect(holding.released).toBe(false);
+                  held.set(holding.item, holding);
                   served.push(entry.order);
                 },
                 (reason) => {
@@ -76,7 +85,7 @@ describe('NetworkAllocator', () => {
           expect(served).toEqual([...served].sort((a, b) => a - b));
           for (const w of waiting) w.controller.abort('aborted');
           await tick();
-          for (const item of [...held]) allocator.release(item);
+          for (const holding of [...held.values()]) allocator.release(holding);
           expect(allocator.available).toBe(size);
         },
       ),
@@ -86,30 +95,53 @@ describe('NetworkAllocator', () => {
 
   it('hands out every item once, least recently released first', () => {
     const allocator = new NetworkAllocator(['a', 'b', 'c']);
-    expect([allocator.acquire(), allocator.acquire()]).toEqual(['a', 'b']);
-    allocator.release('a');
-    expect(allocator.acquire()).toBe('c');
-    expect(allocator.acquire()).toBe('a');
+    const a = allocator.acquire();
+    expect([a.item, allocator.acquire().item]).toEqual(['a', 'b']);
+    a.release();
+    expect(allocator.acquire().item).toBe('c');
+    expect(allocator.acquire().item).toBe('a');
     expect(() => allocator.acquire()).toThrow('Expected a free network, got all 3 in use');
-    expect(allocator.release('zzz')).toBe(false);
+    expect(allocator.release({ item: 'zzz', released: false, release: () => true })).toBe(false);
+  });
+
+  it('ignores a late second release after the network went to a next holder', async () => {
+    const allocator = new NetworkAllocator(['only']);
+    const first = allocator.acquire();
+    const next = allocator.acquireAsync();
+    expect(first.release()).toBe(true);
+    const second = await next;
+    expect(second.item).toBe('only');
+    // The first holder releases again (by itself and through the allocator): nothing changes.
+    expect(first.release()).toBe(false);
+    expect(allocator.release(first)).toBe(false);
+    // A look-alike of the first holding is not the current one either.
+    expect(allocator.release({ ...first })).toBe(false);
+    expect(first.released).toBe(true);
+    expect(second.released).toBe(false);
+    expect(allocator.isHeld('only')).toBe(true);
+    expect(allocator.available).toBe(0);
+    expect(() => allocator.acquire()).toThrow(AllNetworksInUseError);
+    expect(second.release()).toBe(true);
+    expect(allocator.available).toBe(1);
   });
 
   it('resolves at once when a network is free, and waiters in the order they came', async () => {
     const allocator = new NetworkAllocator([1, 2]);
-    expect(await allocator.acquireAsync()).toBe(1);
-    expect(await allocator.waitForRelease()).toBe(2);
+    const one = await allocator.acquireAsync();
+    const two = await allocator.waitForRelease();
+    expect([one.item, two.item]).toEqual([1, 2]);
     const first = allocator.acquireAsync();
     const second = allocator.acquireAsync();
-    allocator.release(2);
-    allocator.release(1);
-    expect(await first).toBe(2);
-    expect(await second).toBe(1);
+    allocator.release(two);
+    allocator.release(one);
+    expect((await first).item).toBe(2);
+    expect((await second).item).toBe(1);
     expect(allocator.available).toBe(0);
   });
 
   it('rejects on timeout and on abort without leaking the network released afterwards', async () => {
     const allocator = new NetworkAllocator(['only']);
-    allocator.acquire();
+    const held = allocator.acquire();
     await expect(allocator.acquireAsync({ timeout: 1 })).rejects.toThrow(AllNetworksInUseError);
     const controller = new AbortController();
     const aborted = allocator.acquireAsync({ signal: controller.signal });
@@ -119,9 +151,9 @@ describe('NetworkAllocator', () => {
       'already',
     );
     expect(allocator.waiting).toBe(0);
-    expect(allocator.release('only')).toBe(true);
+    expect(allocator.release(held)).toBe(true);
     expect(allocator.available).toBe(1);
-    expect(allocator.acquire()).toBe('only');
+    expect(allocator.acquire().item).toBe('only');
   });
 
   it('validates its input', async () => {

@@ -7,8 +7,21 @@ export interface AcquireOptions {
   timeout?: number;
 }
 
+/**
+ * One holder's hold on an item, from `acquire()` until it is released. Releasing is keyed by the
+ * holding, not the item: once the item went to a next holder, a late second release by the
+ * previous one is a no-op instead of freeing the next holder's item.
+ */
+export interface Holding<T> {
+  readonly item: T;
+  /** True once this holding was released (the item may belong to someone else by now). */
+  readonly released: boolean;
+  /** Returns the item; false (and nothing changes) when this holding was released already. */
+  release(): boolean;
+}
+
 interface Waiter<T> {
-  resolve(item: T): void;
+  resolve(holding: Holding<T>): void;
   reject(error: unknown): void;
 }
 
@@ -20,7 +33,8 @@ interface Waiter<T> {
 export class NetworkAllocator<T> {
   readonly #items: readonly T[];
   readonly #free: T[];
-  readonly #held = new Set<T>();
+  /** The current holding of each held item. */
+  readonly #held = new Map<T, Holding<T>>();
   readonly #waiters: Waiter<T>[] = [];
 
   constructor(items: readonly T[]) {
@@ -58,24 +72,27 @@ export class NetworkAllocator<T> {
   }
 
   /** A free network, now held; throws AllNetworksInUseError when none is free. */
-  acquire(): T {
+  acquire(): Holding<T> {
     if (this.#free.length === 0) {
       throw new AllNetworksInUseError(
         `Expected a free network, got all ${this.#items.length} in use`,
       );
     }
-    const item = this.#free.shift() as T;
-    this.#held.add(item);
-    return item;
+    return this.#hold(this.#free.shift() as T);
   }
 
-  /** Returns a held network; false (and nothing changes) when it is not held. Idempotent. */
-  release(item: T): boolean {
-    if (!this.#held.has(item)) return false;
+  /**
+   * Returns a holding's network; false (and nothing changes) when that holding is not the
+   * network's current one: released already, even if the network is held again by someone else.
+   */
+  release(holding: Holding<T>): boolean {
+    if (holding === null || typeof holding !== 'object') return false;
+    const { item } = holding;
+    if (this.#held.get(item) !== holding) return false;
     const waiter = this.#waiters.shift();
     if (waiter) {
       // Straight to the next holder: it never shows as free, so acquire() cannot take it first.
-      waiter.resolve(item);
+      waiter.resolve(this.#hold(item));
     } else {
       this.#held.delete(item);
       this.#free.push(item);
@@ -83,8 +100,21 @@ export class NetworkAllocator<T> {
     return true;
   }
 
+  #hold(item: T): Holding<T> {
+    const allocator = this;
+    const holding: Holding<T> = Object.freeze({
+      item,
+      get released() {
+        return allocator.#held.get(item) !== holding;
+      },
+      release: () => allocator.release(holding),
+    });
+    this.#held.set(item, holding);
+    return holding;
+  }
+
   /** A free network now, or the next one released (FIFO among waiters). */
-  acquireAsync(options: AcquireOptions = {}): Promise<T> {
+  acquireAsync(options: AcquireOptions = {}): Promise<Holding<T>> {
     const opts: AcquireOptions = Object.assign(Object.create(null), options);
     const { signal, timeout } = opts;
     if (
@@ -99,7 +129,7 @@ export class NetworkAllocator<T> {
     }
     if (signal?.aborted) return Promise.reject(signal.reason);
     if (this.#free.length > 0) return Promise.resolve(this.acquire());
-    return new Promise<T>((resolve, reject) => {
+    return new Promise<Holding<T>>((resolve, reject) => {
       let timer: ReturnType<typeof setTimeout> | undefined;
       const settle = () => {
         if (timer) clearTimeout(timer);
@@ -108,9 +138,9 @@ export class NetworkAllocator<T> {
         if (at >= 0) this.#waiters.splice(at, 1);
       };
       const waiter: Waiter<T> = {
-        resolve: (item) => {
+        resolve: (holding) => {
           settle();
-          resolve(item);
+          resolve(holding);
         },
         reject: (error) => {
           settle();
@@ -135,7 +165,7 @@ export class NetworkAllocator<T> {
   }
 
   /** Same as acquireAsync: waits for a release when nothing is free. */
-  waitForRelease(options: AcquireOptions = {}): Promise<T> {
+  waitForRelease(options: AcquireOptions = {}): Promise<Holding<T>> {
     return this.acquireAsync(options);
   }
 }

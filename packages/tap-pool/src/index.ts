@@ -1,4 +1,4 @@
-export { type AcquireOptions, NetworkAllocator } from './allocator.js';
+export { type AcquireOptions, type Holding, NetworkAllocator } from './allocator.js';
 export {
   type ClaimOptions,
   claimAddress,

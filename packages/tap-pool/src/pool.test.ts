@@ -192,6 +192,20 @@ describe('createTapPool with a recording runner', () => {
     expect(sysctl('net.ipv4.ip_forward')).toBe('1');
   });
 
+  it('leaves ip_forward off with `ipForward: false` (a pool that forwards nothing)', async () => {
+    const host = fakeHost(root);
+    const pool = await createTapPool(planPool({ size: 1, stateDir }), {
+      runner: host.runner,
+      sysctlRoot: root,
+      claimScope: dir,
+      ipForward: false,
+    });
+    expect(sysctl('net.ipv4.ip_forward')).toBe('0');
+    expect(JSON.parse(readFileSync(join(stateDir, 'tn.json'), 'utf8')).ipForward).toBeNull();
+    await pool.remove();
+    expect(sysctl('net.ipv4.ip_forward')).toBe('0');
+  });
+
   it('does not restore ip_forward that someone else changed since', async () => {
     const host = fakeHost(root);
     const pool = await createTapPool(planPool({ size: 1, stateDir }), {

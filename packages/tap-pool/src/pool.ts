@@ -56,6 +56,11 @@ export interface CreateTapPoolOptions {
   claim?: PrefixClaim;
   /** Key for claims this call takes itself (see claimPrefix's `scope`); a test seam. */
   claimScope?: string;
+  /**
+   * Turn `net.ipv4.ip_forward` on (restored by remove). Default true; false for a pool that
+   * forwards nothing (no uplink, no extra destinations): then ip_forward is left as it is.
+   */
+  ipForward?: boolean;
 }
 
 export interface CleanupOptions {
@@ -241,7 +246,8 @@ async function checkRecord(
 
 /**
  * Creates every TAP of the plan with its address, hardening sysctls and link up, the metadata IP
- * on `lo` (when absent) and `net.ipv4.ip_forward=1`, in a constant number of processes.
+ * on `lo` (when absent) and `net.ipv4.ip_forward=1` (unless `ipForward: false`), in a constant
+ * number of processes.
  * Nothing is changed when it throws: a failure half-way is rolled back.
  */
 export async function createTapPool(
@@ -314,7 +320,8 @@ async function createClaimed(
     tapsCreated: false,
     configured: false,
     metadataIp: addMetadataIp ? { cidr: metadata, added: false } : null,
-    ipForward: priorForward === '1' ? null : { prior: priorForward, value: '1' },
+    ipForward:
+      opts.ipForward === false || priorForward === '1' ? null : { prior: priorForward, value: '1' },
   };
   // Intent first: a crash from here on leaves a record that cleanupPool can act on.
   writeState(path, plan.stateDir, record, true);

@@ -27,10 +27,19 @@ export class InvalidOptionError extends TapnetError {
   }
 }
 
-/** A `Network` was used after `release()`, or a pool after `dispose()`. */
+/** A `Network` handle was used after `release()`. */
 export class ReleasedError extends TapnetError {
-  constructor(what: string) {
-    super('ERR_RELEASED', `${what} has been released and cannot be used any more`);
+  /**
+   * `heldByAnother` (the device) given: the network went to another holder since, so this handle is stale (the
+   * message says so, and that the network itself is in use).
+   */
+  constructor(what: string, options: { heldByAnother?: string } = {}) {
+    super(
+      'ERR_RELEASED',
+      options.heldByAnother === undefined
+        ? `${what} has been released and cannot be used any more`
+        : `${what}: this handle was released; ${options.heldByAnother} now belongs to another holder`,
+    );
   }
 }
 

@@ -5,6 +5,7 @@ export type {
   ForwardTarget,
   HandlerContext,
   MetadataHandler,
+  MetadataRequestEvent,
   NodeHandler,
 } from '@tapnet/metadata-proxy';
 export { fetchHandler, nodeHandler } from '@tapnet/metadata-proxy';
@@ -20,4 +21,11 @@ export {
 export type { Limits } from './limits.js';
 export { Network, type NicModel } from './network.js';
 export { type FirewallBackendOption, normalizeOptions, type PoolOptions } from './options.js';
-export { cleanupLeftovers, type LeftoverReport, Pool, type PoolStatus } from './pool.js';
+export {
+  cleanupLeftovers,
+  type LeasesForgottenEvent,
+  type LeftoverReport,
+  Pool,
+  type PoolEvents,
+  type PoolStatus,
+} from './pool.js';

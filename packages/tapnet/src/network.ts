@@ -9,6 +9,8 @@ export interface NetworkHost {
   setHandler(handler: MetadataHandler): void;
   lease(): Lease | undefined;
   release(): void;
+  /** True once the network was handed to a next holder after this handle's release. */
+  heldByAnother(): boolean;
 }
 
 export type NicModel = 'virtio-net-pci' | 'e1000';
@@ -16,7 +18,7 @@ export type NicModel = 'virtio-net-pci' | 'e1000';
 /**
  * One VM's network, handed out by `Pool.network()` / `Pool.acquire()` until `release()`.
  * After release every method but `release()` throws `ReleasedError`: the network may already
- * belong to another VM.
+ * belong to another VM (the error then says this handle is stale).
  */
 export class Network implements AsyncDisposable {
   readonly #plan: NetworkPlan;
@@ -107,6 +109,11 @@ export class Network implements AsyncDisposable {
   }
 
   #assertLive(): void {
-    if (this.#released) throw new ReleasedError(`Network ${this.#plan.device}`);
+    if (!this.#released) return;
+    const device = this.#plan.device;
+    throw new ReleasedError(
+      `Network ${device}`,
+      this.#host.heldByAnother() ? { heldByAnother: device } : {},
+    );
   }
 }

@@ -1,11 +1,12 @@
 import { createSocket } from 'node:dgram';
+import { readFileSync } from 'node:fs';
 import { createServer, get as httpGet } from 'node:http';
 import type { HandlerContext } from '@tapnet/metadata-proxy';
 import { AllNetworksInUseError } from '@tapnet/tap-pool';
 import { createTapPeer, describeNetns, run, runOk, snapshotNamespace } from '@tapnet/testing';
 import { request } from 'undici';
 import { afterEach, beforeEach, expect, it } from 'vitest';
-import { InvalidOptionError, ReleasedError, TapnetError } from './errors.js';
+import { InvalidOptionError, PoolDisposedError, ReleasedError, TapnetError } from './errors.js';
 import type { Network } from './network.js';
 import { Pool } from './pool.js';
 
@@ -66,14 +67,29 @@ describeNetns('Pool (the original contract)', () => {
         first!.release();
         first!.release(); // idempotent
         expect(() => first!.setHandler(() => new Response('late'))).toThrow(ReleasedError);
+        expect(() => first!.netdev('net0')).toThrow(
+          `Network ${first!.name} has been released and cannot be used any more`,
+        );
         const again = pool.network();
         expect(again.name).toBe(first!.name);
         expect(again.released).toBe(false);
+        // The old handle is stale now: its error says the network is someone else's, and it
+        // cannot touch the new holder's network (a late release is a no-op).
+        expect(() => first!.setHandler(() => new Response('late'))).toThrow(
+          `Network ${first!.name}: this handle was released; ${first!.name} now belongs to another holder`,
+        );
+        first!.release();
+        expect(again.released).toBe(false);
+        expect(again.netdev('net0')).toContain(`ifname=${first!.name}`);
 
         const status = await pool.status();
         expect(status.inUse).toBe(3);
         expect(status.uplink).toBeNull(); // the sandbox has no default route
         expect(status.forwarding).toBe(false);
+        // One truth: with no uplink and no `allow` entry the pool forwards nothing, so it leaves
+        // ip_forward off (as a fresh namespace has it) and both fields say so.
+        expect(status.firewall.forwarding).toBe(false);
+        expect(readFileSync('/proc/sys/net/ipv4/ip_forward', 'utf8').trim()).toBe('0');
         expect(status.firewall.present).toBe(true);
         expect(status.dnsmasq.state).toBe('running');
       } finally {
@@ -153,6 +169,24 @@ describeNetns('Pool (the original contract)', () => {
     await pool.dispose();
     await refused;
     expect(next.released).toBe(true);
+    await expect(pool.status()).rejects.toBeInstanceOf(PoolDisposedError);
+    await expect(pool.status()).rejects.toMatchObject({ code: 'ERR_POOL_DISPOSED' });
+  });
+
+  it('turns ip_forward on for `allow` entries without an uplink, and says so in both fields', async () => {
+    const ipForward = () => readFileSync('/proc/sys/net/ipv4/ip_forward', 'utf8').trim();
+    expect(ipForward()).toBe('0');
+    const pool = await Pool.create({ size: 1, allow: [{ cidr: '192.0.2.0/24' }] });
+    try {
+      const status = await pool.status();
+      expect(status.uplink).toBeNull();
+      expect(ipForward()).toBe('1');
+      expect(status.forwarding).toBe(true);
+      expect(status.firewall.forwarding).toBe(true);
+    } finally {
+      await pool.dispose();
+    }
+    expect(ipForward()).toBe('0');
   });
 
   it('rejects bad options before changing anything', async () => {

@@ -4,11 +4,13 @@ import {
   buildDnsmasqConfig,
   Dnsmasq,
   type DnsmasqOptions,
+  type ForgetResult,
   type Lease,
   LlmnrResponder,
   type LlmnrResponderOptions,
   type LlmnrStats,
   planLlmnr,
+  type RestartEvent,
   stopStaleDnsmasq,
 } from '@tapnet/dhcp-dns';
 import {
@@ -36,6 +38,7 @@ import {
   cleanupPool,
   createTapPool,
   ensureStateDir,
+  type Holding,
   isAlive,
   NetworkAllocator,
   type NetworkPlan,
@@ -53,6 +56,27 @@ import { Network, type NetworkHost } from './network.js';
 import { type NormalizedPoolOptions, normalizeOptions, type PoolOptions } from './options.js';
 import { findBinary } from './which.js';
 
+/** Payload of `leases-forgotten`: a released network's leases dropped before it is handed out again. */
+export interface LeasesForgottenEvent extends ForgetResult {
+  network: string;
+}
+
+/**
+ * The events a Pool emits and their arguments: `on`/`once`/`off` check both, so a misspelt
+ * event name or a listener of the wrong shape fails to compile.
+ */
+export interface PoolEvents {
+  lease: [Lease];
+  'dnsmasq-restart': [RestartEvent];
+  'leases-forgotten': [LeasesForgottenEvent];
+  'firewall-drift': [DriftEvent];
+  'metadata-request': [MetadataRequestEvent];
+  error: [Error];
+  /** EventEmitter's own: a listener is being added / was removed. */
+  newListener: [event: keyof PoolEvents, listener: (...args: never[]) => void];
+  removeListener: [event: keyof PoolEvents, listener: (...args: never[]) => void];
+}
+
 export interface PoolStatus {
   prefix: string;
   size: number;
@@ -60,8 +84,12 @@ export interface PoolStatus {
   available: number;
   /** `acquire()` calls waiting for a network. */
   waiting: number;
-  /** The interface guests' traffic leaves by (NAT), or null when the pool forwards nothing. */
+  /** The interface guests' traffic leaves by (NAT), or null: then only `allow` entries are forwarded. */
   uplink: string | null;
+  /**
+   * `net.ipv4.ip_forward` is 1 (the same reading as `firewall.forwarding`). The pool turns it on
+   * only when it has an uplink or `allow` entries; it may be on for other reasons of the host.
+   */
   forwarding: boolean;
   /** Whether a released network's tracked flows are flushed (needs the `conntrack` tool). */
   conntrackFlush: boolean;
@@ -173,7 +201,7 @@ function recordedPid(prefix: string, stateDir: string): number | undefined {
  * status, remoteAddress }, once a request is answered), `error` (Error; emitted only while
  * someone listens, so a handler's failure never crashes the process).
  */
-export class Pool extends EventEmitter implements AsyncDisposable {
+export class Pool extends EventEmitter<PoolEvents> implements AsyncDisposable {
   readonly #parts: Parts;
   readonly #allocator: NetworkAllocator<NetworkPlan>;
   readonly #live = new Map<NetworkPlan, Network>();
@@ -198,7 +226,7 @@ export class Pool extends EventEmitter implements AsyncDisposable {
       this.#leases.set(lease.network, { lease, at: performance.now() });
       this.emit('lease', lease);
     });
-    parts.dnsmasq.on('restart', (info: unknown) => this.emit('dnsmasq-restart', info));
+    parts.dnsmasq.on('restart', (info) => this.emit('dnsmasq-restart', info));
     parts.dnsmasq.on('failed', (error: Error) => this.#emitError(error));
     parts.dnsmasq.on('error', (error: Error) => this.#emitError(error));
     // Only while someone listens: the server builds no request event otherwise.
@@ -212,8 +240,8 @@ export class Pool extends EventEmitter implements AsyncDisposable {
         parts.metadata.off('request', this.#forwardRequest);
       }
     });
-    parts.metadata.on('error', (event: { network?: string; error?: Error } | Error) =>
-      this.#emitError(event instanceof Error ? event : (event.error ?? new Error(String(event)))),
+    parts.metadata.on('error', ({ error }) =>
+      this.#emitError(error instanceof Error ? error : new Error(String(error))),
     );
   }
 
@@ -342,7 +370,12 @@ export class Pool extends EventEmitter implements AsyncDisposable {
       const firewall = createFirewall({ backend: o.firewall });
       undo.push(() => firewall.remove(plan.prefix));
       await firewall.apply(policy);
-      const taps = await createTapPool(plan, { claim });
+      // IPv4 forwarding only when guests may reach something beyond the host: the uplink or an
+      // `allow` entry. Without either the pool forwards nothing and leaves ip_forward as it is.
+      const taps = await createTapPool(plan, {
+        claim,
+        ipForward: policy.uplink !== null || policy.allow.length > 0,
+      });
       undo.push(() => taps.remove());
       const dnsmasq = await Dnsmasq.start(dnsOptions);
       undo.push(() => dnsmasq.stop());
@@ -427,15 +460,16 @@ export class Pool extends EventEmitter implements AsyncDisposable {
     const signal = options.signal
       ? AbortSignal.any([options.signal, this.#closing.signal])
       : this.#closing.signal;
-    const plan = await this.#allocator.acquireAsync({ ...options, signal });
+    const holding = await this.#allocator.acquireAsync({ ...options, signal });
     if (this.#disposing) {
-      this.#allocator.release(plan);
+      holding.release();
       throw new PoolDisposedError();
     }
-    return this.#wrap(plan);
+    return this.#wrap(holding);
   }
 
-  #wrap(plan: NetworkPlan): Network {
+  #wrap(holding: Holding<NetworkPlan>): Network {
+    const plan = holding.item;
     const acquiredAt = performance.now();
     // The MAC `Network.mac` gives this network's VM (lower-case, as dnsmasq's lease file).
     const mac = macFromSeed(plan.macSeed).toLowerCase();
@@ -451,8 +485,9 @@ export class Pool extends EventEmitter implements AsyncDisposable {
         // In the background: done in milliseconds, long before a next VM on the network has
         // booted and taken its lease; dispose() waits for it.
         this.#flusher?.flush(plan.network, plan.netmask);
-        this.#forgetThenFree(plan, mac);
+        this.#forgetThenFree(holding, mac);
       },
+      heldByAnother: () => holding.released && this.#allocator.isHeld(plan),
     };
     const network = new Network(plan, host);
     this.#live.set(plan, network);
@@ -468,14 +503,15 @@ export class Pool extends EventEmitter implements AsyncDisposable {
    * until then no `acquire()` or `network()` gets it. Emits `leases-forgotten`
    * ({ network, released, restarted, remaining }).
    */
-  #forgetThenFree(plan: NetworkPlan, mac: string): void {
+  #forgetThenFree(holding: Holding<NetworkPlan>, mac: string): void {
+    const plan = holding.item;
     const { dnsmasq } = this.#parts;
     const foreign = dnsmasq
       .leases()
       .filter((lease) => lease.network === plan.device && lease.mac !== mac).length;
     // dispose() stops dnsmasq anyway.
     if (foreign === 0 || this.#closing.signal.aborted) {
-      this.#allocator.release(plan);
+      holding.release();
       return;
     }
     // The DHCPRELEASEs cost other networks nothing; the fallback (a restart of dnsmasq, a DNS
@@ -493,7 +529,7 @@ export class Pool extends EventEmitter implements AsyncDisposable {
       )
       .finally(() => {
         this.#forgetting.delete(done);
-        this.#allocator.release(plan);
+        holding.release();
       });
     this.#forgetting.add(done);
   }
@@ -503,7 +539,9 @@ export class Pool extends EventEmitter implements AsyncDisposable {
   }
 
   async status(): Promise<PoolStatus> {
+    this.#assertOpen();
     const { plan, uplink, firewall, policy, dnsmasq, metadata } = this.#parts;
+    const firewallStatus = await firewall.status(policy);
     const live = new Set(this.#live.keys());
     return {
       prefix: plan.prefix,
@@ -512,9 +550,10 @@ export class Pool extends EventEmitter implements AsyncDisposable {
       available: this.#allocator.available,
       waiting: this.#allocator.waiting,
       uplink,
-      forwarding: uplink !== null,
+      // One truth with `firewall.forwarding`: the kernel's ip_forward as read now.
+      forwarding: firewallStatus.forwarding,
       conntrackFlush: this.#parts.conntrack !== undefined,
-      firewall: { ...(await firewall.status(policy)), reapplied: this.#watch?.reapplied ?? 0 },
+      firewall: { ...firewallStatus, reapplied: this.#watch?.reapplied ?? 0 },
       dnsmasq: dnsmasq.status(),
       metadata: metadata.stats(),
       llmnr: this.#parts.llmnr?.stats() ?? null,
@@ -534,7 +573,8 @@ export class Pool extends EventEmitter implements AsyncDisposable {
   /**
    * Releases every network, stops the metadata server and dnsmasq, removes the firewall rules
    * and the devices and restores sysctls (≈ `Pool.Dispose()`). Idempotent; every step runs even
-   * when an earlier one fails, and the first failure is thrown.
+   * when an earlier one fails, except the firewall's removal: it stays while a TAP could not be
+   * removed (that TAP stays isolated; `tapnet cleanup` finishes). The first failure is thrown.
    */
   dispose(): Promise<void> {
     this.#disposing ??= this.#dispose();
