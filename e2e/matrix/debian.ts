@@ -8,6 +8,7 @@
 // Stand-in B is a namespace joined to tn1 by QEMU (createTapPeer) with a TCP listener: the
 // "other guest" and "other network" of the isolation probes, without a second TCG boot.
 import { once } from 'node:events';
+import { writeFileSync } from 'node:fs';
 import { type AddressInfo, createServer, type Server } from 'node:net';
 import { createTapPeer, describeNetns, type TapPeer, waitFor } from '@tapnet/testing';
 import { type HandlerContext, type Network, Pool } from 'tapnet';
@@ -59,6 +60,10 @@ export function defineDebianMatrix(backend: 'nft' | 'iptables'): void {
 
     beforeAll(async () => {
       image = await buildDebianGuest();
+      // A pool with no uplink leaves ip_forward off, and then the kernel alone would stop the
+      // guest reaching the stand-in on the other network: on (in this sandbox only), the
+      // isolation probes below test the firewall's rules.
+      writeFileSync('/proc/sys/net/ipv4/ip_forward', '1\n');
       pool = await Pool.create({ size: 2, firewall: backend, uplink: null, upstreamDns: [] });
       [net, other] = [pool.network(), pool.network()];
       peer = await createTapPeer({
