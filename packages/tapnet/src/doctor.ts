@@ -1,8 +1,7 @@
-import { accessSync, constants, realpathSync, statSync } from 'node:fs';
 import { open, readFile } from 'node:fs/promises';
 import { detectUplink } from '@tapnet/firewall';
 import { checkConflicts, planPool, readHostSnapshot } from '@tapnet/tap-pool';
-import { type BridgeLookup, findBridge } from '@tapnet/user-network';
+import { findBridge, realLookup } from '@tapnet/user-network';
 import { uplinkExists } from './cli/uplink.js';
 import { findBinary } from './which.js';
 
@@ -162,18 +161,7 @@ export function planFix(error: unknown): string {
 
 /** The bridge user-mode networks will use: OpenBSD netcat (it has `-U`) or socat. */
 function bridgeCheck(): Check {
-  const lookup: BridgeLookup = {
-    searchPath: process.env.PATH ?? '',
-    isExecutable: (path) => {
-      try {
-        accessSync(path, constants.X_OK);
-        return statSync(path).isFile();
-      } catch {
-        return false;
-      }
-    },
-    realpath: (path) => realpathSync(path),
-  };
+  const lookup = realLookup();
   try {
     const bridge = findBridge('auto', lookup);
     return { name: 'metadata bridge', status: 'ok', detail: `${bridge.kind} ${bridge.path}` };

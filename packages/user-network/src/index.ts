@@ -4,6 +4,7 @@ export {
   type BridgeLookup,
   bridgeCommand,
   findBridge,
+  realLookup,
 } from './bridge.js';
 export {
   BridgeNotFoundError,
