@@ -709,7 +709,7 @@ function render(results) {
   const perBench = (name) => {
     const x = b[name];
     return x
-      ? `\n_Run ${x.seconds} s; loadavg before \`${x.loadavgBefore}\`, after \`${x.loadavgAfter}\`._\n`
+      ? `\n_Run ${x.seconds} s; loadavg before \`${x.loadavgBefore}\`, after \`${x.loadavgAfter}\`${x.note ? `; ${x.note}` : ''}._\n`
       : '';
   };
   const lines = [
