@@ -1,4 +1,4 @@
-import { chmod, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -565,6 +565,46 @@ describeNetns('a guest cannot take a lease in another network (option 118, relay
 });
 
 describeNetns('dnsmasq lifecycle edges', () => {
+  it('never reads an earlier instance’s lease file as current, and removes what it wrote on stop', async () => {
+    const dir = await tempDir();
+    const network = testNetwork(8, 'lf');
+    const guest = await createNetns('lf');
+    try {
+      await createVethPeer({
+        hostName: network.device,
+        peer: guest,
+        hostAddress: `${network.gateway}/24`,
+      });
+      // What an earlier dnsmasq on this folder left: a lease, still unexpired, of a VM now gone.
+      const stateDir = join(dir, 'pool');
+      await mkdir(stateDir, { mode: 0o700 });
+      const expires = Math.floor(Date.now() / 1000) + 3600;
+      await writeFile(
+        join(stateDir, 'dnsmasq.leases'),
+        `${expires} 52:54:00:aa:bb:cc 10.72.8.9 old *\n`,
+      );
+      const first = await Dnsmasq.start({ networks: [network], stateDir, upstream: [] });
+      expect(first.leases()).toEqual([]);
+      await first.stop();
+      // The folder was there before: only the files it wrote are gone.
+      expect(await readdir(stateDir)).toEqual([]);
+
+      // A folder it makes itself goes too.
+      const made = join(dir, 'made');
+      const second = await Dnsmasq.start({ networks: [network], stateDir: made, upstream: [] });
+      expect((await readdir(made)).sort()).toEqual([
+        'dnsmasq.conf',
+        'dnsmasq.leases',
+        'dnsmasq.pid',
+      ]);
+      await second.stop();
+      expect(await readdir(dir)).toEqual(['pool']);
+    } finally {
+      await guest.delete();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   it('stops a stale dnsmasq started on the same state folder', async () => {
     const dir = await tempDir();
     const network = testNetwork(7, 'st');

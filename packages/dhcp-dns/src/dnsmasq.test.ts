@@ -254,16 +254,24 @@ describe('Dnsmasq supervision (fake runner)', () => {
     expect(fake.children).toHaveLength(1);
   });
 
-  it('follows the lease file: known leases silently, then lease, release and expire events', async () => {
+  it('follows the lease file: an earlier instance’s leases ignored, then lease, release and expire events', async () => {
     const now = Math.floor(Date.now() / 1000);
     const leasePath = join(stateDir, 'dnsmasq.leases');
     const line = (expiry: number, mac: string, ip: string) => `${expiry} ${mac} ${ip} * *\n`;
-    await writeFile(leasePath, line(now + 3600, '52:54:00:00:00:01', '10.64.0.5'));
+    // Left by an earlier dnsmasq on this folder: its VM is gone, so it is not this instance's.
+    await writeFile(leasePath, line(now + 3600, '52:54:00:00:00:99', '10.64.0.99'));
     const fake = fakeRunner();
     await using dnsmasq = await Dnsmasq.start({
       networks: testNetworks(2),
       stateDir,
       runner: fake.runner,
+    });
+    expect(dnsmasq.leases()).toEqual([]);
+    // dnsmasq hands out a lease on tn0.
+    await writeFile(leasePath, line(now + 3600, '52:54:00:00:00:01', '10.64.0.5'));
+    await waitFor(() => dnsmasq.leaseFor('tn0') !== undefined, {
+      what: 'the lease on tn0',
+      seen: () => JSON.stringify(dnsmasq.leases()),
     });
     const events: [string, Lease][] = [];
     for (const name of ['lease', 'release', 'expire'] as const)
@@ -336,13 +344,18 @@ describe('forgetLeases (fake runner)', () => {
   ].join('\n');
   const leaseFile = () => join(stateDir, 'dnsmasq.leases');
 
+  /** A dnsmasq (fake) that has handed out FILE's leases: written as dnsmasq would, once started. */
   async function started(sendDhcp: Runner['sendDhcp']) {
     const fake = fakeRunner();
-    await writeFile(leaseFile(), FILE);
     const dnsmasq = await Dnsmasq.start({
       networks,
       stateDir,
       runner: { ...fake.runner, sendDhcp },
+    });
+    await writeFile(leaseFile(), FILE);
+    await waitFor(() => dnsmasq.leases().length === 3, {
+      what: 'the leases dnsmasq wrote',
+      seen: () => JSON.stringify(dnsmasq.leases()),
     });
     return { fake, dnsmasq };
   }
@@ -414,8 +427,8 @@ describe('forgetLeases (fake runner)', () => {
     await expect(dnsmasq.forgetLeases('tn9')).rejects.toMatchObject({
       code: 'ERR_UNKNOWN_NETWORK',
     });
+    expect(await readFile(leaseFile(), 'utf8')).toBe(FILE); // the refusal changed nothing
     await dnsmasq.stop();
     await expect(dnsmasq.forgetLeases('tn0')).rejects.toMatchObject({ code: 'ERR_STOPPED' });
-    expect(await readFile(leaseFile(), 'utf8')).toBe(FILE);
   });
 });

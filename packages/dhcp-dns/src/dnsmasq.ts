@@ -1,7 +1,7 @@
 import { randomInt } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { type FSWatcher, watch } from 'node:fs';
-import { readFile, rm, stat } from 'node:fs/promises';
+import { existsSync, type FSWatcher, watch } from 'node:fs';
+import { readFile, rm, rmdir, stat } from 'node:fs/promises';
 import { renderConfig } from './config.js';
 import { RecordType } from './dns-message.js';
 import { DhcpDnsError, DnsmasqFailedError, DnsmasqStartError } from './errors.js';
@@ -115,6 +115,8 @@ export class Dnsmasq extends EventEmitter<DnsmasqEvents> implements AsyncDisposa
   #quickFailures = 0;
   #lastError: DhcpDnsError | undefined;
   #stopping: Promise<void> | undefined;
+  /** Whether start() made the state folder: then stop() removes it (when nothing else is in it). */
+  #madeFolder = false;
   #wake: (() => void) | undefined;
   #queue: Promise<unknown> = Promise.resolve();
   #leases = new Map<string, Lease>();
@@ -136,8 +138,12 @@ export class Dnsmasq extends EventEmitter<DnsmasqEvents> implements AsyncDisposa
     const normalized = normalizeOptions(options);
     const runner = options.runner ?? defaultRunner;
     const dnsmasq = new Dnsmasq(normalized, runner);
+    dnsmasq.#madeFolder = !existsSync(normalized.stateDir);
     prepareStateDir(normalized.stateDir, normalized.leasePath);
     await stopStaleDnsmasq(normalized.stateDir);
+    // A lease file an earlier dnsmasq left here (a crashed pool, an earlier one with this folder)
+    // names VMs that are gone: never read as this instance's leases, it starts empty.
+    await writeFileAtomic(normalized.leasePath, '', { mode: 0o644 });
     await writeFileAtomic(normalized.configPath, dnsmasq.#config);
     try {
       dnsmasq.#leases = currentLeases(await dnsmasq.#readLeaseFile(), new Date());
@@ -292,7 +298,10 @@ export class Dnsmasq extends EventEmitter<DnsmasqEvents> implements AsyncDisposa
     });
   }
 
-  /** SIGTERM, SIGKILL after a deadline; stops following leases. Idempotent. */
+  /**
+   * SIGTERM, SIGKILL after a deadline; stops following leases; removes the files start() wrote
+   * (and the state folder, when start() made it). Idempotent.
+   */
   stop(): Promise<void> {
     this.#stopping ??= (async () => {
       this.#wake?.();
@@ -303,7 +312,12 @@ export class Dnsmasq extends EventEmitter<DnsmasqEvents> implements AsyncDisposa
       const run = this.#run;
       this.#run = undefined;
       if (run) await this.#terminate(run);
-      await rm(this.#options.pidPath, { force: true });
+      // What start() wrote goes with it: pid file, config, lease file, and the folder if start()
+      // made it and nothing else is in it.
+      for (const path of [this.#options.pidPath, this.configPath, this.#options.leasePath]) {
+        await rm(path, { force: true });
+      }
+      if (this.#madeFolder) await rmdir(this.#options.stateDir).catch(() => {});
       this.#state = 'stopped';
     })();
     return this.#stopping;
