@@ -6,6 +6,7 @@
 //   node examples/worker.ts KERNEL INITRD      (as root; it creates TAPs and firewall rules)
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Pool } from 'tapnet';
@@ -44,14 +45,17 @@ async function runJob(job: string, secret: string): Promise<string> {
     const gaveUp = AbortSignal.timeout(240_000);
     gaveUp.addEventListener('abort', () => qemu.kill('SIGKILL'));
     try {
-      return await Promise.race([
+      const output = await Promise.race([
         result.promise,
         exited.then(() => {
           throw new Error(`${job}: the VM stopped without posting a result (console: ${log})`);
         }),
       ]);
-    } finally {
       await exited; // the guest powers off once it has posted
+      await rm(log, { force: true }); // kept only when the job failed
+      return output;
+    } finally {
+      await exited;
     }
   } finally {
     network.release();

@@ -144,6 +144,33 @@ async function resolveBusybox(): Promise<{ path: string; version: string }> {
   return { path, version };
 }
 
+/**
+ * Writes `image.json` into the finished `work` folder and publishes it as `imageDir` with one
+ * rename (a concurrent reader sees all of the image or none), then drops the images of earlier
+ * inputs in `cacheDir`: dead weight, with an hour's grace for a run still booting one.
+ */
+export async function publishImage(options: {
+  work: string;
+  imageDir: string;
+  manifestPath: string;
+  cacheDir: string;
+  image: object;
+}): Promise<void> {
+  const { work, imageDir, manifestPath, cacheDir, image } = options;
+  await writeFile(join(work, 'image.json'), `${JSON.stringify(image, null, 2)}\n`);
+  await rm(imageDir, { recursive: true, force: true });
+  await rename(work, imageDir).catch(async (error: unknown) => {
+    if (!(await exists(manifestPath))) throw error;
+  });
+  for (const name of await readdir(cacheDir)) {
+    const path = join(cacheDir, name);
+    if (!name.startsWith('image-') || path === imageDir) continue;
+    const info = await stat(path).catch(() => undefined);
+    if (info && Date.now() - info.mtimeMs > 3_600_000)
+      await rm(path, { recursive: true, force: true });
+  }
+}
+
 export async function exists(path: string): Promise<boolean> {
   return stat(path).then(
     () => true,
@@ -369,20 +396,7 @@ export async function buildGuest(options: BuildGuestOptions = {}): Promise<Guest
       initrd: join(imageDir, 'initrd.gz'),
       version: `${release}+busybox-${busybox.version.replace(/^\d+:/, '')}+${key}`,
     };
-    await writeFile(join(work, 'image.json'), `${JSON.stringify(image, null, 2)}\n`);
-    await rm(imageDir, { recursive: true, force: true });
-    // A rename publishes the image whole: a concurrent reader sees all of it or none.
-    await rename(work, imageDir).catch(async (error: unknown) => {
-      if (!(await exists(manifestPath))) throw error;
-    });
-    // Images of earlier inputs are dead weight; an hour's grace for a run still booting one.
-    for (const name of await readdir(guestCacheDir)) {
-      const path = join(guestCacheDir, name);
-      if (!name.startsWith('image-') || path === imageDir) continue;
-      const info = await stat(path).catch(() => undefined);
-      if (info && Date.now() - info.mtimeMs > 3_600_000)
-        await rm(path, { recursive: true, force: true });
-    }
+    await publishImage({ work, imageDir, manifestPath, cacheDir: guestCacheDir, image });
     return image;
   } finally {
     await rm(work, { recursive: true, force: true });

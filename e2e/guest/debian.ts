@@ -6,17 +6,7 @@
 //
 // CLI: `node e2e/guest/debian.ts` prints the image's paths (tapnet.sh setup calls exactly that).
 import { createHash } from 'node:crypto';
-import {
-  copyFile,
-  mkdir,
-  mkdtemp,
-  readdir,
-  readFile,
-  rename,
-  rm,
-  stat,
-  writeFile,
-} from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import {
   copyModule,
@@ -28,6 +18,7 @@ import {
   guestModules,
   out,
   packInitramfs,
+  publishImage,
   repoRoot,
   resolveKernelPackage,
 } from './build.ts';
@@ -239,19 +230,7 @@ export async function buildDebianGuest(
       rootfsBytes,
       initrdBytes: (await stat(initrd)).size,
     };
-    await writeFile(join(work, 'image.json'), `${JSON.stringify(image, null, 2)}\n`);
-    await rm(imageDir, { recursive: true, force: true });
-    // A rename publishes the image whole: a concurrent reader sees all of it or none.
-    await rename(work, imageDir).catch(async (error: unknown) => {
-      if (!(await exists(manifestPath))) throw error;
-    });
-    for (const name of await readdir(debianCacheDir)) {
-      const path = join(debianCacheDir, name);
-      if (!name.startsWith('image-') || path === imageDir) continue;
-      const info = await stat(path).catch(() => undefined);
-      if (info && Date.now() - info.mtimeMs > 3_600_000)
-        await rm(path, { recursive: true, force: true });
-    }
+    await publishImage({ work, imageDir, manifestPath, cacheDir: debianCacheDir, image });
     return image;
   } finally {
     await rm(work, { recursive: true, force: true });

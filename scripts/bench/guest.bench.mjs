@@ -26,6 +26,23 @@ import { once } from 'node:events';
 import { writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 
+/**
+ * What a benched guest is served: a one-line scenario to fetch, a result it POSTs. `seen(req)`
+ * is told of every request first (the timing the benchmark is about).
+ */
+function benchScenario(nodeHandler, seen) {
+  return nodeHandler((req, res) => {
+    seen(req);
+    if (req.method === 'POST') {
+      req.resume();
+      req.on('end', () => res.end('ok\n'));
+    } else {
+      res.setHeader('content-type', 'text/x-shellscript');
+      res.end('echo bench\n');
+    }
+  });
+}
+
 /** A DNS query for `name` (A, recursion desired) with the given id. */
 function dnsQuery(id, name) {
   const labels = name.split('.').flatMap((l) => [Buffer.from([l.length]), Buffer.from(l)]);
@@ -304,15 +321,8 @@ async function main() {
       let firstRequest;
       const times = {};
       network.setHandler(
-        nodeHandler((req, res) => {
+        benchScenario(nodeHandler, () => {
           firstRequest ??= performance.now();
-          if (req.method === 'POST') {
-            req.resume();
-            req.on('end', () => res.end('ok\n'));
-          } else {
-            res.setHeader('content-type', 'text/x-shellscript');
-            res.end('echo bench\n');
-          }
         }),
       );
       const t0 = performance.now();
@@ -382,18 +392,11 @@ async function main() {
       let firstRequest;
       let firstByName;
       network.setHandler(
-        nodeHandler((req, res) => {
+        benchScenario(nodeHandler, (req) => {
           const now = performance.now();
           firstRequest ??= now;
           // The scenario is fetched by name: `taskcluster` resolved through resolved's LLMNR.
           if (firstByName === undefined && req.headers.host === 'taskcluster') firstByName = now;
-          if (req.method === 'POST') {
-            req.resume();
-            req.on('end', () => res.end('ok\n'));
-          } else {
-            res.setHeader('content-type', 'text/x-shellscript');
-            res.end('echo bench\n');
-          }
         }),
       );
       const t0 = performance.now();

@@ -1,4 +1,4 @@
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -12,7 +12,7 @@ import {
   waitFor,
 } from '@tapnet/testing';
 import { execa, type ResultPromise } from 'execa';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { FirewallApplyError, InvalidPolicyError } from './errors.js';
 import { createFirewall, type Firewall } from './firewall.js';
 import { buildPolicy, type Policy } from './policy.js';
@@ -296,7 +296,9 @@ describeNetns('packet-level isolation with real traffic', () => {
     });
 
     it('allows DHCP from 0.0.0.0 to broadcast and the gateway’s replies (a real lease from dnsmasq)', async () => {
-      const leases = join(await mkdtemp(join(tmpdir(), 'tn-leases-')), 'leases');
+      const leaseDir = await mkdtemp(join(tmpdir(), 'tn-leases-'));
+      onTestFinished(() => rm(leaseDir, { recursive: true, force: true }));
+      const leases = join(leaseDir, 'leases');
       const dnsmasq = execa(
         'dnsmasq',
         [

@@ -1,7 +1,7 @@
-import { mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { StateError } from './errors.js';
 import { readState } from './state.js';
 
@@ -20,8 +20,14 @@ describe('readState', () => {
     metadataIp: { cidr: '169.254.169.254/32', added: true },
     ipForward: null,
   };
+  const made: string[] = [];
+  afterAll(() => {
+    for (const dir of made) rmSync(dir, { recursive: true, force: true });
+  });
   const write = (record: unknown) => {
-    const path = join(mkdtempSync(join(tmpdir(), 'tap-pool-state-')), 'tn.json');
+    const dir = mkdtempSync(join(tmpdir(), 'tap-pool-state-'));
+    made.push(dir);
+    const path = join(dir, 'tn.json');
     writeFileSync(path, JSON.stringify(record));
     return path;
   };

@@ -1,11 +1,11 @@
 import { existsSync } from 'node:fs';
-import { mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describeNetns, run, snapshotNamespace, waitFor } from '@tapnet/testing';
 import { execa } from 'execa';
 import { request } from 'undici';
-import { beforeAll, expect, it } from 'vitest';
+import { beforeAll, expect, it, onTestFinished } from 'vitest';
 
 const bin = resolve(import.meta.dirname, '../dist/bin.js');
 const tapnet = (args: string[], options: { input?: string } = {}) =>
@@ -67,6 +67,7 @@ describeNetns('the tapnet CLI', () => {
   it('up serves metadata from a file until Ctrl-C, then leaves the namespace clean', async () => {
     const before = await snapshotNamespace();
     const dir = await mkdtemp(join(tmpdir(), 'tapnet-cli-'));
+    onTestFinished(() => rm(dir, { recursive: true, force: true }));
     const file = join(dir, 'metadata.json');
     await writeFile(file, JSON.stringify({ '*': { '/hello': 'world' } }));
     const { child, output: said } = await startUp([
@@ -106,6 +107,7 @@ describeNetns('the tapnet CLI', () => {
   it('run --user gives QEMU a user-mode network with metadata through a socket, and removes it after', async () => {
     const before = await snapshotNamespace();
     const folder = await mkdtemp(join(tmpdir(), 'tapnet run, user '));
+    onTestFinished(() => rm(folder, { recursive: true, force: true }));
     const result = await tapnet(['run', '--user', '--socket-folder', folder, '--', ...pausedQemu], {
       input: 'info network\nquit\n',
     });

@@ -1,13 +1,19 @@
-import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { ConntrackFlusher } from './conntrack.js';
 
 // A stand-in for the conntrack tool that logs its arguments: how many processes a burst of
 // releases costs, without root.
+const made: string[] = [];
+afterAll(() => {
+  for (const dir of made) rmSync(dir, { recursive: true, force: true });
+});
+
 function fakeConntrack(exitCode = 0, stderr = ''): { path: string; calls: () => string[] } {
   const dir = mkdtempSync(join(tmpdir(), 'tapnet-conntrack-'));
+  made.push(dir);
   const log = join(dir, 'calls.log');
   const path = join(dir, 'conntrack');
   writeFileSync(path, `#!/bin/sh\necho "$*" >> '${log}'\necho '${stderr}' >&2\nexit ${exitCode}\n`);
