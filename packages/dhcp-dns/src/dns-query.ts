@@ -46,3 +46,82 @@ export function queryDns(
     });
   });
 }
+
+export interface QueryManyOptions {
+  port?: number;
+  /** How long each window of queries waits for its answers. */
+  timeoutMs?: number;
+  /**
+   * Queries in flight at once. The answers wait in one socket's receive buffer (~200 KiB by
+   * default, several hundred small answers): a window well below that loses none.
+   */
+  window?: number;
+}
+
+/**
+ * Asks every server in `servers` the same question from one UDP socket, a window at a time, and
+ * resolves with the answers by server (a server that did not answer within its window's
+ * `timeoutMs` is missing). One socket and one packet per server, however many servers: asking
+ * 4096 gateways is 4096 datagrams, not 4096 sockets. All servers are of one address family.
+ */
+export async function queryDnsMany(
+  servers: readonly string[],
+  name: string,
+  type: number,
+  options: QueryManyOptions = {},
+): Promise<Map<string, DnsResponse>> {
+  const answers = new Map<string, DnsResponse>();
+  if (servers.length === 0) return answers;
+  const timeoutMs = options.timeoutMs ?? 1000;
+  const window = options.window ?? 128;
+  const port = options.port ?? 53;
+  const socket = createSocket(isIPv6(servers[0]!) ? 'udp6' : 'udp4');
+  /** Per server in the current window: the id its query carries. */
+  const waiting = new Map<string, number>();
+  let windowDone: (() => void) | undefined;
+  socket.on('message', (message, from) => {
+    const id = waiting.get(from.address);
+    if (id === undefined || from.port !== port) return;
+    try {
+      const response = decodeResponse(message);
+      if (response.id !== id) return;
+      waiting.delete(from.address);
+      answers.set(from.address, response);
+      if (waiting.size === 0) windowDone?.();
+    } catch {
+      // malformed: not an answer
+    }
+  });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      socket.once('error', reject);
+      socket.bind(0, () => {
+        socket.off('error', reject);
+        resolve();
+      });
+    });
+    // A send error (no route, say) is that server's missing answer, not a failure of all.
+    socket.on('error', () => {});
+    for (let at = 0; at < servers.length; at += window) {
+      const batch = servers.slice(at, at + window);
+      waiting.clear();
+      for (const server of batch) waiting.set(server, randomInt(0, 0x10000));
+      const done = new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, timeoutMs);
+        windowDone = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      for (const server of batch) {
+        socket.send(encodeQuery(waiting.get(server)!, name, type), port, server, () => {});
+      }
+      await done;
+    }
+  } finally {
+    windowDone = undefined;
+    waiting.clear();
+    socket.close();
+  }
+  return answers;
+}

@@ -3,8 +3,7 @@ import { EventEmitter } from 'node:events';
 import { existsSync, type FSWatcher, watch } from 'node:fs';
 import { readFile, rm, rmdir, stat } from 'node:fs/promises';
 import { renderConfig } from './config.js';
-import { RecordType } from './dns-message.js';
-import { DhcpDnsError, DnsmasqFailedError, DnsmasqStartError } from './errors.js';
+import { DhcpDnsError, DnsmasqFailedError, DnsmasqStartError, listSome } from './errors.js';
 import { leaseEntriesOf, releaseMessage, withoutNetwork } from './forget.js';
 import { currentLeases, diffLeases, type Lease, parseLeaseFile } from './leases.js';
 import {
@@ -15,6 +14,7 @@ import {
   normalizeRecords,
   type SrvRecord,
 } from './options.js';
+import { expectationOf, PROBE_GAP_MS, probeRound } from './readiness.js';
 import {
   type ChildExit,
   type ChildProcess,
@@ -370,7 +370,9 @@ export class Dnsmasq extends EventEmitter<DnsmasqEvents> implements AsyncDisposa
       exit = e;
     });
     const deadline = Date.now() + o.readyTimeoutMs;
-    const pending = new Set(o.networks.map((n) => n.gateway));
+    const gateways = o.networks.map((n) => n.gateway);
+    const pending = new Set(gateways);
+    const expected = expectationOf(o.metadataNames, o.metadataIp);
     const config = this.#config;
     const details = () => ({
       argv: run.argv,
@@ -388,6 +390,7 @@ export class Dnsmasq extends EventEmitter<DnsmasqEvents> implements AsyncDisposa
       if (this.#run === run) this.#run = undefined;
       throw new DnsmasqStartError(message, details());
     };
+    const progress = { answered: false, round: 0 };
     for (;;) {
       if (exit)
         return giveUp(
@@ -399,34 +402,19 @@ export class Dnsmasq extends EventEmitter<DnsmasqEvents> implements AsyncDisposa
       if (pending.size === 0) break;
       if (Date.now() >= deadline) {
         return giveUp(
-          `dnsmasq did not answer DNS on ${[...pending].join(', ')} within ${o.readyTimeoutMs} ms`,
+          `dnsmasq did not answer DNS on ${listSome([...pending])} within ${o.readyTimeoutMs} ms`,
           'SIGKILL',
         );
       }
       await Promise.race([
-        Promise.all(
-          [...pending].map(async (gateway) => {
-            if (await this.#answers(gateway)) pending.delete(gateway);
-          }),
-        ),
+        probeRound(this.#runner, child.pid, pending, progress, expected),
         exited,
       ]);
-      if (pending.size > 0 && !exit) await Promise.race([sleep(20), exited]);
+      if (pending.size > 0 && !exit) await Promise.race([sleep(PROBE_GAP_MS), exited]);
     }
     run.readyAt = Date.now();
     this.#state = 'running';
     child.exited.then((e) => this.#onExit(run, e));
-  }
-
-  async #answers(gateway: string): Promise<boolean> {
-    const [name] = this.#options.metadataNames;
-    try {
-      const response = await this.#runner.queryDns(gateway, name ?? 'localhost', RecordType.A, 250);
-      if (name === undefined) return true;
-      return response.answers.some((a) => a.type === 'A' && a.address === this.#options.metadataIp);
-    } catch {
-      return false;
-    }
   }
 
   #onExit(run: Run, exit: ChildExit): void {

@@ -5,6 +5,8 @@ import {
   DnsmasqStartError,
   describeValue,
   InvalidConfigError,
+  listSome,
+  tail,
 } from './errors.js';
 
 describe('errors', () => {
@@ -55,5 +57,41 @@ describe('errors', () => {
       describeValue([1]),
       describeValue(1.5),
     ]).toEqual(['`"a\\nb"` (string)', '`undefined`', '`null`', '`[1]` (array)', '`1.5` (number)']);
+  });
+});
+
+describe('bounded messages', () => {
+  it('listSome names the first five and counts the rest', () => {
+    const many = Array.from({ length: 4096 }, (_, i) => `10.96.${i >> 4}.${(i & 15) * 16 + 1}`);
+    expect(listSome(many)).toBe(
+      '10.96.0.1, 10.96.0.17, 10.96.0.33, 10.96.0.49, 10.96.0.65 and 4091 more',
+    );
+    expect(listSome(['a', 'b'])).toBe('a, b');
+    expect(listSome([])).toBe('');
+  });
+
+  it('tail keeps the last lines, cut to the last characters', () => {
+    expect(tail('a\nb\nc', 2)).toBe('b\nc');
+    const long = 'x'.repeat(1000);
+    expect(tail(long, 20, 100)).toBe(`…${'x'.repeat(99)}`);
+  });
+
+  it("a DnsmasqStartError of 4096 gateways and dnsmasq's 4096 log lines stays short; details keep all", () => {
+    const stderr = Array.from(
+      { length: 4096 },
+      (_, i) =>
+        `dnsmasq-dhcp[7]: DHCP, IP range 10.96.${i >> 4}.2 -- 10.96.${i >> 4}.14, lease time 20m`,
+    ).join('\n');
+    const gateways = Array.from({ length: 4096 }, (_, i) => `10.96.${i >> 4}.1`);
+    const details = { argv: ['dnsmasq'], stderr, config: 'interface=x\n'.repeat(4096) };
+    const error = new DnsmasqStartError(
+      `dnsmasq did not answer DNS on ${listSome(gateways)} within 10000 ms`,
+      details,
+    );
+    expect(error.message.length).toBeLessThan(600);
+    expect(error.message).toContain('and 4091 more within 10000 ms');
+    expect(error.message).toContain('lease time 20m');
+    expect(error.details).toBe(details);
+    expect(error.cause).toBe(details);
   });
 });

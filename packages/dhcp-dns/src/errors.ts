@@ -57,12 +57,30 @@ export interface DnsmasqRunDetails {
   config?: string | undefined;
 }
 
-/** dnsmasq did not start, or did not answer DNS on every gateway in time. */
+/**
+ * dnsmasq did not start, or did not answer DNS on every gateway in time. The message stays
+ * short at any pool size (the first gateways and a count, dnsmasq's last lines cut to
+ * MESSAGE_TAIL_CHARS); `details` (also `cause`) has the whole argv, output and config.
+ */
 export class DnsmasqStartError extends DhcpDnsError {
+  readonly details: DnsmasqRunDetails;
+
   constructor(message: string, cause: DnsmasqRunDetails) {
     super('ERR_DNSMASQ_START', `${message}\n${tail(cause.stderr)}`.trimEnd(), { cause });
     this.name = 'DnsmasqStartError';
+    this.details = cause;
   }
+}
+
+/** How many items of a list a message names before it says how many more there are. */
+export const MESSAGE_ITEMS = 5;
+/** At most this much of a program's output goes into a message (its end, where the error is). */
+export const MESSAGE_TAIL_CHARS = 400;
+
+/** `a, b, c, d, e and 4091 more`: the first `shown` items and a count, for messages. */
+export function listSome(items: readonly string[], shown = MESSAGE_ITEMS): string {
+  const head = items.slice(0, shown).join(', ');
+  return items.length > shown ? `${head} and ${items.length - shown} more` : head;
 }
 
 /** dnsmasq kept dying quickly; the supervisor gave up restarting it. */
@@ -96,8 +114,10 @@ function safeJson(value: unknown): string {
   }
 }
 
-function tail(text: string, lines = 20): string {
-  return text.split('\n').slice(-lines).join('\n');
+/** The last `lines` lines of `text`, at most `chars` characters of them (`…` where cut). */
+export function tail(text: string, lines = 20, chars = MESSAGE_TAIL_CHARS): string {
+  const end = text.split('\n').slice(-lines).join('\n');
+  return end.length > chars ? `…${end.slice(end.length - chars + 1)}` : end;
 }
 
 /** The LLMNR responder could not bind its sockets or join the group; nothing is left open. */

@@ -1,6 +1,6 @@
 export { buildDnsmasqConfig } from './config.js';
 export { type DnsAnswer, type DnsResponse, RecordType } from './dns-message.js';
-export { queryDns } from './dns-query.js';
+export { type QueryManyOptions, queryDns, queryDnsMany } from './dns-query.js';
 export {
   Dnsmasq,
   type DnsmasqEvents,

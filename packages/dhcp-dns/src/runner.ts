@@ -1,7 +1,8 @@
 import { createSocket } from 'node:dgram';
 import { execa } from 'execa';
 import type { DnsResponse } from './dns-message.js';
-import { queryDns } from './dns-query.js';
+import { queryDns, queryDnsMany } from './dns-query.js';
+import { udpListeners } from './listeners.js';
 
 export interface ChildExit {
   exitCode: number | undefined;
@@ -23,6 +24,22 @@ export interface ChildProcess {
 export interface Runner {
   spawn(file: string, args: readonly string[]): ChildProcess;
   queryDns(server: string, name: string, type: number, timeoutMs: number): Promise<DnsResponse>;
+  /**
+   * Asks every server the same question from one socket; the answers by server (one that did
+   * not answer within `timeoutMs` is missing). Optional: without it each server gets its own
+   * `queryDns`, which is what test runners written before it existed do.
+   */
+  queryDnsMany?(
+    servers: readonly string[],
+    name: string,
+    type: number,
+    timeoutMs: number,
+  ): Promise<Map<string, DnsResponse>>;
+  /**
+   * The IPv4 addresses process `pid` has a UDP socket bound to on `port`. Optional: without it
+   * readiness asks every gateway a DNS question instead.
+   */
+  udpListeners?(pid: number, port: number): Promise<Set<string>>;
   /**
    * Hands DHCP messages to the server of the network whose gateway is `gateway`, as if they
    * came in on that network's device (see `sendDhcpOnDevice`). Optional for test runners
@@ -111,5 +128,9 @@ export const defaultRunner: Runner = {
   queryDns(server, name, type, timeoutMs) {
     return queryDns(server, name, type, { timeoutMs });
   },
+  queryDnsMany(servers, name, type, timeoutMs) {
+    return queryDnsMany(servers, name, type, { timeoutMs });
+  },
+  udpListeners,
   sendDhcp: sendDhcpOnDevice,
 };
