@@ -83,6 +83,37 @@ describe('errors', () => {
     expect(new PlanConflictError(many).message).toMatch(/n4 conflicts with x; and 2 more$/);
   });
 
+  it('keeps messages short at 4096 networks; the whole lists stay on the error', () => {
+    const devices = Array.from({ length: 4096 }, (_, i) => `tn${i}`);
+    const exists = new DeviceExistsError(devices);
+    expect(exists.message).toBe(
+      "Expected no device named like the pool's, got existing `tn0`, `tn1`, `tn2`, `tn3`, `tn4` and 4091 more; nothing was changed",
+    );
+    expect(exists.devices).toBe(devices);
+    const stderr = devices.map((d) => `Cannot find device "${d}"\nCommand failed -:1`).join('\n');
+    const input = devices.map((d) => `link del dev ${d}\n`).join('');
+    const failed = new CommandError('Could not remove the pool', {
+      argv: ['ip', '-force', '-batch', '-'],
+      exitCode: 1,
+      stderr,
+      input,
+    });
+    expect(failed.message.length).toBeLessThan(450);
+    expect(failed.message).toMatch(
+      /^Could not remove the pool: `ip -force -batch -` exited 1: Cannot find device "tn0"\nCommand failed -:1\n/,
+    );
+    expect(failed.message).toMatch(/… \(\d+ more lines in `cause.stderr`\)$/);
+    expect(failed.details).toEqual({
+      argv: ['ip', '-force', '-batch', '-'],
+      exitCode: 1,
+      stderr,
+      input,
+    });
+    expect(failed.cause).toBe(failed.details);
+    const plan = { networks: devices.map((device) => ({ device, subnet: '10.0.0.0/28' })) };
+    expect(describeValue(plan).length).toBeLessThan(140);
+  });
+
   it.each([
     [0, '`0` (number)'],
     ['0', '`"0"` (string)'],

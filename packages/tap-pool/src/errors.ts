@@ -54,15 +54,41 @@ export class PlanConflictError extends TapPoolError {
   }
 }
 
+/** How many items of a list a message names before it counts the rest. */
+export const MESSAGE_ITEMS = 5;
+/** At most this much of a command's output goes into a message; all of it is on `cause`. */
+export const MESSAGE_OUTPUT_CHARS = 300;
+
+/** "`a`, `b`, `c`, `d`, `e` and 4091 more": the first `shown` items and a count. */
+export function listSome(items: readonly string[], shown = MESSAGE_ITEMS): string {
+  const head = items
+    .slice(0, shown)
+    .map((item) => `\`${item}\``)
+    .join(', ');
+  return items.length > shown ? `${head} and ${items.length - shown} more` : head;
+}
+
+/**
+ * The start of a command's output, at most `chars` characters: `ip -batch` reports the first
+ * failing line first, and with `-force` goes on to print one error per failing line after it.
+ */
+export function clip(text: string, chars = MESSAGE_OUTPUT_CHARS): string {
+  const trimmed = text.trim();
+  if (trimmed.length <= chars) return trimmed;
+  const rest = trimmed.slice(chars).split('\n').length;
+  return `${trimmed.slice(0, chars)}… (${rest} more line${rest === 1 ? '' : 's'} in \`cause.stderr\`)`;
+}
+
 /** A device with a planned name exists already; nothing was changed. */
 export class DeviceExistsError extends TapPoolError {
   override readonly code = 'ERR_DEVICE_EXISTS';
   override name = 'DeviceExistsError';
+  /** Every existing device; the message names the first few. */
   readonly devices: readonly string[];
 
   constructor(devices: readonly string[]) {
     super(
-      `Expected no device named like the pool's, got existing ${devices.map((d) => `\`${d}\``).join(', ')}; nothing was changed`,
+      `Expected no device named like the pool's, got existing ${listSome(devices)}; nothing was changed`,
     );
     this.devices = devices;
   }
@@ -77,19 +103,24 @@ export interface CommandFailure {
   input?: string;
 }
 
-/** An OS command failed. */
+/**
+ * An OS command failed. The message has the argv and the start of its output (bounded, see
+ * `clip`); `cause` (also `details`) has all of it and the script it was given.
+ */
 export class CommandError extends TapPoolError {
   override readonly code = 'ERR_COMMAND_FAILED';
   override name = 'CommandError';
   declare readonly cause: CommandFailure;
+  readonly details: CommandFailure;
 
   constructor(message: string, failure: CommandFailure) {
     super(
-      `${message}: \`${failure.argv.join(' ')}\` exited ${failure.exitCode}: ${failure.stderr.trim()}`,
+      `${message}: \`${failure.argv.join(' ')}\` exited ${failure.exitCode}: ${clip(failure.stderr)}`,
       {
         cause: failure,
       },
     );
+    this.details = failure;
   }
 }
 
@@ -105,6 +136,8 @@ export class StateError extends TapPoolError {
   override name = 'StateError';
 }
 
+const DESCRIBE_CHARS = 120;
+
 /** `name (type)` text for messages: "`0` (number)". */
 export function describeValue(value: unknown): string {
   let text: string;
@@ -117,6 +150,8 @@ export function describeValue(value: unknown): string {
       text = Object.prototype.toString.call(value);
     }
   } else text = String(value);
+  // A whole plan or network list would make a message of kilobytes.
+  if (text.length > DESCRIBE_CHARS) text = `${text.slice(0, DESCRIBE_CHARS - 3)}...`;
   const type = value === null ? 'null' : Array.isArray(value) ? 'array' : typeof value;
   return `\`${text}\` (${type})`;
 }
