@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { configureScript, deviceSysctls, removeScript, sysctlPath, tapScript } from './commands.js';
+import {
+  configureScript,
+  deviceSysctls,
+  failedLines,
+  removeScript,
+  sysctlPath,
+  tapScript,
+  unaddressScript,
+} from './commands.js';
 import { planPool } from './plan.js';
 
 describe('ip -batch scripts', () => {
@@ -84,5 +92,19 @@ describe('device sysctls', () => {
   it('maps names to /proc/sys paths', () => {
     expect(sysctlPath('net.ipv4.conf.tn0.rp_filter')).toBe('/proc/sys/net/ipv4/conf/tn0/rp_filter');
     expect(sysctlPath('net.ipv4.ip_forward', '/tmp/fake')).toBe('/tmp/fake/net/ipv4/ip_forward');
+  });
+
+  it('deletes addresses one by one before their devices, and reads which lines failed', () => {
+    expect(
+      unaddressScript([
+        { dev: 'tn0', cidr: '10.0.0.1/28' },
+        { dev: 'tn1', cidr: '10.0.0.17/28' },
+      ]),
+    ).toBe('addr del 10.0.0.1/28 dev tn0\naddr del 10.0.0.17/28 dev tn1\n');
+    expect(unaddressScript([])).toBe('');
+    expect(
+      failedLines('Error: ipv4: Address not found.\nCommand failed -:2\nx\nCommand failed -:7\n'),
+    ).toEqual([2, 7]);
+    expect(failedLines('')).toEqual([]);
   });
 });

@@ -84,3 +84,20 @@ export function removeScript(
   if (metadata) script += `addr del ${metadata} dev lo\n`;
   return script;
 }
+
+/**
+ * `addr del` for each IPv4 address on the devices about to be deleted, run before them. A device
+ * going down with routes still on it makes the kernel walk the whole routing table (fib_flush,
+ * once per device), so deleting n addressed TAPs walked a table of ~3n routes n times: 57 % of
+ * `link del group` at 4096 TAPs, growing with n². An address deleted first takes its own routes
+ * by lookup, and the device then goes with nothing to walk. (Not `addr flush group N`: it
+ * flushes other groups' addresses too.)
+ */
+export function unaddressScript(addresses: readonly { dev: string; cidr: string }[]): string {
+  return addresses.map((a) => `addr del ${a.cidr} dev ${a.dev}\n`).join('');
+}
+
+/** The script line numbers (from 1) `ip -force -batch` reports as failed in its stderr. */
+export function failedLines(stderr: string): number[] {
+  return [...stderr.matchAll(/^Command failed -:(\d+)$/gm)].map((m) => Number(m[1]));
+}

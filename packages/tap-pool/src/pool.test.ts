@@ -164,7 +164,8 @@ describe('createTapPool with a recording runner', () => {
       { argv: 'ip -details -json addr show' },
       {
         argv: 'ip -force -batch -',
-        input: 'link del group 1818996367\naddr del 169.254.169.254/32 dev lo\n',
+        input:
+          'addr del 10.231.0.1/24 dev tn0\naddr del 10.231.1.1/24 dev tn1\nlink del group 1818996367\naddr del 169.254.169.254/32 dev lo\n',
       },
     ]);
     expect(pool.processCount()).toBe(6);
@@ -174,6 +175,27 @@ describe('createTapPool with a recording runner', () => {
     await pool[Symbol.asyncDispose]();
     expect(pool.processCount()).toBe(6);
     expect([...host.links.keys()]).toEqual(['lo']);
+  });
+
+  it('removes the devices when an address is gone already; fails on a device it could not delete', async () => {
+    const host = fakeHost(root, { failOn: /^addr del 10\.231\.0\.1\/24/ });
+    const pool = await createTapPool(planPool({ size: 2, stateDir }), {
+      runner: host.runner,
+      sysctlRoot: root,
+      claimScope: dir,
+    });
+    await pool.remove();
+    expect([...host.links.keys()]).toEqual(['lo']);
+
+    const stuck = fakeHost(root, { failOn: /^link del group/ });
+    const again = await createTapPool(planPool({ size: 1, stateDir }), {
+      runner: stuck.runner,
+      sysctlRoot: root,
+      claimScope: dir,
+    });
+    const error = await again.remove().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(CommandError);
+    expect((error as CommandError).message).toMatch(/^Could not remove the pool: /);
   });
 
   it('leaves ip_forward and a present metadata IP alone', async () => {
@@ -187,7 +209,9 @@ describe('createTapPool with a recording runner', () => {
     });
     expect(host.calls[3]?.input).not.toContain('dev lo');
     await pool.remove();
-    expect(host.calls.at(-1)?.input).toBe('link del group 1818996367\n');
+    expect(host.calls.at(-1)?.input).toBe(
+      'addr del 10.231.0.1/24 dev tn0\nlink del group 1818996367\n',
+    );
     expect(host.links.get('lo')!.addrs).toContain('169.254.169.254/32');
     expect(sysctl('net.ipv4.ip_forward')).toBe('1');
   });
@@ -233,7 +257,8 @@ describe('createTapPool with a recording runner', () => {
     expect((error as CommandError).cause.input).toContain('link set dev tn2 up');
     expect(host.calls.at(-1)).toEqual({
       argv: 'ip -force -batch -',
-      input: 'link del group 1818996367\n',
+      input:
+        'addr del 10.231.0.1/24 dev tn0\naddr del 10.231.1.1/24 dev tn1\nlink del group 1818996367\n',
     });
     expect([...host.links.keys()]).toEqual(['lo']);
     expect(host.links.get('lo')!.addrs).toEqual(['127.0.0.1/8']);
@@ -361,7 +386,7 @@ describe('cleanupPool with a recording runner', () => {
       claimScope: dir,
     });
     expect(host.calls.at(-1)?.input).toBe(
-      'link del dev tn0\nlink del dev tn1\naddr del 169.254.169.254/32 dev lo\n',
+      'addr del 10.231.0.1/24 dev tn0\naddr del 10.231.1.1/24 dev tn1\nlink del dev tn0\nlink del dev tn1\naddr del 169.254.169.254/32 dev lo\n',
     );
     expect(report).toEqual({
       removedDevices: ['tn0', 'tn1'],
@@ -454,7 +479,9 @@ describe('cleanup proves a device is ours by its mark', () => {
         reason: 'does not carry this pool\'s mark (ifalias ""), so not provably ours',
       },
     ]);
-    expect(host.calls.at(-1)?.input).toBe('link del dev tn0\naddr del 169.254.169.254/32 dev lo\n');
+    expect(host.calls.at(-1)?.input).toBe(
+      'addr del 10.231.0.1/24 dev tn0\nlink del dev tn0\naddr del 169.254.169.254/32 dev lo\n',
+    );
     expect([...host.links.keys()]).toEqual(['lo', 'tn1']);
   });
 });

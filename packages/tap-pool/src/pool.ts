@@ -4,13 +4,16 @@ import { claimPrefix, type PrefixClaim } from './claim.js';
 import {
   configureScript,
   deviceSysctls,
+  failedLines,
   IP_FORWARD,
   metadataCidr,
   removeScript,
   sysctlPath,
   tapScript,
+  unaddressScript,
 } from './commands.js';
 import {
+  CommandError,
   DeviceExistsError,
   describeValue,
   InvalidOptionError,
@@ -196,13 +199,23 @@ async function teardown(record: StateRecord, runner: Runner, root: string): Prom
       }
     : { devices: report.removedDevices };
   if (report.removedDevices.length > 0 || metadataPresent) {
-    // -force: carry on past a failure so one odd device does not keep the rest alive.
-    await runChecked(
-      runner,
-      'Could not remove the pool',
-      ['ip', '-force', '-batch', '-'],
-      removeScript(removal, metadataPresent ? metadata : undefined),
-    );
+    const removed = new Set(report.removedDevices);
+    const unaddress = unaddressScript(addresses.filter((a) => removed.has(a.dev)));
+    const argv = ['ip', '-force', '-batch', '-'];
+    const input = unaddress + removeScript(removal, metadataPresent ? metadata : undefined);
+    // -force: carry on past a failure so one odd device does not keep the rest alive. An
+    // address already gone is no failure: its device is deleted all the same.
+    const result = await runner(argv, { input });
+    const addressLines = unaddress.split('\n').length - 1;
+    const failed = failedLines(result.stderr);
+    if (result.exitCode !== 0 && !(failed.length > 0 && failed.every((l) => l <= addressLines))) {
+      throw new CommandError('Could not remove the pool', {
+        argv,
+        exitCode: result.exitCode,
+        stderr: result.stderr,
+        input,
+      });
+    }
   }
   if (record.ipForward && record.ipForward.prior !== record.ipForward.value) {
     const current = readSysctl(root, IP_FORWARD);
