@@ -1,8 +1,8 @@
+import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
 import {
   countingRunner,
   createRunner,
-  defaultRunner,
   EXIT_NOT_STARTED,
   EXIT_TIMED_OUT,
   exitCodeOf,
@@ -22,7 +22,9 @@ describe('exitCodeOf', () => {
   });
 });
 
-describe('defaultRunner (real processes)', () => {
+describe('createRunner(execa) (real processes)', () => {
+  const defaultRunner = createRunner(execa);
+
   it('passes stdin and argv without a shell, and keeps the output as is', async () => {
     const result = await defaultRunner(
       ['sh', '-c', 'cat; echo "$1" >&2; exit 3', 'sh', '$HOME;x'],
@@ -40,7 +42,7 @@ describe('defaultRunner (real processes)', () => {
   });
 
   it('kills a command at the timeout and reports 124', async () => {
-    const result = await createRunner({ timeoutMs: 200 })(['sleep', '30']);
+    const result = await createRunner(execa, { timeoutMs: 200 })(['sleep', '30']);
     expect(result.exitCode).toBe(EXIT_TIMED_OUT);
     expect(result.stderr).toMatch(/timed out/i);
   });

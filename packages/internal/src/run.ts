@@ -1,5 +1,4 @@
 import { constants } from 'node:os';
-import { execa } from 'execa';
 
 /** What a command did. `exitCode` is always a number: see `exitCodeOf`. */
 export interface RunResult {
@@ -41,6 +40,26 @@ interface ExecaOutcome {
 }
 
 /**
+ * The part of execa's `execa` function the runner calls. Each package passes its own import of
+ * execa (`createRunner(execa)`): the kit is bundled into packages and has no runtime dependency
+ * of its own, so execa stays a dependency of the packages that run commands, and a package that
+ * uses only the kit's other parts pulls nothing in.
+ */
+export type Execa = (
+  file: string,
+  args: readonly string[],
+  options: {
+    reject: false;
+    shell: false;
+    input: string;
+    stripFinalNewline: false;
+    timeout: number;
+  },
+) => PromiseLike<
+  ExecaOutcome & { stdout?: unknown; stderr?: unknown; shortMessage?: string | undefined }
+>;
+
+/**
  * One number for every way a command ends: its own exit code; 124 when the timeout killed it;
  * 128 + the signal number when a signal did (as a shell reports it); 127 when it never started.
  */
@@ -54,8 +73,11 @@ export function exitCodeOf(result: ExecaOutcome): number {
   return result.failed ? EXIT_NOT_STARTED : 0;
 }
 
-/** A runner with its own timeout; `defaultRunner` is `createRunner()`. */
-export function createRunner(options: { timeoutMs?: number } = {}): Runner {
+/**
+ * The real runner: execa with an argv array, stdin from `input`, never a shell, never rejecting
+ * on exit codes. A package's default runner is `createRunner(execa)`.
+ */
+export function createRunner(execa: Execa, options: { timeoutMs?: number } = {}): Runner {
   const timeout = options.timeoutMs ?? RUN_TIMEOUT_MS;
   return async (argv, runOptions = {}) => {
     const [file, ...args] = argv;
@@ -77,9 +99,6 @@ export function createRunner(options: { timeoutMs?: number } = {}): Runner {
     };
   };
 }
-
-/** The real runner: execa with an argv array, stdin from `input`, never a shell, never rejecting. */
-export const defaultRunner: Runner = createRunner();
 
 /** A runner that counts the processes it starts (for "how many processes did that take"). */
 export interface CountingRunner {
