@@ -1,9 +1,9 @@
+import { describeValue } from '@tapnet/internal';
 import { describe, expect, it } from 'vitest';
 import {
   DhcpDnsError,
   DnsmasqFailedError,
   DnsmasqStartError,
-  describeValue,
   InvalidConfigError,
   listSome,
   tail,
@@ -56,7 +56,13 @@ describe('errors', () => {
       describeValue(null),
       describeValue([1]),
       describeValue(1.5),
-    ]).toEqual(['`"a\\nb"` (string)', '`undefined`', '`null`', '`[1]` (array)', '`1.5` (number)']);
+    ]).toEqual([
+      '`"a\\nb"` (string)',
+      '`undefined` (undefined)',
+      '`null` (null)',
+      '`[1]` (array)',
+      '`1.5` (number)',
+    ]);
   });
 });
 
