@@ -41,7 +41,12 @@ mkdirSync(resultsDir, { recursive: true });
 
 const vitest = join(root, 'node_modules/vitest/vitest.mjs');
 const allFiles = globSync(
-  ['packages/*/src/**/*.test.ts', 'tooling/*/src/**/*.test.ts', 'e2e/**/*.test.ts'],
+  [
+    'packages/*/src/**/*.test.ts',
+    'tooling/*/src/**/*.test.ts',
+    'e2e/**/*.test.ts',
+    'scripts/**/*.test.ts',
+  ],
   {
     exclude: (f) => f.includes('node_modules'),
   },
