@@ -17,7 +17,7 @@ export function sandboxSkipReason(): string | undefined {
   }
   const host = process.env.TAPNET_HOST_NETNS;
   if (process.env.TAPNET_SANDBOX !== '1' || !host) {
-    return 'not in a sandbox namespace (run through `./tapnet.sh test` or `node scripts/run-tests.mjs`)';
+    return 'not in a sandbox namespace (run through `./tapnet.sh test` or `node scripts/run-tests.ts`)';
   }
   if (readlinkSync('/proc/self/ns/net') === host)
     return 'sandbox shares the root network namespace';
