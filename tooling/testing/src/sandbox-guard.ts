@@ -5,7 +5,7 @@ import { accessSync, constants, readlinkSync } from 'node:fs';
 
 /**
  * Why privileged tests cannot run here, or undefined when they can. They run only as root,
- * with /dev/net/tun, inside the fresh network namespace that `scripts/run-tests.mjs` makes
+ * with /dev/net/tun, inside the fresh network namespace that `scripts/run-tests.ts` makes
  * for each privileged file, never in the namespace the test command started in.
  */
 export function sandboxSkipReason(): string | undefined {
