@@ -14,13 +14,48 @@ export function normalizeNetworks(value: unknown): NormalizedNetwork[] {
   const names = new Set<string>();
   const devices = new Set<string>();
   const result: NormalizedNetwork[] = [];
+  const byAddress = new SubnetList();
   list.forEach((item, i) => {
-    const network = normalizeNetwork(`networks[${i}]`, item, names, devices, result);
+    const network = normalizeNetwork(`networks[${i}]`, item, names, devices, result, byAddress);
     names.add(network.name);
     devices.add(network.device);
     result.push(network);
+    byAddress.insert(network);
   });
   return result;
+}
+
+/**
+ * The subnets seen so far, sorted by first address (they never overlap one another): whether a
+ * new one overlaps any is a binary search, where comparing it with each earlier one made 4096
+ * networks 8 million comparisons (0.2 s per validation, three validations per pool).
+ */
+export class SubnetList {
+  readonly #sorted: { first: number; last: number }[] = [];
+
+  /** Index of the first subnet whose first address is above `address`. */
+  #after(address: number): number {
+    let lo = 0;
+    let hi = this.#sorted.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.#sorted[mid]!.first <= address) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  insert(subnet: { first: number; last: number }): void {
+    this.#sorted.splice(this.#after(subnet.first), 0, { first: subnet.first, last: subnet.last });
+  }
+
+  overlaps(first: number, last: number): boolean {
+    const at = this.#after(last);
+    // The last subnet starting at or below `last` is the only one that can reach into
+    // [first, last] from below; one starting inside it overlaps by its start.
+    const before = this.#sorted[at - 1];
+    return before !== undefined && before.last >= first;
+  }
 }
 
 function normalizeNetwork(
@@ -29,6 +64,7 @@ function normalizeNetwork(
   names: ReadonlySet<string>,
   devices: ReadonlySet<string>,
   earlier: readonly NormalizedNetwork[],
+  byAddress: SubnetList,
 ): NormalizedNetwork {
   const n = plainObject(at, item);
   rejectUnknown(at, n, NETWORK_KEYS);
@@ -60,13 +96,16 @@ function normalizeNetwork(
     fail(`${at}.rangeEnd`, `an address not below rangeStart ${start.text}`, n.rangeEnd);
   if (gateway.value >= start.value && gateway.value <= end.value)
     fail(`${at}.gateway`, `an address outside the range ${start.text}-${end.text}`, n.gateway);
-  for (const other of earlier) {
-    if (first <= other.last && other.first <= last) {
-      fail(
-        `${at}.gateway`,
-        `a subnet that does not overlap ${other.name}'s ${formatIPv4(other.first)}/${other.prefixLength}`,
-        n.gateway,
-      );
+  // The scan finds which one (the earliest, as the message names it) once one is known to overlap.
+  if (byAddress.overlaps(first, last)) {
+    for (const other of earlier) {
+      if (first <= other.last && other.first <= last) {
+        fail(
+          `${at}.gateway`,
+          `a subnet that does not overlap ${other.name}'s ${formatIPv4(other.first)}/${other.prefixLength}`,
+          n.gateway,
+        );
+      }
     }
   }
   return Object.freeze({
