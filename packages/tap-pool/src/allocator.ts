@@ -1,5 +1,6 @@
 import { describeValue } from '@tapnet/internal';
 import { AllNetworksInUseError, InvalidOptionError } from './errors.js';
+import { Fifo } from './fifo.js';
 
 export interface AcquireOptions {
   /** Stops waiting; the promise rejects with the signal's reason. */
@@ -33,10 +34,12 @@ interface Waiter<T> {
  */
 export class NetworkAllocator<T> {
   readonly #items: readonly T[];
-  readonly #free: T[];
+  /** O(1) at both ends (an array's shift is not), so network() costs the same at any size. */
+  readonly #free: Fifo<T>;
   /** The current holding of each held item. */
   readonly #held = new Map<T, Holding<T>>();
-  readonly #waiters: Waiter<T>[] = [];
+  /** In arrival order; a Set, so a waiter that gives up leaves without a scan. */
+  readonly #waiters = new Set<Waiter<T>>();
 
   constructor(items: readonly T[]) {
     if (!Array.isArray(items))
@@ -47,7 +50,7 @@ export class NetworkAllocator<T> {
       throw new InvalidOptionError('Expected `items` to be distinct, got the same item twice');
     }
     this.#items = Object.freeze([...items]);
-    this.#free = [...items];
+    this.#free = new Fifo(items);
   }
 
   /** Every item, held or not. */
@@ -65,7 +68,7 @@ export class NetworkAllocator<T> {
 
   /** How many `acquireAsync` calls are waiting. */
   get waiting(): number {
-    return this.#waiters.length;
+    return this.#waiters.size;
   }
 
   isHeld(item: T): boolean {
@@ -90,8 +93,9 @@ export class NetworkAllocator<T> {
     if (holding === null || typeof holding !== 'object') return false;
     const { item } = holding;
     if (this.#held.get(item) !== holding) return false;
-    const waiter = this.#waiters.shift();
+    const waiter = this.#waiters.values().next().value;
     if (waiter) {
+      this.#waiters.delete(waiter);
       // Straight to the next holder: it never shows as free, so acquire() cannot take it first.
       waiter.resolve(this.#hold(item));
     } else {
@@ -135,8 +139,7 @@ export class NetworkAllocator<T> {
       const settle = () => {
         if (timer) clearTimeout(timer);
         signal?.removeEventListener('abort', onAbort);
-        const at = this.#waiters.indexOf(waiter);
-        if (at >= 0) this.#waiters.splice(at, 1);
+        this.#waiters.delete(waiter);
       };
       const waiter: Waiter<T> = {
         resolve: (holding) => {
@@ -161,7 +164,7 @@ export class NetworkAllocator<T> {
           timeout,
         );
       }
-      this.#waiters.push(waiter);
+      this.#waiters.add(waiter);
     });
   }
 

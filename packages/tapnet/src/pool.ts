@@ -506,9 +506,8 @@ export class Pool extends EventEmitter<PoolEvents> implements AsyncDisposable {
   #forgetThenFree(holding: Holding<NetworkPlan>, mac: string): void {
     const plan = holding.item;
     const { dnsmasq } = this.#parts;
-    const foreign = dnsmasq
-      .leases()
-      .filter((lease) => lease.network === plan.device && lease.mac !== mac).length;
+    // This network's leases only: a release costs the same whatever the other networks hold.
+    const foreign = dnsmasq.leasesOf(plan.device).filter((lease) => lease.mac !== mac).length;
     // dispose() stops dnsmasq anyway.
     if (foreign === 0 || this.#closing.signal.aborted) {
       holding.release();
