@@ -16,8 +16,20 @@ export function benchmarks(quick: boolean): Benchmark[] {
       name: 'pool',
       argv: [process.execPath, 'scripts/bench/pool.bench.ts'],
       env: quick
-        ? { BENCH_SIZES: '1,10', BENCH_REPEATS: '1', BENCH_ACQUIRE_OPS: '5000' }
-        : { BENCH_SIZES: '1,10,100,250', BENCH_REPEATS: '3', BENCH_ACQUIRE_OPS: '50000' },
+        ? {
+            BENCH_SIZES: '1,10',
+            BENCH_REPEATS: '1',
+            BENCH_ACQUIRE_OPS: '5000',
+            BENCH_SCALE_SIZES: '1,10,100',
+            BENCH_SCALE_REPEATS: '1',
+          }
+        : {
+            BENCH_SIZES: '1,10,100,250',
+            BENCH_REPEATS: '3',
+            BENCH_ACQUIRE_OPS: '50000',
+            BENCH_SCALE_SIZES: '1,10,100,1000,4096',
+            BENCH_SCALE_REPEATS: '2',
+          },
     },
     {
       name: 'proxy',

@@ -8,7 +8,8 @@
 // lets Node start its own threads (libuv's pool) outside the counted steps.
 //
 // Env: BENCH_SIZES (default 1,10,100,250), BENCH_REPEATS (3), BENCH_ACQUIRE_OPS (50000),
-// BENCH_ACQUIRE_POOL (100).
+// BENCH_ACQUIRE_POOL (100), BENCH_SCALE_SIZES (1,10,100,1000,4096; '' skips the scale part, see
+// pool-scale.ts), BENCH_SCALE_REPEATS (2).
 import { execFileSync } from 'node:child_process';
 import { buildPolicy, createFirewall } from '../../packages/firewall/dist/index.js';
 import { createTapPool, planPool } from '../../packages/tap-pool/dist/index.js';
@@ -24,12 +25,15 @@ import {
   round,
 } from './lib.ts';
 import { originalSetup, originalTeardown, replay } from './original-replay.ts';
+import { measureScale } from './pool-scale.ts';
 
 assertSandbox();
 const sizes = numberList(process.env.BENCH_SIZES, '1,10,100,250');
 const repeats = Number(process.env.BENCH_REPEATS ?? 3);
 const acquireOps = Number(process.env.BENCH_ACQUIRE_OPS ?? 50_000);
 const acquirePoolSize = Number(process.env.BENCH_ACQUIRE_POOL ?? 100);
+const scaleSizes = numberList(process.env.BENCH_SCALE_SIZES, '1,10,100,1000,4096');
+const scaleRepeats = Number(process.env.BENCH_SCALE_REPEATS ?? 2);
 const UPLINK = 'bup0';
 
 interface Step {
@@ -121,6 +125,7 @@ const results: {
   network: Record<Backend, Record<number, Summary>>;
   pool: Record<Backend, Record<number, Summary>>;
   acquire?: Record<string, unknown>;
+  scale?: Awaited<ReturnType<typeof measureScale>>;
 } = {
   benchmark: 'pool',
   sizes,
@@ -172,6 +177,9 @@ for (const n of sizes) {
   }
   progress(`pool bench: ${n} networks done (loadavg ${loadavg()})`);
 }
+
+// Pool.create / dispose up to 4096 networks: the growth table and memory per network.
+if (scaleSizes.length > 0) results.scale = await measureScale(scaleSizes, scaleRepeats);
 
 // network()/release(): the bookkeeping a VM engine does per VM, on a live pool.
 function latencySummary(lat: ArrayLike<number>, totalMs: number): Record<string, number> {

@@ -80,6 +80,34 @@ export interface PoolResult {
     asyncCycle: LatencySummary;
     baselineCycle?: LatencySummary;
   };
+  /** Pool.create / dispose from 1 to 4096 networks (scripts/bench/pool-scale.ts). */
+  scale?: PoolScaleResult;
+}
+
+/** One size on one backend: medians, each run, and memory. */
+export interface ScaleSummary {
+  createMs: number;
+  disposeMs: number;
+  createMsRuns: number[];
+  disposeMsRuns: number[];
+  /** The benchmark process's RSS with the pool up minus before (KiB). */
+  nodeRssKiB: number;
+  /** dnsmasq's RSS with the pool up (KiB). */
+  dnsmasqRssKiB: number;
+  /** (nodeRssKiB + dnsmasqRssKiB) / networks. */
+  kiBPerNetwork: number;
+}
+
+export interface PoolScaleResult {
+  sizes: number[];
+  repeats: number;
+  subnet: string;
+  prefixLength: number;
+  loadavgStart: string;
+  loadavgEnd?: string;
+  backends: Record<Backend, Record<number, ScaleSummary>>;
+  /** What failed, by backend and size (the error's message, cut to 300 characters). */
+  errors: Record<Backend, Record<number, string>>;
 }
 
 export interface LoadStats {

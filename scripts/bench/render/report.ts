@@ -6,6 +6,7 @@ import { fmt, table } from './format.ts';
 import { renderGuest } from './guest.ts';
 import { renderNoisy } from './noisy.ts';
 import { renderAcquire, renderPool } from './pool.ts';
+import { renderPoolScale } from './pool-scale.ts';
 import { renderProxy, renderProxyMemory, renderProxyNetworks } from './proxy.ts';
 
 export function render(results: BenchResults): string {
@@ -91,6 +92,7 @@ export function render(results: BenchResults): string {
     "The baseline is the original Go package's sequence (one `ip`/`iptables` process per command: a TAP, its address and link, 4 chains with their rules and NAT per network, then the same one by one on teardown) replayed from `scripts/bench/original-replay.ts` in the same sandbox. tapnet does the same work in a constant number of processes (`ip -batch`, one `nft -f` or `iptables-restore`).",
     perBench('pool'),
     renderPool(b.pool),
+    ...[renderPoolScale(b.pool)].filter(Boolean),
     '',
     '## `network()` / `release()`',
     '',
