@@ -54,6 +54,7 @@ import { ConntrackFlusher } from './conntrack.js';
 import { PoolDisposedError, PrefixInUseError } from './errors.js';
 import { Network, type NetworkHost } from './network.js';
 import { type NormalizedPoolOptions, normalizeOptions, type PoolOptions } from './options.js';
+import { blocksOf } from './span.js';
 import { findBinary } from './which.js';
 
 /** Payload of `leases-forgotten`: a released network's leases dropped before it is handed out again. */
@@ -483,8 +484,9 @@ export class Pool extends EventEmitter<PoolEvents> implements AsyncDisposable {
         this.#parts.metadata.clear(plan.device);
         this.#live.delete(plan);
         // In the background: done in milliseconds, long before a next VM on the network has
-        // booted and taken its lease; dispose() waits for it.
-        this.#flusher?.flush(plan.network, plan.netmask);
+        // booted and taken its lease; dispose() waits for it. dispose() flushes the whole
+        // pool's span at once instead (one process per block, not per network).
+        if (!this.#closing.signal.aborted) this.#flusher?.flush(plan.network, plan.netmask);
         this.#forgetThenFree(holding, mac);
       },
       heldByAnother: () => holding.released && this.#allocator.isHeld(plan),
@@ -582,7 +584,17 @@ export class Pool extends EventEmitter<PoolEvents> implements AsyncDisposable {
 
   async #dispose(): Promise<void> {
     this.#closing.abort(new PoolDisposedError());
-    for (const network of [...this.#live.values()]) network.release();
+    const live = [...this.#live.values()];
+    for (const network of live) network.release();
+    if (live.length > 0 && this.#flusher) {
+      const { plan } = this.#parts;
+      const first = plan.networks[0];
+      if (first) {
+        const perNetwork = 2 ** (32 - first.prefixLength);
+        for (const block of blocksOf(ipNumber(first.network), plan.size * perNetwork))
+          this.#flusher.flush(block.network, block.netmask);
+      }
+    }
     await this.#flusher?.idle();
     await Promise.all(this.#forgetting);
     const { metadata, dnsmasq, firewall, taps, plan, claim } = this.#parts;
