@@ -21,9 +21,6 @@ export class DhcpDnsError extends Error {
 
 /** An option failed validation; nothing was written or started. */
 export class InvalidConfigError extends DhcpDnsError {
-  static {
-    family.member(InvalidConfigError, 'InvalidConfigError');
-  }
   readonly field: string;
   readonly value: unknown;
 
@@ -49,9 +46,6 @@ export interface DnsmasqRunDetails {
  * MESSAGE_TAIL_CHARS); `details` (also `cause`) has the whole argv, output and config.
  */
 export class DnsmasqStartError extends DhcpDnsError {
-  static {
-    family.member(DnsmasqStartError, 'DnsmasqStartError');
-  }
   readonly details: DnsmasqRunDetails;
 
   constructor(message: string, cause: DnsmasqRunDetails) {
@@ -73,9 +67,6 @@ export function listSome(items: readonly string[], shown = MESSAGE_ITEMS): strin
 
 /** dnsmasq kept dying quickly; the supervisor gave up restarting it. */
 export class DnsmasqFailedError extends DhcpDnsError {
-  static {
-    family.member(DnsmasqFailedError, 'DnsmasqFailedError');
-  }
   readonly restarts: number;
 
   constructor(message: string, restarts: number, cause: unknown) {
@@ -92,10 +83,10 @@ export function tail(text: string, lines = 20, chars = MESSAGE_TAIL_CHARS): stri
 
 /** The LLMNR responder could not bind its sockets or join the group; nothing is left open. */
 export class LlmnrStartError extends DhcpDnsError {
-  static {
-    family.member(LlmnrStartError, 'LlmnrStartError');
-  }
   constructor(message: string, cause: unknown) {
     super('ERR_LLMNR_START', message, { cause });
   }
 }
+
+// A brand per class, named by its key: written out, as a bundler may rename the classes.
+family.members({ InvalidConfigError, DnsmasqStartError, DnsmasqFailedError, LlmnrStartError });
