@@ -5,12 +5,11 @@
 // stock-looking `DHCP=yes` on en*/eth*. Cached under .cache/guest-debian/, keyed by inputs.
 //
 // CLI: `node e2e/guest/debian.ts` prints the image's paths (tapnet.sh setup calls exactly that).
-import { createHash } from 'node:crypto';
 import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { GuestImage } from './build.ts';
 import { exists, GuestBuildError, out, repoRoot } from './common.ts';
-import { packInitramfs, publishImage } from './image.ts';
+import { locateImage, packInitramfs, publishImage } from './image.ts';
 import {
   copyModule,
   ensureKernelTree,
@@ -179,9 +178,9 @@ export async function buildDebianGuest(
   for (const { source, target } of guestFiles) {
     files.set(target, await readFile(join(filesDir, source), 'utf8'));
   }
-  const hash = createHash('sha256');
-  hash.update(
-    JSON.stringify({
+  const { key, imageDir, manifestPath, cached } = await locateImage<DebianImage>(
+    debianCacheDir,
+    {
       layout: LAYOUT_VERSION,
       kernel: pkg,
       suite: debianSuite,
@@ -190,17 +189,10 @@ export async function buildDebianGuest(
       dpkgExcludes,
       prunePaths,
       modules: debianModules,
-    }),
+    },
+    files,
   );
-  for (const [target, text] of files) hash.update(`\0${target}\0${text}`);
-  const key = hash.digest('hex').slice(0, 16);
-  const imageDir = join(debianCacheDir, `image-${key}`);
-  const manifestPath = join(imageDir, 'image.json');
-  const cached = await readFile(manifestPath, 'utf8').then(
-    (text) => JSON.parse(text) as DebianImage,
-    () => undefined,
-  );
-  if (cached && (await exists(cached.kernel)) && (await exists(cached.initrd))) {
+  if (cached) {
     log(`cached Debian guest ${cached.version}`);
     return cached;
   }
