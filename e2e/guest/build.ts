@@ -13,9 +13,9 @@ import {
   symlink,
   writeFile,
 } from 'node:fs/promises';
-import { dirname, join, relative, resolve } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { execa } from 'execa';
-import { exists, GuestBuildError, guestCacheDir, out } from './common.ts';
+import { buildFromCommandLine, exists, GuestBuildError, guestCacheDir, out } from './common.ts';
 import { locateImage, packInitramfs, publishImage } from './image.ts';
 import {
   copyModule,
@@ -163,18 +163,4 @@ export async function buildGuest(options: BuildGuestOptions = {}): Promise<Guest
   }
 }
 
-async function main(): Promise<void> {
-  const started = performance.now();
-  const image = await buildGuest({ log: (line) => console.error(`[guest] ${line}`) });
-  console.error(`[guest] ready in ${((performance.now() - started) / 1000).toFixed(1)} s`);
-  console.log(`kernel  ${image.kernel}\ninitrd  ${image.initrd}\nversion ${image.version}`);
-}
-
-if (process.argv[1] && resolve(process.argv[1]) === import.meta.filename) {
-  main().catch((error: unknown) => {
-    console.error(
-      `[guest] build failed: ${error instanceof Error ? error.message : String(error)}`,
-    );
-    process.exit(1);
-  });
-}
+buildFromCommandLine(import.meta.filename, 'guest', buildGuest);

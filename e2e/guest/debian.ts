@@ -6,9 +6,9 @@
 //
 // CLI: `node e2e/guest/debian.ts` prints the image's paths (tapnet.sh setup calls exactly that).
 import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import type { GuestImage } from './build.ts';
-import { exists, GuestBuildError, out, repoRoot } from './common.ts';
+import { buildFromCommandLine, exists, GuestBuildError, out, repoRoot } from './common.ts';
 import { locateImage, packInitramfs, publishImage } from './image.ts';
 import {
   copyModule,
@@ -225,20 +225,10 @@ export async function buildDebianGuest(
   }
 }
 
-async function main(): Promise<void> {
-  const started = performance.now();
-  const image = await buildDebianGuest({ log: (line) => console.error(`[guest-debian] ${line}`) });
-  console.error(
-    `[guest-debian] ready in ${((performance.now() - started) / 1000).toFixed(1)} s: rootfs ${(image.rootfsBytes / 2 ** 20).toFixed(0)} MiB, initramfs ${(image.initrdBytes / 2 ** 20).toFixed(0)} MiB`,
-  );
-  console.log(`kernel  ${image.kernel}\ninitrd  ${image.initrd}\nversion ${image.version}`);
-}
-
-if (process.argv[1] && resolve(process.argv[1]) === import.meta.filename) {
-  main().catch((error: unknown) => {
-    console.error(
-      `[guest-debian] build failed: ${error instanceof Error ? error.message : String(error)}`,
-    );
-    process.exit(1);
-  });
-}
+buildFromCommandLine(
+  import.meta.filename,
+  'guest-debian',
+  buildDebianGuest,
+  (image) =>
+    `: rootfs ${(image.rootfsBytes / 2 ** 20).toFixed(0)} MiB, initramfs ${(image.initrdBytes / 2 ** 20).toFixed(0)} MiB`,
+);
