@@ -35,14 +35,21 @@ export const SRV_RECORD = {
   target: 'artifacts.tapnet.test',
   port: 8080,
 };
+/** Whether `ip` is an address of `cidr`; false when either does not parse. */
 export function inSubnet(ip: string, cidr: string): boolean {
   const range = parseCidr(cidr, { bareAddress: true });
   const address = parseIPv4(ip);
   return range !== undefined && address !== undefined && contains(range, address);
 }
+
+/** The address `offset` past the network address of `cidr` (`10.0.1.0/24`, 77 → `10.0.1.77`). */
 export function hostInSubnet(cidr: string, offset: number): string {
-  return formatIPv4((parseCidr(cidr, { bareAddress: true })?.base ?? 0) + offset);
+  const range = parseCidr(cidr, { bareAddress: true });
+  if (!range)
+    throw new TypeError(`Expected a CIDR such as 10.0.1.0/24, got ${JSON.stringify(cidr)}`);
+  return formatIPv4(range.base + offset);
 }
+
 /** The EUI-64 IPv6 link-local address a device with this MAC would have. */
 export function linkLocalOf(mac: string): string {
   const b = mac.split(':').map((x) => Number.parseInt(x, 16));

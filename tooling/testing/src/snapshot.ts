@@ -1,8 +1,12 @@
 // A snapshot of the network namespace this process is in, for "nothing was left behind"
 // checks: the privileged tests compare one taken before and after a pool's life inside their
 // sandbox (snapshotNamespace), and the test command (scripts/run-tests.ts) one taken before and
-// after the whole run in the root namespace (snapshotHost: the same, plus the named namespaces). Self-contained (node: modules only), so the test command can import it
-// from the source as Node runs it, before anything is built.
+// after the whole run in the root namespace (snapshotHost: the same, plus the named namespaces).
+// The test command imports this file from the source as Node runs it (type stripping, before
+// anything is built), so it imports node: modules only: not the kit (its index's `.js`
+// specifiers do not resolve under type stripping, and a `.ts` path import fails the type check
+// of every package that reaches this file through @tapnet/testing). Its one command helper only
+// needs stdout or a line saying the command failed, which execFile gives.
 import { execFile } from 'node:child_process';
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
