@@ -1,4 +1,4 @@
-import { parseIptablesSave } from './iptables.js';
+import { parseIptablesSave } from './iptables-save.js';
 
 export interface Conflict {
   /** Where: `nft inet filter input`, `iptables filter INPUT`. */

@@ -1,3 +1,4 @@
+export { cleanupFirewall } from './cleanup.js';
 export type { Conflict } from './conflicts.js';
 export type { Backend } from './detect.js';
 export { detectBackend, detectUplink } from './detect.js';
@@ -10,7 +11,7 @@ export {
   InvalidPolicyError,
 } from './errors.js';
 export type { Firewall, FirewallOptions, FirewallStatus } from './firewall.js';
-export { cleanupFirewall, createFirewall } from './firewall.js';
+export { createFirewall } from './firewall.js';
 export type { IptablesRuleset } from './iptables.js';
 export { compileIptables, compileIptablesRemoval, iptablesChainPrefix } from './iptables.js';
 export type { LineHandlers, LineProcess, Spawner } from './monitor.js';
