@@ -78,6 +78,25 @@ export class FirewallCommandError extends FirewallError {
   }
 }
 
+/**
+ * A command's output could not be read (not the format it has), so whatever it was asked
+ * (are our rules there? what would conflict?) could not be told. `.output` holds all of it.
+ */
+export class FirewallOutputError extends FirewallError {
+  static override readonly code = 'ERR_FIREWALL_OUTPUT';
+  override readonly code = 'ERR_FIREWALL_OUTPUT';
+  override readonly name = 'FirewallOutputError';
+  /** What printed it, e.g. `iptables-save`. */
+  readonly source: string;
+  readonly output: string;
+
+  constructor(source: string, expected: string, got: string, output: string) {
+    super(`Expected ${expected} from \`${source}\`, got ${describeValue(got)}; could not tell`);
+    this.source = source;
+    this.output = output;
+  }
+}
+
 /** Describes a value for "got `x` (type)" in messages. */
 export function describeValue(value: unknown): string {
   let text: string;

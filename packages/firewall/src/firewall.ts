@@ -128,11 +128,13 @@ export function createFirewall(options?: FirewallOptions): Firewall {
     if (kind === 'nft') {
       const json = await runChecked(run, ['nft', '-j', 'list', 'ruleset']);
       const table = nftTableName(policy.prefix);
+      // First: unreadable output throws FirewallOutputError rather than reading as "absent".
       const conflicts = nftConflicts(json, table, { forward, ipv6: policy.ipv6 });
       const { present, intact } = nftIntact(json, nftShape(policy));
       return { backend: kind, present, intact, uplink: policy.uplink, forwarding, conflicts };
     }
     const state = await readIptables(run);
+    // First: unreadable output throws FirewallOutputError rather than reading as "absent".
     const conflicts = [
       ...iptablesConflicts(state.ipv4, 'iptables', { forward }),
       ...(policy.ipv6 ? iptablesConflicts(state.ipv6, 'ip6tables', { forward: false }) : []),

@@ -7,6 +7,7 @@ export {
   FirewallApplyError,
   FirewallCommandError,
   FirewallError,
+  FirewallOutputError,
   FirewallWatchError,
   InvalidPolicyError,
 } from './errors.js';

@@ -1,5 +1,6 @@
 // Reading `iptables-save` output: our chains and the jumps into them, what to delete to
 // remove them, and what differs from the expected shape (the drift check). Pure.
+import { FirewallOutputError } from './errors.js';
 import { iptablesChainPrefix } from './iptables-rules.js';
 
 /** Our chains per table with their rule counts, and the builtin chains that jump to them. */
@@ -16,28 +17,39 @@ export interface SavedState {
   readonly tables: ReadonlyMap<string, ReadonlyMap<string, { policy: string; rules: string[] }>>;
 }
 
-/** Parses `iptables-save` output. Pure. */
-export function parseIptablesSave(text: string): SavedState {
+/**
+ * Parses `iptables-save` output. Pure. A line that is none of `*table`, `:CHAIN`, `-A`, `COMMIT`
+ * or a comment (or a rule outside a table) throws FirewallOutputError: reading such output as
+ * "no chains" would report our rules absent and the host's rules harmless without knowing.
+ */
+export function parseIptablesSave(text: string, source = 'iptables-save'): SavedState {
   const tables = new Map<string, Map<string, { policy: string; rules: string[] }>>();
   let current: Map<string, { policy: string; rules: string[] }> | undefined;
+  const unreadable = (line: string): never => {
+    throw new FirewallOutputError(source, 'lines of *table, :CHAIN, -A, COMMIT or #', line, text);
+  };
   for (const line of text.split('\n')) {
     if (line.startsWith('*')) {
       current = new Map();
       tables.set(line.slice(1).trim(), current);
-    } else if (line.startsWith(':') && current) {
+    } else if (line.startsWith(':')) {
+      if (!current) unreadable(line);
       const [name = '', policy = '-'] = line.slice(1).split(' ');
-      current.set(name, { policy, rules: [] });
-    } else if (line.startsWith('-A ') && current) {
+      current!.set(name, { policy, rules: [] });
+    } else if (line.startsWith('-A ')) {
+      if (!current) unreadable(line);
       const rest = line.slice(3);
       const space = rest.indexOf(' ');
       const chain = space < 0 ? rest : rest.slice(0, space);
       const spec = space < 0 ? '' : rest.slice(space + 1);
-      let entry = current.get(chain);
+      let entry = current!.get(chain);
       if (!entry) {
         entry = { policy: '-', rules: [] };
-        current.set(chain, entry);
+        current!.set(chain, entry);
       }
       entry.rules.push(spec);
+    } else if (!(line.trim() === '' || line.startsWith('#') || line.trim() === 'COMMIT')) {
+      unreadable(line);
     }
   }
   return { tables };
