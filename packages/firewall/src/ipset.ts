@@ -40,7 +40,9 @@ export function ipsetSets(policy: Policy): IpsetSet[] {
   const lengths = new Map<number, string[]>();
   for (const { device, subnet } of policy.networks) {
     const length = Number(subnet.split('/')[1]);
-    lengths.set(length, [...(lengths.get(length) ?? []), `${subnet},${device}`]);
+    const group = lengths.get(length);
+    if (group) group.push(`${subnet},${device}`);
+    else lengths.set(length, [`${subnet},${device}`]);
   }
   const iface = 'hash:net,iface' as const;
   return [

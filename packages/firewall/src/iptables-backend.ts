@@ -2,7 +2,13 @@
 // one `iptables-restore` and one `ip6tables-restore` (our chains), in a constant number of
 // processes whatever the number of networks.
 import { FirewallCommandError } from './errors.js';
-import { compileIpsetRemoval, ipsetDifferences, ipsetPrefix, staleIpsets } from './ipset.js';
+import {
+  compileIpsetRemoval,
+  ipsetDifferences,
+  ipsetPrefix,
+  ipsetShape,
+  staleIpsets,
+} from './ipset.js';
 import {
   compileIptables,
   compileIptablesRemoval,
@@ -35,7 +41,7 @@ export async function applyIptables(run: Runner, policy: Policy): Promise<void> 
   await runChecked(run, IPT.ipv4.restore, ruleset.ipv4);
   await runChecked(run, IPT.ipv6.restore, ruleset.ipv6);
   // Sets of an earlier apply that no rule refers to any more (a prefix length gone).
-  const wanted = new Set(Object.keys(iptablesShape(policy).sets));
+  const wanted = new Set(Object.keys(ipsetShape(policy)));
   const stale = staleIpsets(policy.prefix, listed, wanted).filter(
     (name) => !wanted.has(name.replace(/-n$/, '')),
   );

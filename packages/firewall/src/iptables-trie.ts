@@ -39,7 +39,9 @@ export function deviceTrie(options: {
         continue;
       }
       const key = name[prefix.length]!;
-      groups.set(key, [...(groups.get(key) ?? []), name]);
+      const group = groups.get(key);
+      if (group) group.push(name);
+      else groups.set(key, [name]);
     }
     for (const [key, group] of groups) {
       if (group.length === 1) {
