@@ -137,6 +137,21 @@ describe('nft rule count does not grow with the number of networks', () => {
     expect(many.sets.nets).toBe(250);
     expect(one.sets.nets).toBe(1);
   });
+
+  it('matches every per-network field by set lookup at 4096 networks: no rule names a device or subnet', () => {
+    const networks = Array.from({ length: 4096 }, (_, i) => ({
+      device: `tn${i}`,
+      subnet: `10.200.${i >> 4}.${(i & 15) << 4}/28`,
+      gateway: `10.200.${i >> 4}.${((i & 15) << 4) + 1}`,
+    }));
+    const policy = buildPolicy({ prefix: 'tn', uplink: 'eth0', networks });
+    const shape = nftShape(policy);
+    expect(shape.chains).toEqual(nftShape(buildPolicy(poolOptions(1, { uplink: 'eth0' }))).chains);
+    expect(shape.sets.nets).toBe(4096);
+    const text = compileNft(policy);
+    const rules = text.slice(text.indexOf('\tchain ')).split('\n');
+    expect(rules.filter((l) => /"tn\d+"|10\.200\./.test(l))).toEqual([]);
+  });
 });
 
 describe('iptables re-apply and removal', () => {
