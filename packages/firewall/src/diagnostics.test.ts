@@ -60,7 +60,7 @@ describe('unreadable nft output', () => {
 describe('unreadable iptables-save output', () => {
   it('throws FirewallOutputError naming the first line it could not read', () => {
     expect(() => parseIptablesSave('*filter\n:INPUT ACCEPT [0:0]\nsegmentation fault\n')).toThrow(
-      'Expected lines of *table, :CHAIN, -A, COMMIT or # from `iptables-save`, got `segmentation fault` (string); could not tell',
+      'Expected lines of *table, :CHAIN, -A, COMMIT or # from `iptables-save`, got `"segmentation fault"` (string); could not tell',
     );
     // A rule outside any table is not iptables-save output either.
     expect(() => parseIptablesSave('-A INPUT -j DROP\n')).toThrow(FirewallOutputError);

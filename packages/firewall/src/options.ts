@@ -1,5 +1,6 @@
 // createFirewall's and watch()'s options: validated once, defaults in one place. Pure.
-import { describeValue, InvalidPolicyError } from './errors.js';
+import { describeValue } from '@tapnet/internal';
+import { InvalidPolicyError } from './errors.js';
 import { defaultSpawner, type Spawner } from './monitor.js';
 import { PREFIX_PATTERN } from './policy.js';
 import { defaultRunner, type Runner } from './runner.js';
