@@ -7,7 +7,10 @@
 //   node packages/firewall/bench/scale.ts [--sizes 1,10,100,1000,4096] [--backends nft,iptables]
 //                                         [--requests 400]
 //
-// Re-executes itself in fresh network, PID and mount namespaces (never the host's rules).
+// (or BENCH_FW_SIZES / BENCH_FW_BACKENDS / BENCH_FW_REQUESTS in the environment, as the
+// `pnpm bench` harness passes sizes). Inside the harness's sandbox (TAPNET_SANDBOX=1) it runs
+// as it is; otherwise it re-executes itself in fresh network, PID and mount namespaces (never
+// the host's rules).
 import { execFile, execFileSync, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
@@ -16,13 +19,14 @@ import { buildPolicy, createFirewall, type Policy } from '../dist/index.js';
 
 const { values } = parseArgs({
   options: {
-    sizes: { type: 'string', default: '1,10,100,1000,4096' },
-    backends: { type: 'string', default: 'nft,iptables' },
-    requests: { type: 'string', default: '400' },
+    sizes: { type: 'string', default: process.env.BENCH_FW_SIZES ?? '1,10,100,1000,4096' },
+    backends: { type: 'string', default: process.env.BENCH_FW_BACKENDS ?? 'nft,iptables' },
+    requests: { type: 'string', default: process.env.BENCH_FW_REQUESTS ?? '400' },
   },
 });
 
-if (process.env.TAPNET_FW_BENCH_INNER !== '1') {
+const harness = process.env.TAPNET_SANDBOX === '1';
+if (!harness && process.env.TAPNET_FW_BENCH_INNER !== '1') {
   const result = spawnSync(
     'unshare',
     [
@@ -44,11 +48,14 @@ if (process.env.TAPNET_FW_BENCH_INNER !== '1') {
 }
 
 const sh = (...argv: string[]) => execFileSync(argv[0]!, argv.slice(1), { stdio: 'pipe' });
-// A namespace of our own: its own /sys, up loopback, and /run/netns kept in this mount namespace.
-sh('mount', '-t', 'sysfs', 'sysfs', '/sys');
-sh('mkdir', '-p', '/run/netns');
-sh('mount', '-t', 'tmpfs', 'tapnet-bench', '/run/netns');
-sh('ip', 'link', 'set', 'lo', 'up');
+// A namespace of our own: its own /sys, up loopback, and /run/netns kept in this mount
+// namespace (the harness's sandbox has done the same).
+if (!harness) {
+  sh('mount', '-t', 'sysfs', 'sysfs', '/sys');
+  sh('mkdir', '-p', '/run/netns');
+  sh('mount', '-t', 'tmpfs', 'tapnet-bench', '/run/netns');
+  sh('ip', 'link', 'set', 'lo', 'up');
+}
 
 const progress = (message: string) =>
   process.stderr.write(`[${new Date().toISOString().slice(11, 19)}] ${message}\n`);
