@@ -1,9 +1,23 @@
-import { type HostRecord, isDnsName, type SrvRecord } from '@tapnet/dhcp-dns';
-import type { MetadataServerOptions } from '@tapnet/metadata-proxy';
+import {
+  defaults as dnsDefaults,
+  type HostRecord,
+  isDnsName,
+  type RestartOptions,
+  type SrvRecord,
+} from '@tapnet/dhcp-dns';
+import { type AllowEntry, type Backend, isDeviceName } from '@tapnet/firewall';
+import { type MetadataServerOptions, DEFAULTS as metadataDefaults } from '@tapnet/metadata-proxy';
+import { MAX_SIZE, DEFAULTS as tapDefaults } from '@tapnet/tap-pool';
 import { describeValue, InvalidOptionError } from './errors.js';
 import { type Limits, type NormalizedLimits, normalizeLimits } from './limits.js';
 
-export type FirewallBackendOption = 'auto' | 'nft' | 'iptables';
+export type FirewallBackendOption = 'auto' | Backend;
+
+const BACKENDS: readonly FirewallBackendOption[] = ['auto', 'nft', 'iptables'];
+
+function isBackendOption(value: unknown): value is FirewallBackendOption {
+  return (BACKENDS as readonly unknown[]).includes(value);
+}
 
 export interface PoolOptions {
   /** How many networks (VMs at once). */
@@ -37,7 +51,7 @@ export interface PoolOptions {
    */
   dnsDomain?: string | null;
   /** Extra forward destinations guests may reach (like the original's VPN routes). */
-  allow?: readonly { cidr: string; via?: string }[];
+  allow?: readonly AllowEntry[];
   /** Give guests IPv6 on their TAPs (default false: IPv6 off and dropped). */
   ipv6?: boolean;
   /** Per-VM limits: `connections` (conntrack entries per VM, default 8192). */
@@ -64,12 +78,7 @@ export interface PoolOptions {
    * within 10 s of a restart (like systemd's start limit), then `status().dnsmasq.state` is
    * `failed` and an `error` is emitted.
    */
-  dnsmasqRestart?: {
-    maxQuickFailures?: number;
-    initialDelayMs?: number;
-    maxDelayMs?: number;
-    quickFailureWindowMs?: number;
-  };
+  dnsmasqRestart?: RestartOptions;
 }
 
 export interface NormalizedPoolOptions {
@@ -87,7 +96,7 @@ export interface NormalizedPoolOptions {
   upstreamDns: readonly string[] | 'host';
   leaseTime: string | number;
   dnsDomain: string | null | undefined;
-  allow: readonly { cidr: string; via?: string }[];
+  allow: readonly AllowEntry[];
   ipv6: boolean;
   limits: NormalizedLimits;
   llmnr: boolean;
@@ -95,7 +104,7 @@ export interface NormalizedPoolOptions {
   owner: { uid?: number; gid?: number } | undefined;
   metadataHardening: MetadataServerOptions['hardening'] | undefined;
   cleanupStale: boolean;
-  dnsmasqRestart: PoolOptions['dnsmasqRestart'];
+  dnsmasqRestart: RestartOptions | undefined;
 }
 
 const known = new Set([
@@ -162,31 +171,28 @@ export function normalizeOptions(input: PoolOptions): NormalizedPoolOptions {
     throw new InvalidOptionError(key, `Unknown option \`${key}\`${hint}`);
   }
   const size = o.size;
-  if (typeof size !== 'number' || !Number.isInteger(size) || size < 1 || size > 4096) {
+  if (typeof size !== 'number' || !Number.isInteger(size) || size < 1 || size > MAX_SIZE) {
     throw new InvalidOptionError(
       'size',
-      `Expected \`size\` to be an integer from 1 to 4096, got ${describeValue(size)}`,
+      `Expected \`size\` to be an integer from 1 to ${MAX_SIZE}, got ${describeValue(size)}`,
     );
   }
   const firewall = o.firewall ?? 'auto';
-  if (firewall !== 'auto' && firewall !== 'nft' && firewall !== 'iptables') {
+  if (!isBackendOption(firewall)) {
     throw new InvalidOptionError(
       'firewall',
-      `Expected \`firewall\` to be one of 'auto', 'nft', 'iptables', got ${describeValue(firewall)}`,
+      `Expected \`firewall\` to be one of ${BACKENDS.map((b) => `'${b}'`).join(', ')}, got ${describeValue(firewall)}`,
     );
   }
+  // The firewall's rule for interface names, the one that matters: its rules name the uplink.
   const uplink = o.uplink;
-  if (
-    uplink !== undefined &&
-    uplink !== null &&
-    (typeof uplink !== 'string' || !/^[^\s/:]{1,15}$/.test(uplink))
-  ) {
+  if (uplink !== undefined && uplink !== null && !isDeviceName(uplink)) {
     throw new InvalidOptionError(
       'uplink',
-      `Expected \`uplink\` to be an interface name (1 to 15 bytes, no whitespace, '/' or ':') or null, got ${describeValue(uplink)}`,
+      `Expected \`uplink\` to be an interface name (1 to 15 bytes of A-Z a-z 0-9 _ . -) or null, got ${describeValue(uplink)}`,
     );
   }
-  const metadataPort = o.metadataPort ?? 80;
+  const metadataPort = o.metadataPort ?? metadataDefaults.port;
   if (
     typeof metadataPort !== 'number' ||
     !Number.isInteger(metadataPort) ||
@@ -206,7 +212,7 @@ export function normalizeOptions(input: PoolOptions): NormalizedPoolOptions {
       );
     }
   }
-  const upstreamDns = o.upstreamDns ?? 'host';
+  const upstreamDns = o.upstreamDns ?? dnsDefaults.upstream;
   if (upstreamDns !== 'host' && !Array.isArray(upstreamDns)) {
     throw new InvalidOptionError(
       'upstreamDns',
@@ -229,7 +235,7 @@ export function normalizeOptions(input: PoolOptions): NormalizedPoolOptions {
   }
   // Every package must be able to name its resources after the prefix: devices (15 bytes with
   // the index), nft tables and iptables chains (the firewall's 12 characters).
-  const prefix = o.prefix ?? 'tn';
+  const prefix = o.prefix ?? tapDefaults.prefix;
   if (typeof prefix !== 'string' || !/^[a-z][a-z0-9]{0,11}$/.test(prefix)) {
     throw new InvalidOptionError(
       'prefix',
@@ -250,7 +256,7 @@ export function normalizeOptions(input: PoolOptions): NormalizedPoolOptions {
       `Expected \`dnsDomain\` to be a DNS name (RFC 1123 labels: letters, digits, inner hyphens; no trailing dot) or null, got ${describeValue(dnsDomain)}`,
     );
   }
-  const stateDir = o.stateDir ?? '/run/tapnet';
+  const stateDir = o.stateDir ?? tapDefaults.stateDir;
   if (typeof stateDir !== 'string' || !stateDir.startsWith('/')) {
     throw new InvalidOptionError(
       'stateDir',
@@ -264,16 +270,16 @@ export function normalizeOptions(input: PoolOptions): NormalizedPoolOptions {
     prefixLength: o.prefixLength as number | undefined,
     firewall,
     uplink: uplink as string | null | undefined,
-    metadataIp: (o.metadataIp as string | undefined) ?? '169.254.169.254',
+    metadataIp: (o.metadataIp as string | undefined) ?? tapDefaults.metadataIp,
     metadataPort,
-    metadataNames: (o.metadataNames as readonly string[] | undefined) ?? ['taskcluster'],
+    metadataNames: (o.metadataNames as readonly string[] | undefined) ?? dnsDefaults.metadataNames,
     hostRecords: (o.hostRecords as readonly HostRecord[] | undefined) ?? [],
     srvRecords: (o.srvRecords as readonly SrvRecord[] | undefined) ?? [],
     upstreamDns: upstreamDns as readonly string[] | 'host',
-    leaseTime: (o.leaseTime as string | number | undefined) ?? '20m',
+    leaseTime: (o.leaseTime as string | number | undefined) ?? dnsDefaults.leaseTime,
     // undefined: @tapnet/dhcp-dns's default (`tapnet.internal`).
     dnsDomain: dnsDomain as string | null | undefined,
-    allow: (o.allow as readonly { cidr: string; via?: string }[] | undefined) ?? [],
+    allow: (o.allow as readonly AllowEntry[] | undefined) ?? [],
     ipv6,
     limits: normalizeLimits(o.limits),
     llmnr,
@@ -281,6 +287,6 @@ export function normalizeOptions(input: PoolOptions): NormalizedPoolOptions {
     owner: o.owner as { uid?: number; gid?: number } | undefined,
     metadataHardening: o.metadataHardening as MetadataServerOptions['hardening'] | undefined,
     cleanupStale,
-    dnsmasqRestart: o.dnsmasqRestart as PoolOptions['dnsmasqRestart'],
+    dnsmasqRestart: o.dnsmasqRestart as RestartOptions | undefined,
   };
 }
