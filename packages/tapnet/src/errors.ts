@@ -57,6 +57,34 @@ export class PrefixInUseError extends TapnetError {
   }
 }
 
+/** `uplink` names no network device in this network namespace: rules for it would match nothing. */
+export class UplinkNotFoundError extends TapnetError {
+  readonly uplink: string;
+  constructor(uplink: string) {
+    super(
+      'ERR_UPLINK_NOT_FOUND',
+      `Expected \`uplink\` to name a network device here, got \`${uplink}\` (no such device); \`null\` for no uplink`,
+    );
+    this.uplink = uplink;
+  }
+}
+
+/**
+ * A network's metadata handler (or the upstream it forwards to) failed; emitted as the pool's
+ * `error` event, never thrown. `network` names the network, `cause` is the failure.
+ */
+export class MetadataHandlerError extends TapnetError {
+  readonly network: string;
+  constructor(network: string, cause: unknown) {
+    super(
+      'ERR_METADATA_HANDLER',
+      `The metadata handler of network ${network} failed: ${cause instanceof Error ? cause.message : String(cause)}`,
+      { cause },
+    );
+    this.network = network;
+  }
+}
+
 export class PoolDisposedError extends TapnetError {
   constructor() {
     super('ERR_POOL_DISPOSED', 'The pool has been disposed');
