@@ -22,9 +22,9 @@ import {
 import { cleanupLeftovers, recordedPid } from './cleanup.js';
 import { PrefixInUseError } from './errors.js';
 import { type NormalizedPoolOptions, normalizeOptions, type PoolOptions } from './options.js';
+import { findTool } from './tools.js';
 import { type PoolParts, planParts } from './translate.js';
 import { assertUplinkPresent } from './uplink.js';
-import { findBinary } from './which.js';
 
 /** A running pool's pieces, made by `startPool` and owned by the Pool from then on. */
 export interface Parts {
@@ -108,7 +108,7 @@ export async function startPool(
   if (o.cleanupStale && owner !== undefined) await cleanupLeftovers(plan.prefix, o.stateDir, claim);
   checkConflicts(plan, await readHostSnapshot());
 
-  const conntrack = await findBinary('conntrack');
+  const conntrack = findTool('conntrack');
   const undo: (() => Promise<void>)[] = [];
   try {
     // The firewall first: its rules match interface names, so they are in force before a TAP

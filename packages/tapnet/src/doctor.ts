@@ -3,7 +3,7 @@ import { detectUplink } from '@tapnet/firewall';
 import { checkConflicts, planPool, readHostSnapshot } from '@tapnet/tap-pool';
 import { findBridge, realLookup } from '@tapnet/user-network';
 import { uplinkExists } from './cli/uplink.js';
-import { findBinary } from './which.js';
+import { findTool } from './tools.js';
 
 export interface Check {
   name: string;
@@ -80,7 +80,7 @@ export async function runDoctor(
   }
   let firewallFound = false;
   for (const b of binaries) {
-    const paths = await Promise.all(b.names.map((n) => findBinary(n)));
+    const paths = b.names.map((n) => findTool(n));
     const found = b.all
       ? paths.every(Boolean)
         ? paths.join(', ')

@@ -1,4 +1,10 @@
+import { expectedMessage } from '@tapnet/internal';
 import { InvalidOptionError } from './errors.js';
+
+/** Throws the facade's InvalidOptionError: "Expected `field` to be …, got `value` (type)". */
+export function fail(field: string, expected: string, value: unknown): never {
+  throw new InvalidOptionError(field, expectedMessage(field, expected, value));
+}
 
 /**
  * The codes the packages give an option they refuse: tap-pool, metadata-proxy, user-network and

@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type { Lease } from '@tapnet/dhcp-dns';
+import { sizeOf } from '@tapnet/internal';
 import type { MetadataErrorEvent, MetadataRequestEvent } from '@tapnet/metadata-proxy';
 import { macFromSeed } from '@tapnet/qemu-args';
 import { type Holding, NetworkAllocator, type NetworkPlan, type PoolPlan } from '@tapnet/tap-pool';
@@ -13,10 +14,6 @@ import type { PoolOptions } from './options.js';
 export type { LeftoverReport } from './cleanup.js';
 export { cleanupLeftovers } from './cleanup.js';
 export type { LeasesForgottenEvent, PoolEvents, PoolStatus } from './events.js';
-
-function ipNumber(ip: string): number {
-  return ip.split('.').reduce((n, octet) => n * 256 + Number(octet), 0);
-}
 
 /**
  * A fixed set of isolated networks, one per VM: TAP devices, firewall, one dnsmasq and one
@@ -192,7 +189,8 @@ export class Pool extends EventEmitter<PoolEvents> implements AsyncDisposable {
     // The DHCPRELEASEs cost other networks nothing; the fallback (a restart of dnsmasq, a DNS
     // pause for every network) only when what is left could refuse the next VM: leases over
     // half the range.
-    const range = ipNumber(plan.dhcpRange.end) - ipNumber(plan.dhcpRange.start) + 1;
+    // The DHCP range is every address but the network's, the gateway's and the broadcast.
+    const range = sizeOf(plan.prefixLength) - 3;
     const done: Promise<void> = dnsmasq
       .forgetLeases(plan.device, { restart: foreign > range / 2 })
       .then(
