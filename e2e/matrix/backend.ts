@@ -15,6 +15,7 @@ import { once } from 'node:events';
 import { readFile } from 'node:fs/promises';
 import { type AddressInfo, connect, createServer, type Server } from 'node:net';
 import { join } from 'node:path';
+import { contains, formatIPv4, parseCidr, parseIPv4 } from '@tapnet/internal';
 import {
   createNetns,
   createVethPeer,
@@ -60,20 +61,13 @@ const SRV_RECORD = {
 };
 const GUEST_TIMEOUT_MS = 420_000;
 
-function ipToInt(ip: string): number {
-  return ip.split('.').reduce((n, part) => n * 256 + Number(part), 0);
-}
-function intToIp(n: number): string {
-  return [24, 16, 8, 0].map((s) => Math.floor(n / 2 ** s) % 256).join('.');
-}
 export function inSubnet(ip: string, cidr: string): boolean {
-  const [base = '', len = '32'] = cidr.split('/');
-  const size = 2 ** (32 - Number(len));
-  const start = ipToInt(base);
-  return ipToInt(ip) >= start && ipToInt(ip) < start + size;
+  const range = parseCidr(cidr, { bareAddress: true });
+  const address = parseIPv4(ip);
+  return range !== undefined && address !== undefined && contains(range, address);
 }
 function hostInSubnet(cidr: string, offset: number): string {
-  return intToIp(ipToInt(cidr.split('/')[0] ?? '') + offset);
+  return formatIPv4((parseCidr(cidr, { bareAddress: true })?.base ?? 0) + offset);
 }
 /** The EUI-64 IPv6 link-local address a device with this MAC would have. */
 export function linkLocalOf(mac: string): string {

@@ -5,6 +5,7 @@ import {
   currentIdentity,
   describeUnsafeFolder,
   ensureSecureFolder,
+  parseCidr,
   type UnsafeFolder,
   writeFileAtomicSync,
 } from '@tapnet/internal';
@@ -84,11 +85,9 @@ function isOwnDevice(prefix: string, device: string): boolean {
 }
 
 function isMetadataCidr(cidr: unknown): boolean {
-  if (typeof cidr !== 'string') return false;
-  const match = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/32$/.exec(cidr);
-  if (!match) return false;
-  const octets = match.slice(1).map(Number);
-  return octets.every((o) => o <= 255) && octets[0] !== 127 && octets[0] !== 0;
+  const parsed = parseCidr(cidr);
+  const firstOctet = parsed === undefined ? 0 : parsed.base >>> 24;
+  return parsed?.prefixLength === 32 && firstOctet !== 127 && firstOctet !== 0;
 }
 
 /** The record, or undefined when there is none; StateError when it is unreadable. */

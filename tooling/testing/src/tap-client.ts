@@ -1,4 +1,5 @@
 import { createInterface } from 'node:readline';
+import { formatIPv4, lastOf, parseCidr } from '@tapnet/internal';
 import { execa, type ResultPromise } from 'execa';
 import { createNetns, type Netns } from './netns.js';
 import { hubArgs } from './qemu-hub.js';
@@ -200,23 +201,14 @@ export function startHttpClient(ns: Netns): HttpClient {
   };
 }
 
-/** Integer value of a dotted IPv4 address. */
-function toInt(address: string): number {
-  return address.split('.').reduce((sum, part) => sum * 256 + Number(part), 0);
-}
-
-function toDotted(value: number): string {
-  return [24, 16, 8, 0].map((shift) => Math.floor(value / 2 ** shift) % 256).join('.');
-}
-
 /** The last usable address of `subnet`, or the one before it when that is the gateway. */
 export function clientAddress(subnet: string, gateway: string): string {
-  const [base = '', length = '32'] = subnet.split('/');
-  const size = 2 ** (32 - Number(length));
-  let address = toInt(base) + size - 2;
-  if (toDotted(address) === gateway) address -= 1;
-  if (address <= toInt(base)) throw new Error(`no client address left in ${subnet}`);
-  return toDotted(address);
+  const range = parseCidr(subnet, { bareAddress: true });
+  if (range === undefined) throw new Error(`not an IPv4 subnet: ${subnet}`);
+  let address = lastOf(range) - 1;
+  if (formatIPv4(address) === gateway) address -= 1;
+  if (address <= range.base) throw new Error(`no client address left in ${subnet}`);
+  return formatIPv4(address);
 }
 
 export interface TapPeerOptions {

@@ -1,10 +1,11 @@
 import { readdir } from 'node:fs/promises';
-import { prefixHolder, readState, type StateRecord, statePath } from '@tapnet/tap-pool';
+import { DEFAULTS, prefixHolder, readState, type StateRecord, statePath } from '@tapnet/tap-pool';
 import { TapnetError } from '../../errors.js';
 import { type Output, table } from '../output.js';
 import type { Values } from '../parse.js';
 
-export const DEFAULT_STATE_DIR = '/run/tapnet';
+/** tap-pool's, where pools keep their state records unless told otherwise. */
+export const DEFAULT_STATE_DIR = DEFAULTS.stateDir;
 
 /** The prefixes with a record in `stateDir`; none when it does not exist, an error when unreadable. */
 export async function recordedPrefixes(stateDir: string): Promise<string[]> {
