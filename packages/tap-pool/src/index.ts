@@ -44,7 +44,52 @@ export {
   createTapPool,
   type TapPool,
 } from './pool.js';
+export {
+  DEFAULT_BURST_MS,
+  DEFAULT_MIN_BURST,
+  type DirectionLimit,
+  defaultBurst,
+  formatRate,
+  MAX_PACKETS_PER_SECOND,
+  MAX_RATE,
+  MIN_BURST,
+  MIN_RATE,
+  type NormalizedTrafficLimits,
+  normalizeTrafficLimits,
+  parseBurst,
+  parseRate,
+  type Rate,
+  type ShapedRate,
+  sameLimits,
+  type TrafficLimits,
+} from './rate.js';
 export { defaultRunner, type Runner, type RunnerResult } from './runner.js';
+export {
+  cleanupShaping,
+  createShaper,
+  defaultSyncRunner,
+  type Shaper,
+  type ShaperOptions,
+  type ShapingCleanupReport,
+  type SyncRunner,
+  type TrafficCounters,
+} from './shaper.js';
+export {
+  ifbCreateScript,
+  ifbMark,
+  ifbName,
+  ifbRemoveScript,
+  parsePpsCounters,
+  parseTcCounters,
+  ppsBurst,
+  ppsRemoveScript,
+  ppsScript,
+  ppsTable,
+  type QdiscCounters,
+  type ShapingChange,
+  TBF_LATENCY,
+  tcScript,
+} from './shaping.js';
 export {
   checkStateDir,
   ensureStateDir,
