@@ -18,7 +18,7 @@ export {
   ReleasedError,
   TapnetError,
 } from './errors.js';
-export type { Limits } from './limits.js';
+export type { Limits, NetworkLimits } from './limits.js';
 export { Network, type NicModel } from './network.js';
 export { type FirewallBackendOption, normalizeOptions, type PoolOptions } from './options.js';
 export {
@@ -29,3 +29,4 @@ export {
   type PoolEvents,
   type PoolStatus,
 } from './pool.js';
+export type { NetworkTraffic } from './traffic.js';

@@ -36,6 +36,8 @@ import {
   checkStateDir,
   claimPrefix,
   cleanupPool,
+  cleanupShaping,
+  createShaper,
   createTapPool,
   ensureStateDir,
   type Holding,
@@ -47,13 +49,17 @@ import {
   planPool,
   readHostSnapshot,
   readState,
+  type Shaper,
+  type ShapingCleanupReport,
   statePath,
   type TapPool,
 } from '@tapnet/tap-pool';
 import { ConntrackFlusher } from './conntrack.js';
 import { PoolDisposedError, PrefixInUseError } from './errors.js';
+import { type NetworkLimits, networkLimits } from './limits.js';
 import { Network, type NetworkHost } from './network.js';
 import { type NormalizedPoolOptions, normalizeOptions, type PoolOptions } from './options.js';
+import { type NetworkTraffic, resetThenFree, trafficStatus } from './traffic.js';
 import { findBinary } from './which.js';
 
 /** Payload of `leases-forgotten`: a released network's leases dropped before it is handed out again. */
@@ -99,7 +105,15 @@ export interface PoolStatus {
   metadata: ReturnType<MetadataServer['stats']>;
   /** The LLMNR responder's counters; null when `llmnr: false`. */
   llmnr: LlmnrStats | null;
-  networks: { name: string; subnet: string; gateway: string; inUse: boolean; lease?: Lease }[];
+  /** The pool's default per-VM limits (`connections` and the traffic limits every network starts with). */
+  limits: NetworkTraffic['limits'] & { connections: number };
+  networks: ({
+    name: string;
+    subnet: string;
+    gateway: string;
+    inUse: boolean;
+    lease?: Lease;
+  } & NetworkTraffic)[];
 }
 
 interface Parts {
@@ -110,6 +124,8 @@ interface Parts {
   policy: Policy;
   uplink: string | null;
   taps: TapPool;
+  /** Per-VM traffic limits (tc, IFBs, nft packet-rate caps). */
+  shaper: Shaper;
   firewall: Firewall;
   dnsmasq: Dnsmasq;
   metadata: MetadataServer;
@@ -125,6 +141,8 @@ export interface LeftoverReport {
   dnsmasqStopped: boolean;
   firewall: { removed: string[] };
   taps: CleanupReport;
+  /** The IFBs and packet-rate table of the pool's traffic limits. */
+  limits: ShapingCleanupReport;
 }
 
 /**
@@ -156,8 +174,9 @@ export async function cleanupLeftovers(
     const dnsmasqStopped = await stopStaleDnsmasq(join(stateDir, prefix));
     // TAPs before the firewall, so none is ever up without its rules (see dispose()).
     const taps = await cleanupPool(prefix, { stateDir, claim: held });
+    const limits = await cleanupShaping(prefix);
     const firewall = await cleanupFirewall(prefix);
-    return { prefix, dnsmasqStopped, firewall, taps };
+    return { prefix, dnsmasqStopped, firewall, taps, limits };
   } finally {
     if (claim === undefined) await held.release();
   }
@@ -170,6 +189,7 @@ function runningReport(prefix: string, pid: number): LeftoverReport {
     dnsmasqStopped: false,
     firewall: { removed: [] },
     taps: emptyCleanup(),
+    limits: { removedDevices: [], removedTables: [] },
   };
 }
 
@@ -377,6 +397,9 @@ export class Pool extends EventEmitter<PoolEvents> implements AsyncDisposable {
         ipForward: policy.uplink !== null || policy.allow.length > 0,
       });
       undo.push(() => taps.remove());
+      // Every network starts with the pool's default limits, in force before any VM can attach.
+      const shaper = await createShaper(plan, { defaults: o.limits.traffic });
+      undo.push(() => shaper.remove());
       const dnsmasq = await Dnsmasq.start(dnsOptions);
       undo.push(() => dnsmasq.stop());
       // After dnsmasq: the TAPs have their gateway addresses, which the group is joined on.
@@ -395,6 +418,7 @@ export class Pool extends EventEmitter<PoolEvents> implements AsyncDisposable {
         policy,
         uplink,
         taps,
+        shaper,
         firewall,
         dnsmasq,
         metadata,
@@ -447,15 +471,40 @@ export class Pool extends EventEmitter<PoolEvents> implements AsyncDisposable {
     return this.#parts.plan;
   }
 
-  /** Hands out an unused network, or throws `AllNetworksInUseError` (≈ `Pool.Network()`). */
-  network(): Network {
+  /**
+   * Hands out an unused network, or throws `AllNetworksInUseError` (≈ `Pool.Network()`).
+   * `limits` override the pool's default for this VM, in force before it returns.
+   */
+  network(options: { limits?: NetworkLimits } = {}): Network {
     this.#assertOpen();
-    return this.#wrap(this.#allocator.acquire());
+    const limits = this.#limitsOf(options.limits);
+    const holding = this.#allocator.acquire();
+    if (limits) {
+      try {
+        this.#parts.shaper.setSync(holding.item.device, limits);
+      } catch (error) {
+        holding.release();
+        throw error;
+      }
+    }
+    return this.#wrap(holding);
   }
 
-  /** Waits for a network to be free (FIFO), up to `timeout` ms or until `signal` aborts. */
-  async acquire(options: { signal?: AbortSignal; timeout?: number } = {}): Promise<Network> {
+  /** The limits a network is to get, or undefined for the pool's default; validated. */
+  #limitsOf(input: NetworkLimits | undefined) {
+    if (input === undefined) return undefined;
+    return networkLimits(input, this.#parts.shaper.defaults);
+  }
+
+  /**
+   * Waits for a network to be free (FIFO), up to `timeout` ms or until `signal` aborts.
+   * `limits` override the pool's default for this VM, in force before it resolves.
+   */
+  async acquire(
+    options: { signal?: AbortSignal; timeout?: number; limits?: NetworkLimits } = {},
+  ): Promise<Network> {
     this.#assertOpen();
+    const limits = this.#limitsOf(options.limits);
     // dispose() aborts every waiter, so none is left pending on a pool that is gone.
     const signal = options.signal
       ? AbortSignal.any([options.signal, this.#closing.signal])
@@ -464,6 +513,15 @@ export class Pool extends EventEmitter<PoolEvents> implements AsyncDisposable {
     if (this.#disposing) {
       holding.release();
       throw new PoolDisposedError();
+    }
+    if (limits) {
+      try {
+        await this.#parts.shaper.set(holding.item.device, limits);
+      } catch (error) {
+        // Back to the pool's default before anyone else gets it (the shaper rolled back).
+        holding.release();
+        throw error;
+      }
     }
     return this.#wrap(holding);
   }
@@ -485,9 +543,21 @@ export class Pool extends EventEmitter<PoolEvents> implements AsyncDisposable {
         // In the background: done in milliseconds, long before a next VM on the network has
         // booted and taken its lease; dispose() waits for it.
         this.#flusher?.flush(plan.network, plan.netmask);
-        this.#forgetThenFree(holding, mac);
+        // The next VM starts with the pool's default limits: put back before the network is free.
+        const reset = resetThenFree(this.#parts.shaper, plan.device, {
+          free: () => this.#forgetThenFree(holding, mac),
+          onError: (error) => this.#emitError(error),
+          closing: () => this.#closing.signal.aborted,
+        });
+        if (reset) {
+          this.#forgetting.add(reset);
+          void reset.finally(() => this.#forgetting.delete(reset));
+        }
       },
       heldByAnother: () => holding.released && this.#allocator.isHeld(plan),
+      limits: () => this.#parts.shaper.limits(plan.device),
+      setLimits: (limits) =>
+        this.#parts.shaper.set(plan.device, networkLimits(limits, this.#parts.shaper.defaults)),
     };
     const network = new Network(plan, host);
     this.#live.set(plan, network);
@@ -541,7 +611,10 @@ export class Pool extends EventEmitter<PoolEvents> implements AsyncDisposable {
   async status(): Promise<PoolStatus> {
     this.#assertOpen();
     const { plan, uplink, firewall, policy, dnsmasq, metadata } = this.#parts;
-    const firewallStatus = await firewall.status(policy);
+    const [firewallStatus, traffic] = await Promise.all([
+      firewall.status(policy),
+      trafficStatus(this.#parts.shaper),
+    ]);
     const live = new Set(this.#live.keys());
     return {
       prefix: plan.prefix,
@@ -557,6 +630,7 @@ export class Pool extends EventEmitter<PoolEvents> implements AsyncDisposable {
       dnsmasq: dnsmasq.status(),
       metadata: metadata.stats(),
       llmnr: this.#parts.llmnr?.stats() ?? null,
+      limits: { connections: this.#parts.options.limits.connections, ...traffic.defaults },
       networks: plan.networks.map((n) => {
         const lease = live.has(n) ? this.#live.get(n)?.lease : undefined;
         return {
@@ -565,6 +639,7 @@ export class Pool extends EventEmitter<PoolEvents> implements AsyncDisposable {
           gateway: n.gateway,
           inUse: live.has(n),
           ...(lease && { lease }),
+          ...traffic.of(n.device),
         };
       }),
     };
@@ -586,7 +661,7 @@ export class Pool extends EventEmitter<PoolEvents> implements AsyncDisposable {
     for (const network of [...this.#live.values()]) network.release();
     await this.#flusher?.idle();
     await Promise.all(this.#forgetting);
-    const { metadata, dnsmasq, firewall, taps, plan, claim } = this.#parts;
+    const { metadata, dnsmasq, firewall, taps, shaper, plan, claim } = this.#parts;
     const errors: unknown[] = [];
     const attempt = async (step: () => Promise<void>) => {
       try {
@@ -605,6 +680,8 @@ export class Pool extends EventEmitter<PoolEvents> implements AsyncDisposable {
     // The watch keeps the rules while TAPs exist, and ends before they are removed: nothing
     // puts them back after (firewall.remove also ends it, this makes the order explicit).
     const tapsRemoved = await attempt(() => taps.remove());
+    // The IFBs after the TAPs that redirect to them (a TAP left redirects into nothing: dropped).
+    await attempt(() => shaper.remove());
     await attempt(async () => this.#watch?.close());
     if (tapsRemoved) await attempt(() => firewall.remove(plan.prefix));
     // The prefix is given up last, and only when everything is gone: while anything of this pool
