@@ -68,6 +68,7 @@ export {
   cleanupShaping,
   createShaper,
   defaultSyncRunner,
+  readTraffic,
   type Shaper,
   type ShaperOptions,
   type ShapingCleanupReport,

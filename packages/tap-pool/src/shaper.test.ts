@@ -3,7 +3,7 @@ import { CommandError, InvalidOptionError } from './errors.js';
 import { planPool } from './plan.js';
 import { normalizeTrafficLimits } from './rate.js';
 import type { Runner, RunnerResult } from './runner.js';
-import { cleanupShaping, createShaper, type SyncRunner } from './shaper.js';
+import { cleanupShaping, createShaper, readTraffic, type SyncRunner } from './shaper.js';
 
 interface Call {
   argv: readonly string[];
@@ -140,8 +140,8 @@ describe('createShaper', () => {
     const counters = await shaper.counters();
     expect(Object.fromEntries(counters)).toEqual({
       tn0: {
-        egress: { bytes: 9, packets: 2, drops: 3, backlog: 0 },
-        ingress: { bytes: 5, packets: 1, drops: 0, backlog: 0 },
+        egress: { bytes: 9, packets: 2, drops: 3, backlog: 0, rate: 0 },
+        ingress: { bytes: 5, packets: 1, drops: 0, backlog: 0, rate: 0 },
       },
     });
   });
@@ -176,5 +176,33 @@ describe('cleanupShaping', () => {
       'nft list tables netdev',
       'nft delete table netdev tapnet_tn_pps',
     ]);
+  });
+});
+
+describe('readTraffic', () => {
+  it("reads a pool's limits and counters from the kernel in one process", async () => {
+    const tc = JSON.stringify([
+      { kind: 'tbf', dev: 'tn1', root: true, bytes: 5, packets: 1, drops: 0, backlog: 0 },
+      {
+        kind: 'tbf',
+        dev: 'tn_0',
+        root: true,
+        bytes: 9,
+        packets: 2,
+        drops: 3,
+        options: { rate: 125_000 },
+      },
+      { kind: 'tbf', dev: 'tx_0', root: true, bytes: 9, packets: 2, drops: 3 },
+    ]);
+    const calls: string[] = [];
+    const runner: Runner = async (argv) => {
+      calls.push(argv.join(' '));
+      return { stdout: tc, stderr: '', exitCode: 0 };
+    };
+    expect(Object.fromEntries(await readTraffic('tn', ['tn0', 'tn1', 'tn2'], { runner }))).toEqual({
+      tn0: { egress: { bytes: 9, packets: 2, drops: 3, backlog: 0, rate: 1_000_000 } },
+      tn1: { ingress: { bytes: 5, packets: 1, drops: 0, backlog: 0, rate: 0 } },
+    });
+    expect(calls).toEqual(['tc -s -j qdisc show']);
   });
 });

@@ -362,3 +362,26 @@ export async function cleanupShaping(
   }
   return report;
 }
+
+/**
+ * The rate limits in force on `devices` (a pool's TAPs) and their counters, read from the
+ * kernel (one `tc` process): for another process's pool, e.g. the CLI's `status`. Packet-rate
+ * caps are not included (they live in nft).
+ */
+export async function readTraffic(
+  prefix: string,
+  devices: readonly string[],
+  options: { runner?: Runner } = {},
+): Promise<Map<string, Pick<TrafficCounters, 'egress' | 'ingress'>>> {
+  const run = options.runner ?? defaultRunner;
+  const result = await run(['tc', '-s', '-j', 'qdisc', 'show']);
+  const qdiscs = parseTcCounters(result.exitCode === 0 ? result.stdout : '');
+  const out = new Map<string, Pick<TrafficCounters, 'egress' | 'ingress'>>();
+  for (const device of devices) {
+    const egress = qdiscs.get(ifbName(prefix, device));
+    const ingress = qdiscs.get(device);
+    if (egress || ingress)
+      out.set(device, { ...(egress && { egress }), ...(ingress && { ingress }) });
+  }
+  return out;
+}

@@ -90,13 +90,22 @@ describe('counters', () => {
   it('reads tbf roots by device, ignoring the rest', () => {
     const text = JSON.stringify([
       { kind: 'noqueue', dev: 'lo', root: true, bytes: 1 },
-      { kind: 'tbf', dev: 'tn0', root: true, bytes: 10, packets: 2, drops: 1, backlog: 0 },
+      {
+        kind: 'tbf',
+        dev: 'tn0',
+        root: true,
+        bytes: 10,
+        packets: 2,
+        drops: 1,
+        backlog: 0,
+        options: { rate: 2_500_000 },
+      },
       { kind: 'ingress', dev: 'tn0', parent: 'ffff:fff1', bytes: 99 },
       { kind: 'tbf', dev: 'tn_0', root: true, bytes: 20, packets: 4, drops: 0, backlog: 3 },
     ]);
     expect(Object.fromEntries(parseTcCounters(text))).toEqual({
-      tn0: { bytes: 10, packets: 2, drops: 1, backlog: 0 },
-      tn_0: { bytes: 20, packets: 4, drops: 0, backlog: 3 },
+      tn0: { bytes: 10, packets: 2, drops: 1, backlog: 0, rate: 20_000_000 },
+      tn_0: { bytes: 20, packets: 4, drops: 0, backlog: 3, rate: 0 },
     });
     expect(parseTcCounters('not json').size).toBe(0);
   });

@@ -120,6 +120,8 @@ export interface QdiscCounters {
   drops: number;
   /** Bytes waiting in the queue now. */
   backlog: number;
+  /** The shaper's rate in bits per second, as the kernel has it. */
+  rate: number;
 }
 
 /** Root qdisc counters by device, from `tc -s -j qdisc show`; only tbf roots (ours). */
@@ -135,11 +137,14 @@ export function parseTcCounters(text: string): Map<string, QdiscCounters> {
   for (const e of entries as Record<string, unknown>[]) {
     if (e?.kind !== 'tbf' || e.root !== true || typeof e.dev !== 'string') continue;
     const n = (key: string) => (typeof e[key] === 'number' ? (e[key] as number) : 0);
+    const rate = (e.options as { rate?: unknown } | undefined)?.rate;
     out.set(e.dev, {
       bytes: n('bytes'),
       packets: n('packets'),
       drops: n('drops'),
       backlog: n('backlog'),
+      // tc prints bytes per second
+      rate: typeof rate === 'number' ? rate * 8 : 0,
     });
   }
   return out;

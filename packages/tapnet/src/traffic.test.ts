@@ -20,7 +20,7 @@ function fakeShaper(defaults: object, fail = false) {
       current.set(device, limits);
     },
     counters: async () =>
-      new Map([['tn0', { ingress: { bytes: 1, packets: 1, drops: 0, backlog: 0 } }]]),
+      new Map([['tn0', { ingress: { bytes: 1, packets: 1, drops: 0, backlog: 0, rate: 0 } }]]),
     processCount: () => 0,
     remove: async () => {},
   };
@@ -97,7 +97,7 @@ describe('trafficStatus', () => {
     const status = await trafficStatus(shaper);
     expect(status.of('tn0')).toEqual({
       limits: { ingress: { rate: 1_000_000, burst: 32_768 } },
-      traffic: { ingress: { bytes: 1, packets: 1, drops: 0, backlog: 0 } },
+      traffic: { ingress: { bytes: 1, packets: 1, drops: 0, backlog: 0, rate: 0 } },
     });
     expect(status.of('tn1')).toEqual({ limits: { ingress: { rate: 1_000_000, burst: 32_768 } } });
   });

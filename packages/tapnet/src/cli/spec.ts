@@ -11,6 +11,9 @@ export const OPTIONS = {
   uplink: { type: 'string', value: 'DEV|none', help: 'where guests’ traffic leaves (NAT)' },
   'state-dir': { type: 'string', value: 'DIR', help: 'where pools keep their records' },
   connections: { type: 'string', value: 'N', help: 'per-VM conntrack cap (default 8192)' },
+  egress: { type: 'string', value: 'RATE', help: 'per-VM upload limit (`100mbit`, `12.5MB/s`)' },
+  ingress: { type: 'string', value: 'RATE', help: 'per-VM download limit (`100mbit`, `12.5MB/s`)' },
+  'packets-per-second': { type: 'string', value: 'N', help: 'per-VM cap on packets sent' },
   metadata: { type: 'string', value: 'FILE|DIR|URL', help: 'what the metadata service answers' },
   model: { type: 'string', value: 'virtio-net-pci|e1000', help: 'the guest’s NIC' },
   user: { type: 'boolean', help: 'user-mode network (no root needed)' },
@@ -41,6 +44,9 @@ const POOL: readonly OptionName[] = [
   'uplink',
   'state-dir',
   'connections',
+  'egress',
+  'ingress',
+  'packets-per-second',
 ];
 
 export interface CommandSpec {
