@@ -154,6 +154,29 @@ function within(measured: number, limit: number, band = 0.15): boolean {
   return measured >= limit * (1 - band) && measured <= limit * (1 + band);
 }
 
+/** The "internet" namespace behind the sandbox's `up0`, with iperf3 servers on 5201 and 5202. */
+async function startInternet(): Promise<Netns> {
+  const internet = await createNetns('inet');
+  await createVethPeer({
+    hostName: 'up0',
+    peer: internet,
+    hostAddress: '198.51.100.1/24',
+    peerAddress: '198.51.100.2/24',
+  });
+  await internet.runOk(['ip', 'addr', 'add', `${INTERNET_IP}/32`, 'dev', 'lo']);
+  await runOk(['ip', 'route', 'add', 'default', 'via', '198.51.100.2', 'dev', 'up0']);
+  // One server per port: iperf3 serves one test at a time.
+  for (const port of [5201, 5202]) internet.spawn(['iperf3', '-s', '-p', String(port)]);
+  await waitFor(async () => (await internet.run(['ss', '-ltn'])).stdout.includes(':5202'), {
+    what: 'the iperf3 servers listening',
+    timeout: 10_000,
+  });
+  return internet;
+}
+
+const peer = (n: Network, prefix: string) =>
+  createTapPeer({ tap: n.name, subnet: n.subnet, gateway: n.gateway, mac: n.mac, prefix });
+
 describeNetns('per-VM traffic limits, measured', () => {
   let internet: Netns;
   let pool: Pool;
@@ -163,26 +186,10 @@ describeNetns('per-VM traffic limits, measured', () => {
   let vmB: TapPeer;
 
   beforeAll(async () => {
-    internet = await createNetns('inet');
-    await createVethPeer({
-      hostName: 'up0',
-      peer: internet,
-      hostAddress: '198.51.100.1/24',
-      peerAddress: '198.51.100.2/24',
-    });
-    await internet.runOk(['ip', 'addr', 'add', `${INTERNET_IP}/32`, 'dev', 'lo']);
-    await runOk(['ip', 'route', 'add', 'default', 'via', '198.51.100.2', 'dev', 'up0']);
-    // One server per port: iperf3 serves one test at a time.
-    for (const port of [5201, 5202]) internet.spawn(['iperf3', '-s', '-p', String(port)]);
-    await waitFor(async () => (await internet.run(['ss', '-ltn'])).stdout.includes(':5202'), {
-      what: 'the iperf3 servers listening',
-      timeout: 10_000,
-    });
+    internet = await startInternet();
     pool = await Pool.create({ size: 3, stateDir: '/run/tapnet', uplink: 'up0' });
     a = await pool.acquire({ limits: { egress: '20mbit' } });
     b = pool.network();
-    const peer = (n: Network, prefix: string) =>
-      createTapPeer({ tap: n.name, subnet: n.subnet, gateway: n.gateway, mac: n.mac, prefix });
     [vmA, vmB] = await Promise.all([peer(a, 'vma'), peer(b, 'vmb')]);
   }, 60_000);
 
@@ -279,4 +286,35 @@ describeNetns('per-VM traffic limits, measured', () => {
     expect(await runOk(['ip', '-o', 'link', 'show', 'type', 'ifb'])).toBe('');
     expect(await runOk(['nft', 'list', 'tables', 'netdev'])).toBe('');
   }, 60_000);
+});
+
+// tc works below either firewall backend: the same measurement with iptables rules and NAT.
+describeNetns('per-VM traffic limits with the iptables backend', () => {
+  it('egress 12mbit and ingress 12mbit hold for the limited VM; the other runs above', async () => {
+    const internet = await startInternet();
+    const pool = await Pool.create({
+      size: 2,
+      stateDir: '/run/tapnet',
+      uplink: 'up0',
+      firewall: 'iptables',
+      limits: { egress: '12mbit', ingress: '12mbit' },
+    });
+    const limited = pool.network();
+    const free = pool.network({ limits: { egress: null, ingress: null } });
+    const [vmA, vmB] = await Promise.all([peer(limited, 'vma'), peer(free, 'vmb')]);
+    try {
+      expect((await pool.status()).firewall.backend).toBe('iptables');
+      for (const direction of ['upload', 'download'] as const) {
+        const [a, b] = await Promise.all([tcp(vmA, 5201, direction), tcp(vmB, 5202, direction)]);
+        const seen = `iptables, A (12mbit): ${a.text}; B (none): ${b.text}`;
+        console.log(seen);
+        expect(within(a.bps, 12 * MBIT), seen).toBe(true);
+        expect(b.bps > 24 * MBIT, seen).toBe(true);
+      }
+    } finally {
+      await Promise.all([vmA.close(), vmB.close()]);
+      await pool.dispose();
+      await internet.delete();
+    }
+  }, 90_000);
 });
