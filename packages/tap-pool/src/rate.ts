@@ -1,5 +1,12 @@
 // Pure: parsing and validating per-VM traffic limits (rates, bursts, packet rates).
-import { describeValue, InvalidOptionError } from './errors.js';
+import {
+  expectedMessage,
+  firstUnknownKey,
+  isIntegerIn,
+  isPlainObject,
+  nullPrototypeCopy,
+} from '@tapnet/internal';
+import { InvalidOptionError } from './errors.js';
 
 /** A rate: `'100mbit'`, `'12.5MB/s'`, or bits per second as a number. */
 export type Rate = string | number;
@@ -68,9 +75,7 @@ const RATE_HINT = "a rate like '100mbit', '12.5MB/s' or bits per second as a num
 const NUMBER = /^(\d+(?:\.\d+)?)/;
 
 function fail(path: string, expected: string, value: unknown): never {
-  throw new InvalidOptionError(
-    `Expected \`${path}\` to be ${expected}, got ${describeValue(value)}`,
-  );
+  throw new InvalidOptionError(expectedMessage(path, expected, value));
 }
 
 function inRange(path: string, bits: number, value: unknown): number {
@@ -126,12 +131,11 @@ export function defaultBurst(rate: number): number {
 }
 
 function direction(value: unknown, path: string): ShapedRate {
-  if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
-    const o: Record<string, unknown> = Object.assign(Object.create(null), value);
-    for (const key of Object.keys(o)) {
-      if (key !== 'rate' && key !== 'burst') {
-        throw new InvalidOptionError(`Unknown option \`${path}.${key}\`; known: rate, burst`);
-      }
+  if (isPlainObject(value)) {
+    const o = nullPrototypeCopy(value);
+    const unknown = firstUnknownKey(o, ['rate', 'burst']);
+    if (unknown !== undefined) {
+      throw new InvalidOptionError(`Unknown option \`${path}.${unknown}\`; known: rate, burst`);
     }
     const rate = parseRate(o.rate, `${path}.rate`);
     const burst = o.burst === undefined ? defaultBurst(rate) : parseBurst(o.burst, `${path}.burst`);
@@ -156,15 +160,16 @@ export function normalizeTrafficLimits(
   const path = options.path ?? 'limits';
   const out: NormalizedTrafficLimits = { ...options.base };
   if (input === undefined) return out;
-  if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+  if (!isPlainObject(input)) {
     fail(path, "an object like { egress: '100mbit', ingress: '100mbit' }", input);
   }
-  const o: Record<string, unknown> = Object.assign(Object.create(null), input);
+  const o = nullPrototypeCopy(input);
   const known = [...TRAFFIC_KEYS, ...(options.otherKeys ?? [])];
-  for (const key of Object.keys(o)) {
-    if (!known.includes(key)) {
-      throw new InvalidOptionError(`Unknown option \`${path}.${key}\`; known: ${known.join(', ')}`);
-    }
+  const unknown = firstUnknownKey(o, known);
+  if (unknown !== undefined) {
+    throw new InvalidOptionError(
+      `Unknown option \`${path}.${unknown}\`; known: ${known.join(', ')}`,
+    );
   }
   for (const key of ['egress', 'ingress'] as const) {
     if (!(key in o) || o[key] === undefined) continue;
@@ -174,12 +179,7 @@ export function normalizeTrafficLimits(
   const pps = o.packetsPerSecond;
   if (pps === null) delete out.packetsPerSecond;
   else if (pps !== undefined) {
-    if (
-      typeof pps !== 'number' ||
-      !Number.isInteger(pps) ||
-      pps < 1 ||
-      pps > MAX_PACKETS_PER_SECOND
-    ) {
+    if (!isIntegerIn(pps, 1, MAX_PACKETS_PER_SECOND)) {
       fail(`${path}.packetsPerSecond`, `an integer from 1 to ${MAX_PACKETS_PER_SECOND}`, pps);
     }
     out.packetsPerSecond = pps;

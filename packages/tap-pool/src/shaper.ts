@@ -1,10 +1,12 @@
 // Effectful: applies, changes, reads and removes a pool's per-VM traffic limits (see shaping.ts
 // for what the scripts do and why).
+
+import { countingRunner } from '@tapnet/internal';
 import { execaSync } from 'execa';
 import { CommandError, InvalidOptionError } from './errors.js';
 import type { PoolPlan } from './plan.js';
 import type { NormalizedTrafficLimits } from './rate.js';
-import { countingRunner, defaultRunner, type Runner, type RunnerResult } from './runner.js';
+import { defaultRunner, type Runner, type RunnerResult } from './runner.js';
 import {
   ifbCreateScript,
   ifbMark,
@@ -122,7 +124,7 @@ function check(step: Step, result: RunnerResult): void {
 export async function createShaper(plan: PoolPlan, options: ShaperOptions = {}): Promise<Shaper> {
   const defaults: NormalizedTrafficLimits = { ...options.defaults };
   const counter = countingRunner(options.runner ?? defaultRunner);
-  const run = counter.run;
+  const run = counter.runner;
   const syncRun = options.syncRunner ?? defaultSyncRunner;
   let syncCount = 0;
   const { prefix } = plan;
@@ -258,7 +260,7 @@ export async function createShaper(plan: PoolPlan, options: ShaperOptions = {}):
       }
       return out;
     },
-    processCount: () => counter.count + syncCount,
+    processCount: () => counter.count() + syncCount,
     remove: async () => {
       if (removed) return;
       await Promise.all(queues.values());
