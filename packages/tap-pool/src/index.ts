@@ -77,9 +77,11 @@ export {
 } from './shaper.js';
 export {
   ifbCreateScript,
+  ifbGroup,
   ifbMark,
   ifbName,
-  ifbRemoveScript,
+  ifbRemoval,
+  type LinkEntry,
   parsePpsCounters,
   parseTcCounters,
   ppsBurst,

@@ -56,8 +56,9 @@ describe('createShaper', () => {
       l({ egress: '10mbit', ingress: '10mbit', packetsPerSecond: 1000 }),
     );
     await shaper.remove();
+    // Nothing listed by the recorder's `ip link show`: nothing to delete, no delete run.
     expect(r.calls.slice(3).map((c) => c.argv.join(' '))).toEqual([
-      'ip -force -batch -',
+      'ip -details -json link show',
       'nft -f -',
     ]);
     expect(shaper.processCount()).toBe(5);
@@ -122,7 +123,14 @@ describe('createShaper', () => {
       defaults: l({ egress: '1mbit', packetsPerSecond: 10 }),
     }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(CommandError);
-    expect(r.calls.map((c) => c.argv.join(' '))).toContain('ip -force -batch -');
+    expect(r.calls.map((c) => c.argv.join(' '))).toEqual([
+      'ip -batch -',
+      'tc -batch -',
+      'nft -f -',
+      'tc -force -batch -',
+      // the IFBs it made are looked up to be deleted; `nft -f` is atomic: nothing to take back
+      'ip -details -json link show',
+    ]);
   });
 
   it('reads counters of shaped networks only', async () => {
@@ -159,7 +167,7 @@ describe('cleanupShaping', () => {
     const runner: Runner = async (argv, options) => {
       calls.push({ argv, input: options?.input });
       const stdout =
-        argv[0] === 'ip' && argv[1] === '-details'
+        argv.join(' ') === 'ip -details -json link show'
           ? links
           : argv[0] === 'nft' && argv[1] === 'list'
             ? 'table netdev tapnet_tn5_pps\ntable netdev tapnet_tn_pps\n'
@@ -171,7 +179,7 @@ describe('cleanupShaping', () => {
       removedTables: ['netdev tapnet_tn_pps'],
     });
     expect(calls.map((c) => `${c.argv.join(' ')}${c.input ? `: ${c.input}` : ''}`)).toEqual([
-      'ip -details -json link show type ifb',
+      'ip -details -json link show',
       'ip -force -batch -: link del dev tn_0\n',
       'nft list tables netdev',
       'nft delete table netdev tapnet_tn_pps',

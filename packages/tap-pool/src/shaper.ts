@@ -9,9 +9,9 @@ import type { NormalizedTrafficLimits } from './rate.js';
 import { defaultRunner, type Runner, type RunnerResult } from './runner.js';
 import {
   ifbCreateScript,
-  ifbMark,
   ifbName,
-  ifbRemoveScript,
+  ifbRemoval,
+  type LinkEntry,
   parsePpsCounters,
   parseTcCounters,
   ppsRemoveScript,
@@ -266,13 +266,8 @@ export async function createShaper(plan: PoolPlan, options: ShaperOptions = {}):
       await Promise.all(queues.values());
       const errors: unknown[] = [];
       if (ifbs.size > 0) {
-        const input = ifbRemoveScript([...ifbs]);
-        const argv = ['ip', '-force', '-batch', '-'];
         try {
-          check(
-            { what: 'Could not delete the IFB devices', argv, input },
-            await run(argv, { input }),
-          );
+          await removeIfbs(run, prefix, ifbs);
           ifbs.clear();
         } catch (error) {
           errors.push(error);
@@ -311,6 +306,32 @@ export async function createShaper(plan: PoolPlan, options: ShaperOptions = {}):
   return shaper;
 }
 
+/**
+ * Deletes the pool's IFBs (those in `only`, when given) in one `ip -force -batch`, by their
+ * link group when nothing else is in it; reads the devices first. Returns the names deleted.
+ */
+async function removeIfbs(
+  run: Runner,
+  prefix: string,
+  only?: ReadonlySet<string>,
+): Promise<string[]> {
+  const listed = await run(['ip', '-details', '-json', 'link', 'show']);
+  let links: LinkEntry[] = [];
+  try {
+    links = listed.exitCode === 0 ? JSON.parse(listed.stdout.trim() || '[]') : [];
+  } catch {
+    links = [];
+  }
+  const { script, removed } = ifbRemoval(prefix, links, only);
+  if (!script) return [];
+  const argv = ['ip', '-force', '-batch', '-'];
+  check(
+    { what: 'Could not delete the IFB devices', argv, input: script },
+    await run(argv, { input: script }),
+  );
+  return removed;
+}
+
 export interface ShapingCleanupReport {
   removedDevices: string[];
   removedTables: string[];
@@ -327,31 +348,7 @@ export async function cleanupShaping(
 ): Promise<ShapingCleanupReport> {
   const run = options.runner ?? defaultRunner;
   const report: ShapingCleanupReport = { removedDevices: [], removedTables: [] };
-  const links = await run(['ip', '-details', '-json', 'link', 'show', 'type', 'ifb']);
-  if (links.exitCode === 0) {
-    const pattern = new RegExp(`^${prefix}_\\d+$`);
-    let entries: { ifname?: string; ifalias?: string; linkinfo?: { info_kind?: string } }[] = [];
-    try {
-      entries = JSON.parse(links.stdout.trim() || '[]');
-    } catch {
-      entries = [];
-    }
-    const ours = entries
-      .filter(
-        (e) =>
-          e.linkinfo?.info_kind === 'ifb' &&
-          typeof e.ifname === 'string' &&
-          pattern.test(e.ifname) &&
-          e.ifalias === ifbMark(prefix),
-      )
-      .map((e) => e.ifname as string);
-    if (ours.length > 0) {
-      const input = ifbRemoveScript(ours);
-      const argv = ['ip', '-force', '-batch', '-'];
-      check({ what: 'Could not delete the IFB devices', argv, input }, await run(argv, { input }));
-      report.removedDevices.push(...ours);
-    }
-  }
+  report.removedDevices.push(...(await removeIfbs(run, prefix)));
   const tables = await run(['nft', 'list', 'tables', 'netdev']).catch(() => undefined);
   const table = ppsTable(prefix);
   if (

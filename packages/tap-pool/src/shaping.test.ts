@@ -1,9 +1,11 @@
 import { describe, expect, it } from 'vitest';
+import { planPool } from './plan.js';
 import { normalizeTrafficLimits } from './rate.js';
 import {
   ifbCreateScript,
+  ifbGroup,
   ifbName,
-  ifbRemoveScript,
+  ifbRemoval,
   parsePpsCounters,
   parseTcCounters,
   ppsBurst,
@@ -26,12 +28,52 @@ describe('names', () => {
     expect(ifbName('tn', 'tn3')).toBe('tn_3');
     expect(ifbName('tn5', 'tn512')).toBe('tn5_12');
   });
-  it('creates marked IFBs, deletes by name', () => {
+  it('creates marked IFBs in their own group, up by name (one) or by group (several)', () => {
+    const g = ifbGroup('tn');
+    expect(g).not.toBe(planPool({ size: 1, prefix: 'tn' }).linkGroup);
     expect(ifbCreateScript('tn', ['tn_0', 'tn_1'])).toBe(
-      'link add tn_0 type ifb\nlink set dev tn_0 alias tapnet:tn:ifb up\n' +
-        'link add tn_1 type ifb\nlink set dev tn_1 alias tapnet:tn:ifb up\n',
+      `link add tn_0 group ${g} type ifb\nlink add tn_1 group ${g} type ifb\n` +
+        'link set dev tn_0 alias tapnet:tn:ifb\nlink set dev tn_1 alias tapnet:tn:ifb\n' +
+        `link set group ${g} up\n`,
     );
-    expect(ifbRemoveScript(['tn_0'])).toBe('link del dev tn_0\n');
+    expect(ifbCreateScript('tn', ['tn_4'])).toBe(
+      `link add tn_4 group ${g} type ifb\nlink set dev tn_4 alias tapnet:tn:ifb\nlink set dev tn_4 up\n`,
+    );
+  });
+});
+
+describe('ifbRemoval', () => {
+  const g = ifbGroup('tn');
+  const ifb = (ifname: string, extra: object = {}) => ({
+    ifname,
+    ifalias: 'tapnet:tn:ifb',
+    group: String(g),
+    linkinfo: { info_kind: 'ifb' },
+    ...extra,
+  });
+  it('deletes by group when the group holds only our IFBs', () => {
+    expect(
+      ifbRemoval('tn', [ifb('tn_0'), ifb('tn_1'), { ifname: 'eth0', group: 'default' }]),
+    ).toEqual({
+      script: `link del group ${g}\n`,
+      removed: ['tn_0', 'tn_1'],
+    });
+  });
+  it('deletes device by device, never a stranger, when the group holds one', () => {
+    const links = [
+      ifb('tn_0'),
+      ifb('tn_1', { ifalias: undefined }), // not marked
+      ifb('tn5_0', { ifalias: 'tapnet:tn5:ifb' }), // another pool's
+      { ifname: 'tn_9', group: String(g), linkinfo: { info_kind: 'dummy' } },
+    ];
+    expect(ifbRemoval('tn', links)).toEqual({ script: 'link del dev tn_0\n', removed: ['tn_0'] });
+  });
+  it('deletes only those asked for', () => {
+    expect(ifbRemoval('tn', [ifb('tn_0'), ifb('tn_1')], new Set(['tn_1']))).toEqual({
+      script: 'link del dev tn_1\n',
+      removed: ['tn_1'],
+    });
+    expect(ifbRemoval('tn', [])).toEqual({ script: '', removed: [] });
   });
 });
 

@@ -7,6 +7,7 @@
 // (u32 match-all + mirred, as the CNI bandwidth plugin does) to an IFB device of the network,
 // whose root tbf shapes it. Packet rates are capped by an nft `limit` on the TAP's netdev
 // ingress hook (tc has no packet-rate shaper without the police action).
+import { linkGroupOf } from './plan.js';
 import type { NormalizedTrafficLimits, ShapedRate } from './rate.js';
 
 /** How long a packet may wait in a tbf before it is dropped instead (its queue's length). */
@@ -20,6 +21,14 @@ export function ifbName(prefix: string, device: string): string {
 /** The ifalias every IFB of a pool carries: cleanup deletes only IFBs that have it. */
 export function ifbMark(prefix: string): string {
   return `tapnet:${prefix}:ifb`;
+}
+
+/**
+ * The link group of a pool's IFBs (apart from its TAPs' group): the kernel brings up and
+ * deletes a group in one call, where device by device costs milliseconds each (minutes at 4096).
+ */
+export function ifbGroup(prefix: string): number {
+  return linkGroupOf(`${prefix}:ifb`);
 }
 
 /** The nft table (family netdev) holding the pool's packet-rate caps. */
@@ -40,15 +49,60 @@ export interface ShapingChange {
   to: NormalizedTrafficLimits;
 }
 
-/** `ip -batch` text creating the IFBs (marked, up). */
+/**
+ * `ip -batch` text creating the IFBs in the pool's IFB group, marked, then up: one device by
+ * name, several by their group (one kernel call).
+ */
 export function ifbCreateScript(prefix: string, ifbs: readonly string[]): string {
   const mark = ifbMark(prefix);
-  return ifbs.map((n) => `link add ${n} type ifb\nlink set dev ${n} alias ${mark} up\n`).join('');
+  const group = ifbGroup(prefix);
+  const up =
+    ifbs.length === 1
+      ? `link set dev ${ifbs[0]} up\n`
+      : ifbs.length > 1
+        ? `link set group ${group} up\n`
+        : '';
+  return (
+    ifbs.map((n) => `link add ${n} group ${group} type ifb\n`).join('') +
+    ifbs.map((n) => `link set dev ${n} alias ${mark}\n`).join('') +
+    up
+  );
 }
 
-/** `ip -force -batch` text deleting IFBs. */
-export function ifbRemoveScript(ifbs: readonly string[]): string {
-  return ifbs.map((n) => `link del dev ${n}\n`).join('');
+/** A device as `ip -details -json link show` describes it (the fields the removal reads). */
+export interface LinkEntry {
+  ifname?: string;
+  ifalias?: string;
+  group?: string | number;
+  linkinfo?: { info_kind?: string };
+}
+
+/**
+ * `ip -force -batch` text deleting the pool's IFBs found in `links`: an IFB named
+ * `<prefix>_<digits>` carrying the pool's mark (and, given `only`, among those). When every
+ * member of the IFB group is such a device, one `link del group`; otherwise device by device.
+ */
+export function ifbRemoval(
+  prefix: string,
+  links: readonly LinkEntry[],
+  only?: ReadonlySet<string>,
+): { script: string; removed: string[] } {
+  const group = String(ifbGroup(prefix));
+  const pattern = new RegExp(`^${prefix}_\\d+$`);
+  const ours = (l: LinkEntry) =>
+    l.linkinfo?.info_kind === 'ifb' &&
+    typeof l.ifname === 'string' &&
+    pattern.test(l.ifname) &&
+    l.ifalias === ifbMark(prefix) &&
+    (only === undefined || only.has(l.ifname));
+  const removed = links.filter(ours).map((l) => l.ifname as string);
+  const members = links.filter((l) => String(l.group) === group);
+  const byGroup = members.length > 0 && members.every(ours);
+  const single = removed.filter((n) => !byGroup || !members.some((m) => m.ifname === n));
+  const script =
+    (byGroup ? `link del group ${group}\n` : '') +
+    single.map((n) => `link del dev ${n}\n`).join('');
+  return { script, removed };
 }
 
 function tbf(dev: string, shaped: ShapedRate): string {
