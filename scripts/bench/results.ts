@@ -227,3 +227,27 @@ export interface NoisyResult {
     conntrackFlood: { udpSent: number; tcpAttempted: number };
   };
 }
+
+/** scripts/bench/limits.bench.ts */
+export interface LimitsResult {
+  seconds: number;
+  costs: {
+    size: number;
+    limits: string;
+    applyMs: number;
+    applyPids: number;
+    setOneMs: number;
+    setOnePids: number;
+    countersMs: number;
+    countersPids: number;
+    removeMs: number;
+    removePids: number;
+    processCount: number;
+  }[];
+  rates: {
+    limitMbit: number | null;
+    direction: string;
+    measuredMbit: number;
+    ratio: number | null;
+  }[];
+}
