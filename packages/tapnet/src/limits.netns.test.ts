@@ -29,6 +29,8 @@ interface Measured {
   /** Bits per second the receiver got over the run (iperf3's `sum_received`). */
   bps: number;
   text: string;
+  /** Datagrams sent (UDP floods only). */
+  sent?: number;
 }
 
 /** A TCP bulk transfer of SECONDS from the VM (`upload`) or to it (`download`, iperf3 -R). */
@@ -145,6 +147,7 @@ async function udpFlood(
   );
   const got = arrived - before;
   return {
+    sent: sent.sent,
     bps: got / sent.seconds,
     text: `sent ${sent.sent} in ${sent.seconds.toFixed(2)} s, ${got} arrived (${(got / sent.seconds).toFixed(0)}/s)`,
   };
@@ -229,7 +232,7 @@ describeNetns('per-VM traffic limits, measured', () => {
     expect(row?.traffic?.ingress?.bytes).toBeGreaterThan(2_000_000);
   }, 60_000);
 
-  it('packetsPerSecond 500 caps a 5000-packet/s UDP flood at 500/s ±15 %, and counts the drops', async () => {
+  it('packetsPerSecond 500 caps a 5000-packet/s UDP flood at 500/s, and counts the drops', async () => {
     await a.setLimits({ ingress: null, packetsPerSecond: 500 });
     const [countA, countB] = await Promise.all([
       udpCounter(internet, 7001),
@@ -241,10 +244,14 @@ describeNetns('per-VM traffic limits, measured', () => {
     ]);
     const seen = `A (500 packets/s): ${limited.text}; B (no limit): ${free.text}`;
     console.log(seen);
-    expect(within(limited.bps, 500), seen).toBe(true);
+    // The cap: never more than 500/s (+15 %). Below it, UDP on a loaded 2-core machine also
+    // loses datagrams after the cap (QEMU's hub, the receiver's socket: the unlimited neighbour
+    // loses some too), so the lower bound is wider; the cap's own counter shows what it dropped.
+    expect(limited.bps, seen).toBeLessThanOrEqual(500 * 1.15);
+    expect(limited.bps, seen).toBeGreaterThanOrEqual(500 * 0.7);
     expect(free.bps > 1000, seen).toBe(true);
     const row = (await pool.status()).networks.find((n) => n.name === a.name);
-    expect(row?.traffic?.packetsDropped, seen).toBeGreaterThan(10_000);
+    expect(row?.traffic?.packetsDropped, seen).toBeGreaterThan((limited.sent ?? 0) * 0.75);
   }, 60_000);
 
   it('a released network loses its limits: the next holder gets the pool default (none)', async () => {
