@@ -6,10 +6,12 @@ import {
   checkStateDir,
   claimPrefix,
   cleanupPool,
+  cleanupShaping,
   DEFAULTS,
   isAlive,
   type PrefixClaim,
   readState,
+  type ShapingCleanupReport,
   statePath,
 } from '@tapnet/tap-pool';
 
@@ -20,6 +22,8 @@ export interface LeftoverReport {
   dnsmasqStopped: boolean;
   firewall: { removed: string[] };
   taps: CleanupReport;
+  /** The IFBs and packet-rate table of the pool's traffic limits. */
+  limits: ShapingCleanupReport;
 }
 
 /**
@@ -51,8 +55,9 @@ export async function cleanupLeftovers(
     const dnsmasqStopped = await stopStaleDnsmasq(join(stateDir, prefix));
     // TAPs before the firewall, so none is ever up without its rules (see Pool.dispose()).
     const taps = await cleanupPool(prefix, { stateDir, claim: held });
+    const limits = await cleanupShaping(prefix);
     const firewall = await cleanupFirewall(prefix);
-    return { prefix, dnsmasqStopped, firewall, taps };
+    return { prefix, dnsmasqStopped, firewall, taps, limits };
   } finally {
     if (claim === undefined) await held.release();
   }
@@ -65,6 +70,7 @@ function runningReport(prefix: string, pid: number): LeftoverReport {
     dnsmasqStopped: false,
     firewall: { removed: [] },
     taps: { removedDevices: [], removedAddresses: [], restoredSysctls: [], skipped: [] },
+    limits: { removedDevices: [], removedTables: [] },
   };
 }
 

@@ -280,6 +280,7 @@ describeNetns('the tapnet CLI', () => {
           subnet: '10.231.0.0/24',
           gateway: expect.any(String),
           mac: expect.stringMatching(/^([0-9a-f]{2}:){5}[0-9a-f]{2}$/),
+          limits: {},
           qemuArgs: [
             '-netdev',
             'tap,id=net0,ifname=tj0,script=no,downscript=no',

@@ -11,12 +11,14 @@ import { MetadataServer } from '@tapnet/metadata-proxy';
 import {
   checkConflicts,
   claimPrefix,
+  createShaper,
   createTapPool,
   ensureStateDir,
   isAlive,
   type PoolPlan,
   type PrefixClaim,
   readHostSnapshot,
+  type Shaper,
   type TapPool,
 } from '@tapnet/tap-pool';
 import { cleanupLeftovers, recordedPid } from './cleanup.js';
@@ -35,6 +37,8 @@ export interface Parts {
   policy: Policy;
   uplink: string | null;
   taps: TapPool;
+  /** Per-VM traffic limits (tc, IFBs, nft packet-rate caps). */
+  shaper: Shaper;
   firewall: Firewall;
   dnsmasq: Dnsmasq;
   metadata: MetadataServer;
@@ -123,6 +127,9 @@ export async function startPool(
       ipForward: policy.uplink !== null || policy.allow.length > 0,
     });
     undo.push(() => taps.remove());
+    // Every network starts with the pool's default limits, in force before any VM can attach.
+    const shaper = await createShaper(plan, { defaults: o.limits.traffic });
+    undo.push(() => shaper.remove());
     const dnsmasq = await Dnsmasq.start(parts.dnsmasq);
     undo.push(() => dnsmasq.stop());
     // After dnsmasq: the TAPs have their gateway addresses, which the group is joined on.
@@ -146,6 +153,7 @@ export async function startPool(
       policy,
       uplink,
       taps,
+      shaper,
       firewall,
       dnsmasq,
       metadata,

@@ -1,6 +1,7 @@
 import type { Dnsmasq, ForgetResult, Lease, LlmnrStats, RestartEvent } from '@tapnet/dhcp-dns';
 import type { DriftEvent, FirewallStatus } from '@tapnet/firewall';
 import type { MetadataRequestEvent, MetadataServer } from '@tapnet/metadata-proxy';
+import type { NetworkTraffic } from './traffic.js';
 
 /** Payload of `leases-forgotten`: a released network's leases dropped before it is handed out again. */
 export interface LeasesForgottenEvent extends ForgetResult {
@@ -46,5 +47,13 @@ export interface PoolStatus {
   metadata: ReturnType<MetadataServer['stats']>;
   /** The LLMNR responder's counters; null when `llmnr: false`. */
   llmnr: LlmnrStats | null;
-  networks: { name: string; subnet: string; gateway: string; inUse: boolean; lease?: Lease }[];
+  /** The pool's default per-VM limits (`connections` and the traffic limits every network starts with). */
+  limits: NetworkTraffic['limits'] & { connections: number };
+  networks: ({
+    name: string;
+    subnet: string;
+    gateway: string;
+    inUse: boolean;
+    lease?: Lease;
+  } & NetworkTraffic)[];
 }

@@ -24,8 +24,9 @@ export {
   UplinkNotFoundError,
 } from './errors.js';
 export type { LeasesForgottenEvent, PoolEvents, PoolStatus } from './events.js';
-export type { Limits } from './limits.js';
+export type { Limits, NetworkLimits } from './limits.js';
 export { Network } from './network.js';
 export type { FirewallBackendOption, PoolOptions } from './options.js';
 export { Pool } from './pool.js';
+export type { NetworkTraffic } from './traffic.js';
 export { UserNetwork } from './user-network.js';

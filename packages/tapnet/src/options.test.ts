@@ -19,7 +19,7 @@ describe('normalizeOptions', () => {
       upstreamDns: 'host',
       leaseTime: '20m',
       ipv6: false,
-      limits: { connections: 8192 },
+      limits: { connections: 8192, traffic: {} },
       llmnr: true,
       stateDir: '/run/tapnet',
       dnsDomain: undefined,
@@ -112,7 +112,35 @@ describe('normalizeOptions', () => {
   it('keeps an explicit per-VM connection cap', () => {
     expect(normalizeOptions({ size: 1, limits: { connections: 64 } }).limits).toEqual({
       connections: 64,
+      traffic: {},
     });
+  });
+
+  it('takes default traffic limits beside the connection cap', () => {
+    expect(
+      normalizeOptions({ size: 1, limits: { egress: '20mbit', packetsPerSecond: 500 } }).limits,
+    ).toEqual({
+      connections: 8192,
+      traffic: { egress: { rate: 20_000_000, burst: 50_000 }, packetsPerSecond: 500 },
+    });
+  });
+
+  it.each([
+    [{ egress: '100 mbit' }, 'limits.egress', 'no space between number and unit'],
+    [{ ingress: 0 }, 'limits.ingress', 'from 8kbit to 1tbit'],
+    [{ ingress: -5 }, 'limits.ingress', 'got `-5` (number)'],
+    [{ egress: '5parsecs' }, 'limits.egress', 'units: bit'],
+    [{ egress: { rate: '1mbit', burst: 1 } }, 'limits.egress.burst', 'a size in bytes'],
+  ])('refuses traffic limits %j naming %s', (limits, option, message) => {
+    let error: unknown;
+    try {
+      normalizeOptions({ size: 1, limits });
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toBeInstanceOf(InvalidOptionError);
+    expect(error).toMatchObject({ code: 'ERR_INVALID_OPTION', option });
+    expect((error as Error).message).toContain(message);
   });
 
   it('does not keep a reference to, or inherit from, the caller object', () => {

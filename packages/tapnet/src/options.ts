@@ -59,7 +59,11 @@ export interface PoolOptions {
   allow?: readonly AllowEntry[];
   /** Give guests IPv6 on their TAPs (default false: IPv6 off and dropped). */
   ipv6?: boolean;
-  /** Per-VM limits: `connections` (conntrack entries per VM, default 8192). */
+  /**
+   * Per-VM limits: `connections` (conntrack entries per VM, default 8192), and every network's
+   * default `egress`/`ingress` rate (`'100mbit'`, `'12.5MB/s'`, bits/s; optional `burst`) and
+   * `packetsPerSecond` (default: none).
+   */
   limits?: Limits;
   /**
    * Answer LLMNR (UDP 5355) for the metadata names and host records on every TAP, so guests

@@ -8,8 +8,10 @@ import { ConntrackFlusher } from './conntrack.js';
 import { claimPool, type Parts, preparePool, startPool } from './create.js';
 import { MetadataHandlerError, PoolDisposedError } from './errors.js';
 import type { PoolEvents, PoolStatus } from './events.js';
+import { type NetworkLimits, networkLimits } from './limits.js';
 import { Network, type NetworkHost } from './network.js';
 import type { PoolOptions } from './options.js';
+import { resetThenFree, trafficStatus } from './traffic.js';
 
 export type { LeftoverReport } from './cleanup.js';
 export { cleanupLeftovers } from './cleanup.js';
@@ -120,15 +122,40 @@ export class Pool extends EventEmitter<PoolEvents> implements AsyncDisposable {
     return this.#parts.plan;
   }
 
-  /** Hands out an unused network, or throws `AllNetworksInUseError` (≈ `Pool.Network()`). */
-  network(): Network {
+  /**
+   * Hands out an unused network, or throws `AllNetworksInUseError` (≈ `Pool.Network()`).
+   * `limits` override the pool's default for this VM, in force before it returns.
+   */
+  network(options: { limits?: NetworkLimits } = {}): Network {
     this.#assertOpen();
-    return this.#wrap(this.#allocator.acquire());
+    const limits = this.#limitsOf(options.limits);
+    const holding = this.#allocator.acquire();
+    if (limits) {
+      try {
+        this.#parts.shaper.setSync(holding.item.device, limits);
+      } catch (error) {
+        holding.release();
+        throw error;
+      }
+    }
+    return this.#wrap(holding);
   }
 
-  /** Waits for a network to be free (FIFO), up to `timeout` ms or until `signal` aborts. */
-  async acquire(options: { signal?: AbortSignal; timeout?: number } = {}): Promise<Network> {
+  /** The limits a network is to get, or undefined for the pool's default; validated. */
+  #limitsOf(input: NetworkLimits | undefined) {
+    if (input === undefined) return undefined;
+    return networkLimits(input, this.#parts.shaper.defaults);
+  }
+
+  /**
+   * Waits for a network to be free (FIFO), up to `timeout` ms or until `signal` aborts.
+   * `limits` override the pool's default for this VM, in force before it resolves.
+   */
+  async acquire(
+    options: { signal?: AbortSignal; timeout?: number; limits?: NetworkLimits } = {},
+  ): Promise<Network> {
     this.#assertOpen();
+    const limits = this.#limitsOf(options.limits);
     // dispose() aborts every waiter, so none is left pending on a pool that is gone.
     const signal = options.signal
       ? AbortSignal.any([options.signal, this.#closing.signal])
@@ -137,6 +164,15 @@ export class Pool extends EventEmitter<PoolEvents> implements AsyncDisposable {
     if (this.#disposing) {
       holding.release();
       throw new PoolDisposedError();
+    }
+    if (limits) {
+      try {
+        await this.#parts.shaper.set(holding.item.device, limits);
+      } catch (error) {
+        // Back to the pool's default before anyone else gets it (the shaper rolled back).
+        holding.release();
+        throw error;
+      }
     }
     return this.#wrap(holding);
   }
@@ -158,9 +194,21 @@ export class Pool extends EventEmitter<PoolEvents> implements AsyncDisposable {
         // In the background: done in milliseconds, long before a next VM on the network has
         // booted and taken its lease; dispose() waits for it.
         this.#flusher?.flush(plan.network, plan.netmask);
-        this.#forgetThenFree(holding, mac);
+        // The next VM starts with the pool's default limits: put back before the network is free.
+        const reset = resetThenFree(this.#parts.shaper, plan.device, {
+          free: () => this.#forgetThenFree(holding, mac),
+          onError: (error) => this.#emitError(error),
+          closing: () => this.#closing.signal.aborted,
+        });
+        if (reset) {
+          this.#forgetting.add(reset);
+          void reset.finally(() => this.#forgetting.delete(reset));
+        }
       },
       heldByAnother: () => holding.released && this.#allocator.isHeld(plan),
+      limits: () => this.#parts.shaper.limits(plan.device),
+      setLimits: (limits) =>
+        this.#parts.shaper.set(plan.device, networkLimits(limits, this.#parts.shaper.defaults)),
     };
     const network = new Network(plan, host);
     this.#live.set(plan, network);
@@ -215,7 +263,10 @@ export class Pool extends EventEmitter<PoolEvents> implements AsyncDisposable {
   async status(): Promise<PoolStatus> {
     this.#assertOpen();
     const { plan, uplink, firewall, policy, dnsmasq, metadata } = this.#parts;
-    const firewallStatus = await firewall.status(policy);
+    const [firewallStatus, traffic] = await Promise.all([
+      firewall.status(policy),
+      trafficStatus(this.#parts.shaper),
+    ]);
     const live = new Set(this.#live.keys());
     return {
       prefix: plan.prefix,
@@ -231,6 +282,7 @@ export class Pool extends EventEmitter<PoolEvents> implements AsyncDisposable {
       dnsmasq: dnsmasq.status(),
       metadata: metadata.stats(),
       llmnr: this.#parts.llmnr?.stats() ?? null,
+      limits: { connections: this.#parts.options.limits.connections, ...traffic.defaults },
       networks: plan.networks.map((n) => {
         const lease = live.has(n) ? this.#live.get(n)?.lease : undefined;
         return {
@@ -239,6 +291,7 @@ export class Pool extends EventEmitter<PoolEvents> implements AsyncDisposable {
           gateway: n.gateway,
           inUse: live.has(n),
           ...(lease && { lease }),
+          ...traffic.of(n.device),
         };
       }),
     };
@@ -260,7 +313,7 @@ export class Pool extends EventEmitter<PoolEvents> implements AsyncDisposable {
     for (const network of [...this.#live.values()]) network.release();
     await this.#flusher?.idle();
     await Promise.all(this.#forgetting);
-    const { metadata, dnsmasq, firewall, taps, plan, claim } = this.#parts;
+    const { metadata, dnsmasq, firewall, taps, shaper, plan, claim } = this.#parts;
     const errors: unknown[] = [];
     const attempt = async (step: () => Promise<void>) => {
       try {
@@ -279,6 +332,8 @@ export class Pool extends EventEmitter<PoolEvents> implements AsyncDisposable {
     // The watch keeps the rules while TAPs exist, and ends before they are removed: nothing
     // puts them back after (firewall.remove also ends it, this makes the order explicit).
     const tapsRemoved = await attempt(() => taps.remove());
+    // The IFBs after the TAPs that redirect to them (a TAP left redirects into nothing: dropped).
+    await attempt(() => shaper.remove());
     await attempt(() => this.#parts.watch.close());
     if (tapsRemoved) await attempt(() => firewall.remove(plan.prefix));
     // The prefix is given up last, and only when everything is gone: while anything of this pool

@@ -45,6 +45,12 @@ describe('parseCommandLine', () => {
     [['run'], /Expected a QEMU command after `--`/, 'run'],
     [['run', '--model', 'rtl8139', '--', 'q'], /--model to be virtio-net-pci or e1000/, 'run'],
     [['run', '--socket-folder', '/x', '--', 'q'], /--socket-folder goes with --user/, 'run'],
+    [['run', '--user', '--egress', '1mbit', '--', 'q'], /--egress needs a TAP network/, 'run'],
+    [
+      ['up', '--size', '1', '--packets-per-second', '1e3'],
+      /--packets-per-second to be a whole number, got `1e3`/,
+      'up',
+    ],
     [['status', '--', 'x'], /takes nothing after `--`/, 'status'],
     [['completion'], /Expected one of bash, zsh, got nothing/, 'completion'],
     [['completion', 'fish'], /Expected one of bash, zsh, got `fish`/, 'completion'],

@@ -120,7 +120,7 @@ function explainParseError(error: unknown, command: CommandName): string {
 }
 
 function checkValues(values: Values, command: CommandName): void {
-  for (const name of ['size', 'prefix-length', 'connections'] as const) {
+  for (const name of ['size', 'prefix-length', 'connections', 'packets-per-second'] as const) {
     const raw = values[name];
     if (raw !== undefined && !/^\d+$/.test(raw)) {
       throw new UsageError(`Expected --${name} to be a whole number, got \`${raw}\``, command);
@@ -137,6 +137,12 @@ function checkValues(values: Values, command: CommandName): void {
   }
   if (command === 'up' && values.size === undefined)
     throw new UsageError('Expected --size N', command);
+  const limited = (['egress', 'ingress', 'packets-per-second'] as const).find(
+    (name) => values[name] !== undefined,
+  );
+  if (limited && values.user) {
+    throw new UsageError(`--${limited} needs a TAP network (tc), not --user`, command);
+  }
   if (values['socket-folder'] !== undefined && !values.user) {
     throw new UsageError('--socket-folder goes with --user', command);
   }
@@ -145,7 +151,7 @@ function checkValues(values: Values, command: CommandName): void {
 /** A whole-number option, already checked by parseCommandLine. */
 export function intValue(
   values: Values,
-  name: 'size' | 'prefix-length' | 'connections',
+  name: 'size' | 'prefix-length' | 'connections' | 'packets-per-second',
 ): number | undefined {
   const raw = values[name];
   return raw === undefined ? undefined : Number(raw);

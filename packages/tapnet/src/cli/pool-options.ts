@@ -9,6 +9,14 @@ export function poolOptionsOf(values: Values, defaults: Partial<PoolOptions> = {
   if (size === undefined) throw new UsageError('Expected --size N');
   const prefixLength = intValue(values, 'prefix-length');
   const connections = intValue(values, 'connections');
+  const packetsPerSecond = intValue(values, 'packets-per-second');
+  // Rates go through as written: Pool.create validates them and names the option.
+  const limits = {
+    ...(connections !== undefined && { connections }),
+    ...(values.egress !== undefined && { egress: values.egress }),
+    ...(values.ingress !== undefined && { ingress: values.ingress }),
+    ...(packetsPerSecond !== undefined && { packetsPerSecond }),
+  };
   return {
     ...defaults,
     size,
@@ -18,7 +26,7 @@ export function poolOptionsOf(values: Values, defaults: Partial<PoolOptions> = {
     ...(values.firewall !== undefined && { firewall: values.firewall as FirewallBackendOption }),
     ...(values.uplink !== undefined && { uplink: values.uplink === 'none' ? null : values.uplink }),
     ...(values['state-dir'] !== undefined && { stateDir: values['state-dir'] }),
-    ...(connections !== undefined && { limits: { connections } }),
+    ...(Object.keys(limits).length > 0 && { limits }),
   };
 }
 

@@ -20,6 +20,9 @@ export const OPTIONS = {
     value: 'N',
     help: `per-VM conntrack cap (default ${DEFAULT_CONNECTIONS})`,
   },
+  egress: { type: 'string', value: 'RATE', help: 'per-VM upload limit (`100mbit`, `12.5MB/s`)' },
+  ingress: { type: 'string', value: 'RATE', help: 'per-VM download limit (`100mbit`, `12.5MB/s`)' },
+  'packets-per-second': { type: 'string', value: 'N', help: 'per-VM cap on packets sent' },
   metadata: { type: 'string', value: 'FILE|DIR|URL', help: 'what the metadata service answers' },
   model: { type: 'string', value: NIC_MODELS.join('|'), help: 'the guest’s NIC' },
   user: { type: 'boolean', help: 'user-mode network (no root needed)' },
@@ -50,6 +53,9 @@ const POOL: readonly OptionName[] = [
   'uplink',
   'state-dir',
   'connections',
+  'egress',
+  'ingress',
+  'packets-per-second',
 ];
 
 export interface CommandSpec {

@@ -7,6 +7,7 @@ import { TapnetError } from '../../errors.js';
 import { handlerFromSource } from '../../metadata-source.js';
 import { Pool } from '../../pool.js';
 import { UserNetwork } from '../../user-network.js';
+import { limitsText } from '../limits-text.js';
 import type { Output } from '../output.js';
 import type { Values } from '../parse.js';
 import { isTaken, poolOptionsOf, runCandidates } from '../pool-options.js';
@@ -54,9 +55,10 @@ export async function runCommand(values: Values, out: Output, argv: string[]): P
           subnet: network.subnet,
           gateway: network.gateway,
           mac: network.mac,
+          limits: network.limits,
         },
         () =>
-          `tapnet: ${network.name} ${network.subnet} (gateway ${network.gateway}, mac ${network.mac})`,
+          `tapnet: ${network.name} ${network.subnet} (gateway ${network.gateway}, mac ${network.mac}, limits ${limitsText(network.limits)})`,
       );
     }
     return await runChild(qemu, [...qemuArgs, ...netArgs]);

@@ -1,5 +1,14 @@
 import { readdir } from 'node:fs/promises';
-import { DEFAULTS, prefixHolder, readState, type StateRecord, statePath } from '@tapnet/tap-pool';
+import {
+  DEFAULTS,
+  formatRate,
+  prefixHolder,
+  readState,
+  readTraffic,
+  type StateRecord,
+  statePath,
+  type TrafficCounters,
+} from '@tapnet/tap-pool';
 import { TapnetError } from '../../errors.js';
 import { type Output, table } from '../output.js';
 import type { Values } from '../parse.js';
@@ -34,6 +43,8 @@ export async function statusCommand(values: Values, out: Output): Promise<number
     alive: boolean;
     devices: string[];
     problem?: string;
+    /** Rate limits in force and their counters, by device (only limited ones), from tc. */
+    traffic?: Record<string, Pick<TrafficCounters, 'egress' | 'ingress'>>;
   }[] = [];
   for (const prefix of await recordedPrefixes(stateDir)) {
     let record: StateRecord | undefined;
@@ -46,14 +57,22 @@ export async function statusCommand(values: Values, out: Output): Promise<number
     // Alive means the prefix's claim is held (released by the kernel when its process dies), not
     // that the record's pid names some process: pids are reused.
     const holder = await prefixHolder(prefix);
+    const traffic =
+      holder !== undefined && record && record.devices.length > 0
+        ? Object.fromEntries(await readTraffic(prefix, record.devices))
+        : undefined;
     pools.push({
       prefix,
       ...(record && { pid: holder || record.pid }),
       alive: holder !== undefined,
       devices: record?.devices ?? [],
       ...(problem !== undefined && { problem }),
+      ...(traffic && Object.keys(traffic).length > 0 && { traffic }),
     });
   }
+  const limited = pools.flatMap((p) => Object.entries(p.traffic ?? {}));
+  const direction = (c?: TrafficCounters['egress']) =>
+    c ? `${formatRate(c.rate)}: ${c.bytes} bytes, ${c.drops} dropped` : '-';
   out.emit(pools, () =>
     pools.length === 0
       ? `no pools recorded in ${stateDir}`
@@ -69,7 +88,13 @@ export async function statusCommand(values: Values, out: Output): Promise<number
                 : 'stale (run `tapnet cleanup`)',
             String(p.devices.length),
           ]),
-        ]),
+        ]) +
+        (limited.length === 0
+          ? ''
+          : `\n\n${table([
+              ['network', 'egress (VM sends)', 'ingress (VM receives)'],
+              ...limited.map(([device, t]) => [device, direction(t.egress), direction(t.ingress)]),
+            ])}`),
   );
   return 0;
 }

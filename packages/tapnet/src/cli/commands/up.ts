@@ -2,6 +2,7 @@ import type { DriftEvent } from '@tapnet/firewall';
 import { handlerFromSource } from '../../metadata-source.js';
 import type { Network } from '../../network.js';
 import { Pool } from '../../pool.js';
+import { limitsText } from '../limits-text.js';
 import { type Output, table } from '../output.js';
 import type { Values } from '../parse.js';
 import { poolOptionsOf } from '../pool-options.js';
@@ -37,19 +38,21 @@ export async function upCommand(values: Values, out: Output): Promise<number> {
           subnet: n.subnet,
           gateway: n.gateway,
           mac: n.mac,
+          limits: n.limits,
           qemuArgs: n.qemuArgs('net0'),
         })),
       },
       () =>
         [
           table([
-            ['network', 'subnet', 'gateway', 'mac', 'dhcp range'],
+            ['network', 'subnet', 'gateway', 'mac', 'dhcp range', 'limits'],
             ...pool.plan.networks.map((n, i) => [
               n.device,
               n.subnet,
               n.gateway,
               networks[i]?.mac ?? '',
               `${n.dhcpRange.start}-${n.dhcpRange.end}`,
+              networks[i] ? limitsText(networks[i].limits) : '',
             ]),
           ]),
           '',
