@@ -21,9 +21,6 @@ export class DhcpDnsError extends Error {
 
 /** An option failed validation; nothing was written or started. */
 export class InvalidConfigError extends DhcpDnsError {
-  static {
-    family.member(InvalidConfigError, 'InvalidConfigError');
-  }
   readonly field: string;
   readonly value: unknown;
 
@@ -45,9 +42,6 @@ export interface DnsmasqRunDetails {
 
 /** dnsmasq did not start, or did not answer DNS on every gateway in time. */
 export class DnsmasqStartError extends DhcpDnsError {
-  static {
-    family.member(DnsmasqStartError, 'DnsmasqStartError');
-  }
   constructor(message: string, cause: DnsmasqRunDetails) {
     super('ERR_DNSMASQ_START', `${message}\n${tail(cause.stderr)}`.trimEnd(), { cause });
   }
@@ -55,9 +49,6 @@ export class DnsmasqStartError extends DhcpDnsError {
 
 /** dnsmasq kept dying quickly; the supervisor gave up restarting it. */
 export class DnsmasqFailedError extends DhcpDnsError {
-  static {
-    family.member(DnsmasqFailedError, 'DnsmasqFailedError');
-  }
   readonly restarts: number;
 
   constructor(message: string, restarts: number, cause: unknown) {
@@ -72,10 +63,10 @@ function tail(text: string, lines = 20): string {
 
 /** The LLMNR responder could not bind its sockets or join the group; nothing is left open. */
 export class LlmnrStartError extends DhcpDnsError {
-  static {
-    family.member(LlmnrStartError, 'LlmnrStartError');
-  }
   constructor(message: string, cause: unknown) {
     super('ERR_LLMNR_START', message, { cause });
   }
 }
+
+// A brand per class, named by its key: written out, as a bundler may rename the classes.
+family.members({ InvalidConfigError, DnsmasqStartError, DnsmasqFailedError, LlmnrStartError });

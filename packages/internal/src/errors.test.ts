@@ -22,11 +22,9 @@ function makeFamily() {
     }
     override readonly code = 'ERR_PREFIX_IN_USE';
   }
-  class OtherError extends ExampleError {
-    static {
-      family.member(OtherError, 'OtherError');
-    }
-  }
+  class OtherError extends ExampleError {}
+  // The usual way, after the classes: one call, the names written as the object's keys.
+  family.members({ OtherError });
   return { ExampleError, StateError, PrefixInUseError, OtherError };
 }
 

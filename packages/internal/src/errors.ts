@@ -17,10 +17,11 @@ export function errorBrand(family: string, name?: string): symbol {
 }
 
 /**
- * The error family of one package, e.g. `errorFamily('@tapnet/firewall')`. In each class body
- * call `static { family.base(FirewallError, 'FirewallError') }` for the package's base class and
- * `static { family.member(InvalidPolicyError, 'InvalidPolicyError') }` for each subclass. The name is written
- * out rather than read from `cls.name`, which a bundler may rename (`InvalidOptionError2`).
+ * The error family of one package, e.g. `errorFamily('@tapnet/firewall')`. The base class calls
+ * `static { family.base(FirewallError, 'FirewallError') }`; after the subclasses,
+ * `family.members({ InvalidPolicyError, FirewallApplyError })` brands each (or `family.member`
+ * one at a time). Names are written out (the object's keys) rather than read from `cls.name`,
+ * which a bundler may rename (`InvalidOptionError2`).
  */
 export interface ErrorFamily {
   readonly family: string;
@@ -28,6 +29,8 @@ export interface ErrorFamily {
   base(cls: ErrorClass, name: string): void;
   /** Brands a subclass: it answers `instanceof` for its own instances and its subclasses'. */
   member(cls: ErrorClass, name: string): void;
+  /** `member` for each class, named by its key: `family.members({ InvalidOptionError })`. */
+  members(classes: Readonly<Record<string, ErrorClass>>): void;
 }
 
 export function errorFamily(family: string): ErrorFamily {
@@ -35,6 +38,9 @@ export function errorFamily(family: string): ErrorFamily {
     family,
     base: (cls, name) => brand(cls, name, errorBrand(family)),
     member: (cls, name) => brand(cls, name, errorBrand(family, name)),
+    members(classes) {
+      for (const [name, cls] of Object.entries(classes)) brand(cls, name, errorBrand(family, name));
+    },
   };
 }
 

@@ -22,9 +22,6 @@ export class QemuArgsError extends Error {
 
 /** An input a QEMU option value cannot carry or that QEMU would reject. */
 export class InvalidQemuArgError extends QemuArgsError {
-  static {
-    family.member(InvalidQemuArgError, 'InvalidQemuArgError');
-  }
   static readonly errorCode = 'ERR_INVALID_QEMU_ARG';
   constructor(message: string, field: string) {
     super(message, { code: InvalidQemuArgError.errorCode, field });
@@ -33,12 +30,12 @@ export class InvalidQemuArgError extends QemuArgsError {
 
 /** A `-netdev`/`-device` value (or a `cmd:` text) that cannot be parsed. */
 export class QemuArgSyntaxError extends QemuArgsError {
-  static {
-    family.member(QemuArgSyntaxError, 'QemuArgSyntaxError');
-  }
   static readonly errorCode = 'ERR_QEMU_ARG_SYNTAX';
   constructor(message: string, field?: string) {
     const code = QemuArgSyntaxError.errorCode;
     super(message, field === undefined ? { code } : { code, field });
   }
 }
+
+// A brand per class, named by its key: written out, as a bundler may rename the classes.
+family.members({ InvalidQemuArgError, QemuArgSyntaxError });

@@ -16,9 +16,6 @@ export class TapPoolError extends Error {
 
 /** An option is missing, of the wrong type, out of range or unknown. */
 export class InvalidOptionError extends TapPoolError {
-  static {
-    family.member(InvalidOptionError, 'InvalidOptionError');
-  }
   override readonly code = 'ERR_INVALID_OPTION';
 }
 
@@ -31,9 +28,6 @@ export interface Conflict {
 
 /** The plan overlaps the metadata IP, loopback, or a device, route or address already on the host. */
 export class PlanConflictError extends TapPoolError {
-  static {
-    family.member(PlanConflictError, 'PlanConflictError');
-  }
   override readonly code = 'ERR_PLAN_CONFLICT';
   readonly conflicts: readonly Conflict[];
 
@@ -47,9 +41,6 @@ export class PlanConflictError extends TapPoolError {
 
 /** A device with a planned name exists already; nothing was changed. */
 export class DeviceExistsError extends TapPoolError {
-  static {
-    family.member(DeviceExistsError, 'DeviceExistsError');
-  }
   override readonly code = 'ERR_DEVICE_EXISTS';
   readonly devices: readonly string[];
 
@@ -72,9 +63,6 @@ export interface CommandFailure {
 
 /** An OS command failed. */
 export class CommandError extends TapPoolError {
-  static {
-    family.member(CommandError, 'CommandError');
-  }
   override readonly code = 'ERR_COMMAND_FAILED';
   declare readonly cause: CommandFailure;
 
@@ -90,25 +78,16 @@ export class CommandError extends TapPoolError {
 
 /** Every network of the pool is held. */
 export class AllNetworksInUseError extends TapPoolError {
-  static {
-    family.member(AllNetworksInUseError, 'AllNetworksInUseError');
-  }
   override readonly code = 'ERR_ALL_NETWORKS_IN_USE';
 }
 
 /** The state record forbids the operation (a live pool with this prefix), or is unreadable. */
 export class StateError extends TapPoolError {
-  static {
-    family.member(StateError, 'StateError');
-  }
   override readonly code: string = 'ERR_STATE';
 }
 
 /** Writing a sysctl failed; `cause` is the file system error. */
 export class SysctlError extends TapPoolError {
-  static {
-    family.member(SysctlError, 'SysctlError');
-  }
   override readonly code = 'ERR_SYSCTL';
 }
 
@@ -117,9 +96,6 @@ export class SysctlError extends TapPoolError {
  * caught the record's refusal still catch this; `pid` is the holder's, 0 when it did not say.
  */
 export class PrefixInUseError extends StateError {
-  static {
-    family.member(PrefixInUseError, 'PrefixInUseError');
-  }
   override readonly code = 'ERR_PREFIX_IN_USE';
   readonly prefix: string;
   readonly pid: number;
@@ -140,9 +116,6 @@ export class PrefixInUseError extends StateError {
 
 /** The state folder, or one above it, could be written by someone else; nothing was changed. */
 export class UnsafeStateDirError extends TapPoolError {
-  static {
-    family.member(UnsafeStateDirError, 'UnsafeStateDirError');
-  }
   override readonly code = 'ERR_UNSAFE_STATE_DIR';
   /** The folder that is unsafe (the state folder or one above it). */
   readonly path: string;
@@ -158,3 +131,16 @@ export class UnsafeStateDirError extends TapPoolError {
     this.mode = problem.mode;
   }
 }
+
+// A brand per class, named by its key: written out, as a bundler may rename the classes.
+family.members({
+  InvalidOptionError,
+  PlanConflictError,
+  DeviceExistsError,
+  CommandError,
+  AllNetworksInUseError,
+  StateError,
+  SysctlError,
+  PrefixInUseError,
+  UnsafeStateDirError,
+});

@@ -89,19 +89,22 @@ export function parseLinkDetails(text: string): Map<string, LinkInfo> {
   return links;
 }
 
+/** Every IPv4 route of every table, as JSON: what a plan must not overlap. */
+export const ROUTES_ARGV: readonly string[] = [
+  'ip',
+  '-json',
+  '-4',
+  'route',
+  'show',
+  'table',
+  'all',
+];
+
 /** Reads devices, IPv4 routes (all tables) and IPv4 addresses in two processes. */
 export async function readHostSnapshot(runner: Runner = defaultRunner): Promise<HostSnapshot> {
   const [addr, route] = await Promise.all([
     runChecked(runner, 'Could not list addresses', ['ip', '-json', 'addr', 'show']),
-    runChecked(runner, 'Could not list routes', [
-      'ip',
-      '-json',
-      '-4',
-      'route',
-      'show',
-      'table',
-      'all',
-    ]),
+    runChecked(runner, 'Could not list routes', ROUTES_ARGV),
   ]);
   return { ...parseAddrJson(addr), routes: parseRouteJson(route) };
 }

@@ -17,6 +17,7 @@ import {
   parseAddrJson,
   parseLinkDetails,
   parseRouteJson,
+  ROUTES_ARGV,
   readLinks,
 } from './host.js';
 import { DEFAULTS, validatePrefix, validateStateDir } from './options.js';
@@ -283,15 +284,7 @@ async function createClaimed(
 
   const [addrText, routeText] = await Promise.all([
     runChecked(run, 'Could not list devices', ['ip', '-details', '-json', 'addr', 'show']),
-    runChecked(run, 'Could not list routes', [
-      'ip',
-      '-json',
-      '-4',
-      'route',
-      'show',
-      'table',
-      'all',
-    ]),
+    runChecked(run, 'Could not list routes', ROUTES_ARGV),
   ]);
   const links = parseLinkDetails(addrText);
   const host = { ...parseAddrJson(addrText), routes: parseRouteJson(routeText) };

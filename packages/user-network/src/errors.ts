@@ -21,36 +21,30 @@ export class UserNetworkError extends Error {
 }
 
 export class InvalidOptionError extends UserNetworkError {
-  static {
-    family.member(InvalidOptionError, 'InvalidOptionError');
-  }
   static override readonly code = 'ERR_INVALID_OPTION';
 }
 
 export class ReleasedError extends UserNetworkError {
-  static {
-    family.member(ReleasedError, 'ReleasedError');
-  }
   static override readonly code = 'ERR_RELEASED';
 }
 
 export class BridgeNotFoundError extends UserNetworkError {
-  static {
-    family.member(BridgeNotFoundError, 'BridgeNotFoundError');
-  }
   static override readonly code = 'ERR_BRIDGE_NOT_FOUND';
 }
 
 export class UnsafeFolderError extends UserNetworkError {
-  static {
-    family.member(UnsafeFolderError, 'UnsafeFolderError');
-  }
   static override readonly code = 'ERR_UNSAFE_FOLDER';
 }
 
 export class SocketInUseError extends UserNetworkError {
-  static {
-    family.member(SocketInUseError, 'SocketInUseError');
-  }
   static override readonly code = 'ERR_SOCKET_IN_USE';
 }
+
+// A brand per class, named by its key: written out, as a bundler may rename the classes.
+family.members({
+  InvalidOptionError,
+  ReleasedError,
+  BridgeNotFoundError,
+  UnsafeFolderError,
+  SocketInUseError,
+});
