@@ -19,6 +19,7 @@ export {
   TapnetError,
 } from './errors.js';
 export type { Limits } from './limits.js';
+export type { PoolMetrics, PoolMetricsOptions } from './metrics.js';
 export { Network, type NicModel } from './network.js';
 export { type FirewallBackendOption, normalizeOptions, type PoolOptions } from './options.js';
 export {

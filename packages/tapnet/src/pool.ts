@@ -52,6 +52,7 @@ import {
 } from '@tapnet/tap-pool';
 import { ConntrackFlusher } from './conntrack.js';
 import { PoolDisposedError, PrefixInUseError } from './errors.js';
+import { createPoolMetrics, type PoolMetrics, type PoolMetricsOptions } from './metrics.js';
 import { Network, type NetworkHost } from './network.js';
 import { type NormalizedPoolOptions, normalizeOptions, type PoolOptions } from './options.js';
 import { findBinary } from './which.js';
@@ -568,6 +569,16 @@ export class Pool extends EventEmitter<PoolEvents> implements AsyncDisposable {
         };
       }),
     };
+  }
+
+  /**
+   * Prometheus metrics of this pool (prom-client), registered in `options.registry` (default: a
+   * registry of their own): networks by state, metadata requests and latency by network,
+   * refused connections, leases, dnsmasq restarts, firewall intact. `close()` unregisters them.
+   */
+  metrics(options: PoolMetricsOptions = {}): PoolMetrics {
+    this.#assertOpen();
+    return createPoolMetrics(this, options);
   }
 
   /**
