@@ -1,0 +1,7 @@
+import { join } from 'node:path';
+import type { Values } from './parse.js';
+
+/** Where `tapnet serve` listens, and where the other commands look for it (pure). */
+export function socketPathOf(values: Values): string {
+  return values.socket ?? join(values['state-dir'] ?? '/run/tapnet', 'api.sock');
+}
