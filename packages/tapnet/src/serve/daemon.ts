@@ -92,11 +92,14 @@ export class Daemon extends EventEmitter<{ event: [ApiEvent] }> {
     return this.#closing;
   }
 
+  #watchingRequests = false;
+
   /** Turns metadata request events on while `on` (someone streams or logs them). */
   watchRequests(on: boolean): void {
-    if (on && this.pool.listenerCount('metadata-request') === 0)
-      this.pool.on('metadata-request', this.#onRequest);
-    if (!on) this.pool.off('metadata-request', this.#onRequest);
+    if (on === this.#watchingRequests) return;
+    this.#watchingRequests = on;
+    if (on) this.pool.on('metadata-request', this.#onRequest);
+    else this.pool.off('metadata-request', this.#onRequest);
   }
 
   readonly #onRequest = (r: {
