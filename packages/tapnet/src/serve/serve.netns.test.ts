@@ -144,13 +144,10 @@ describeNetns('tapnet serve: the control API', () => {
     const kept = json(await daemon.call('POST', '/v1/networks', { holder: { pid: other.pid } }));
     holder.kill('SIGKILL');
     await holder;
-    await waitFor(
-      () => daemon.events().some((e) => e.event === 'release' && e.id === net.id),
-      {
-        what: `${net.name} to be released after its holder died`,
-        seen: daemon.log,
-      },
-    );
+    await waitFor(() => daemon.events().some((e) => e.event === 'release' && e.id === net.id), {
+      what: `${net.name} to be released after its holder died`,
+      seen: daemon.log,
+    });
     expect(daemon.events().find((e) => e.event === 'release' && e.id === net.id)).toEqual(
       expect.objectContaining({ reason: 'holder-exited', pid: holder.pid }),
     );
