@@ -36,6 +36,17 @@ export const OPTIONS = {
     value: 'DIR',
     help: 'where clients’ path and unix: handlers may point (default: none allowed)',
   },
+  listen: {
+    type: 'string',
+    value: 'HOST:PORT',
+    help: 'the control API on TCP too, loopback only (needs --token-file)',
+  },
+  'token-file': { type: 'string', value: 'FILE', help: 'the bearer token TCP clients must send' },
+  'metrics-address': {
+    type: 'string',
+    value: 'HOST:PORT',
+    help: 'GET /metrics alone on TCP, for a scraper',
+  },
   wait: { type: 'string', value: 'SECONDS', help: 'wait this long for a free network (default 0)' },
   pid: { type: 'string', value: 'PID', help: 'release the network when this process exits' },
   ttl: { type: 'string', value: 'SECONDS', help: 'release the network unless renewed within this' },
@@ -97,7 +108,18 @@ export const COMMANDS = {
     summary: 'a pool behind a control API on a unix socket, for workers in any language',
     synopsis:
       '--size N [pool options] [--socket PATH] [--group G] [--metadata SRC] [--handler-root DIR] [--log-format text|json]',
-    options: [...POOL, 'metadata', 'socket', 'group', 'handler-root', 'log-format', 'quiet'],
+    options: [
+      ...POOL,
+      'metadata',
+      'socket',
+      'group',
+      'handler-root',
+      'listen',
+      'token-file',
+      'metrics-address',
+      'log-format',
+      'quiet',
+    ],
   },
   status: {
     summary: 'the daemon’s pool when `tapnet serve` runs, else pools recorded on this host',

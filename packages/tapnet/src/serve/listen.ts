@@ -86,3 +86,34 @@ export async function listenUnix(
   }
   await chmod(path, options.mode ?? 0o660);
 }
+
+/** Listens on TCP `host:port`; the error (EADDRINUSE, …) as a typed error naming the address. */
+export async function listenTcp(server: Server, host: string, port: number): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    const onError = (error: Error) =>
+      reject(
+        new TapnetError('ERR_LISTEN', `Could not listen on ${host}:${port}: ${error.message}`, {
+          cause: error,
+        }),
+      );
+    server.once('error', onError);
+    server.listen(port, host, () => {
+      server.off('error', onError);
+      resolve();
+    });
+  });
+}
+
+/** `HOST:PORT` (pure): IPv4 or `[IPv6]`, a port from 1 to 65535; undefined when it is not one. */
+export function parseAddress(text: string): { host: string; port: number } | undefined {
+  const match = /^(?:\[([0-9a-fA-F:.]+)\]|([0-9.]+|localhost)):(\d{1,5})$/.exec(text);
+  if (!match) return undefined;
+  const port = Number(match[3]);
+  if (port < 1 || port > 65_535) return undefined;
+  return { host: match[1] ?? match[2]!, port };
+}
+
+/** Whether `host` is a loopback address: the control API is never offered beyond the host. */
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}

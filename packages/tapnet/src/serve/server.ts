@@ -1,3 +1,4 @@
+import { timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Registry } from 'prom-client';
 import type { ApiEvent, Daemon } from './daemon.js';
@@ -24,6 +25,19 @@ export interface ApiServerOptions {
   onInternalError?: (error: unknown) => void;
   /** Whether metadata requests must be watched for other reasons (the log). */
   logRequests?: boolean;
+  /** Every request must carry `Authorization: Bearer <token>` (the TCP listener). */
+  token?: string;
+  /** Only these operations are served (the scrapers' listener: getMetrics); others are 404. */
+  only?: readonly Operation[];
+}
+
+/** Whether the request carries the bearer token; compared in constant time. */
+export function authorized(header: string | undefined, token: string): boolean {
+  const match = /^Bearer (.+)$/.exec(header ?? '');
+  if (!match) return false;
+  const given = Buffer.from(match[1]!);
+  const want = Buffer.from(token);
+  return given.length === want.length && timingSafeEqual(given, want);
 }
 
 type Json = unknown;
@@ -186,8 +200,20 @@ export function createApiServer(
   const server = createServer({ requestTimeout: 60_000, headersTimeout: 10_000 }, (req, res) => {
     void (async () => {
       try {
+        if (options.token !== undefined && !authorized(req.headers.authorization, options.token)) {
+          res.setHeader('www-authenticate', 'Bearer');
+          throw new ApiError(
+            401,
+            'ERR_UNAUTHORIZED',
+            'Expected `Authorization: Bearer <token>` with the token of --token-file',
+          );
+        }
         const url = new URL(req.url ?? '/', 'http://tapnet');
-        const match = matchRoute(req.method ?? '', url.pathname);
+        const found = matchRoute(req.method ?? '', url.pathname);
+        const match =
+          options.only && found.kind === 'route' && !options.only.includes(found.route.operation)
+            ? ({ kind: 'not-found' } as const)
+            : found;
         if (match.kind === 'not-found')
           throw new ApiError(
             404,

@@ -4,7 +4,7 @@ import { normalizeLimits } from '../limits.js';
 import type { PoolOptions } from '../options.js';
 import { Pool } from '../pool.js';
 import { Daemon } from './daemon.js';
-import { listenUnix } from './listen.js';
+import { listenTcp, listenUnix } from './listen.js';
 import type { Logger } from './log.js';
 import { createApiServer } from './server.js';
 
@@ -18,6 +18,10 @@ export interface ServeOptions {
   logger: Logger;
   version: string;
   holderIntervalMs?: number;
+  /** The control API on TCP too (loopback only), each request with this bearer token. */
+  tcp?: { host: string; port: number; token: string };
+  /** `GET /metrics` alone on TCP, for a scraper that cannot reach a unix socket. */
+  metricsAddress?: { host: string; port: number };
 }
 
 export interface Serving {
@@ -55,16 +59,51 @@ export async function serve(options: ServeOptions): Promise<Serving> {
     await daemon.close();
     throw error;
   }
+  const servers = [server];
+  const common = {
+    registry: metrics.registry,
+    version: options.version,
+    onInternalError: (error: unknown) =>
+      logger.note('internal-error', { message: (error as Error)?.message ?? String(error) }),
+  };
+  try {
+    if (options.tcp) {
+      const tcp = createApiServer(daemon, {
+        ...common,
+        token: options.tcp.token,
+        logRequests: logger.requests,
+      });
+      servers.push(tcp);
+      await listenTcp(tcp, options.tcp.host, options.tcp.port);
+    }
+    if (options.metricsAddress) {
+      const scrape = createApiServer(daemon, {
+        ...common,
+        only: ['getMetrics'],
+        logRequests: logger.requests,
+      });
+      servers.push(scrape);
+      await listenTcp(scrape, options.metricsAddress.host, options.metricsAddress.port);
+    }
+  } catch (error) {
+    for (const s of servers) s.close();
+    await daemon.close();
+    metrics.close();
+    await unlink(options.socket).catch(() => {});
+    throw error;
+  }
   let closing: Promise<void> | undefined;
   const close = async () => {
-    server.close();
-    server.closeStreams();
-    server.closeIdleConnections();
+    for (const s of servers) {
+      s.close();
+      s.closeStreams();
+      s.closeIdleConnections();
+    }
     try {
       await daemon.close();
     } finally {
       metrics.close();
-      server.closeAllConnections();
+      for (const s of servers) s.closeAllConnections();
       await unlink(options.socket).catch(() => {});
     }
   };
