@@ -1,7 +1,8 @@
 import type { Server } from 'node:net';
 import { isIP } from 'node:net';
+import { describeValue } from '@tapnet/internal';
 import { assertNetworkName } from './dispatcher.js';
-import { describe, InvalidOptionError } from './errors.js';
+import { InvalidOptionError } from './errors.js';
 
 export interface PerNetworkLimits {
   /** Open connections one network may hold at once; the next is answered 429 and closed. */
@@ -172,7 +173,7 @@ export function integer(
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
     const extra = infinity ? ' or Infinity' : '';
     throw new InvalidOptionError(
-      `Expected \`${label}\` to be an integer from ${min} to ${max}${extra}, got ${describe(value)}`,
+      `Expected \`${label}\` to be an integer from ${min} to ${max}${extra}, got ${describeValue(value)}`,
     );
   }
   return value;
@@ -180,14 +181,18 @@ export function integer(
 
 function boolean(value: unknown, label: string): boolean {
   if (typeof value !== 'boolean') {
-    throw new InvalidOptionError(`Expected \`${label}\` to be a boolean, got ${describe(value)}`);
+    throw new InvalidOptionError(
+      `Expected \`${label}\` to be a boolean, got ${describeValue(value)}`,
+    );
   }
   return value;
 }
 
 function plainObject(value: unknown, label: string): Record<string, unknown> {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw new InvalidOptionError(`Expected \`${label}\` to be an object, got ${describe(value)}`);
+    throw new InvalidOptionError(
+      `Expected \`${label}\` to be an object, got ${describeValue(value)}`,
+    );
   }
   return value as Record<string, unknown>;
 }
@@ -209,7 +214,7 @@ function unknownKeys(
 export function headerName(value: unknown, label: string): string {
   if (typeof value !== 'string' || !HEADER_NAME.test(value)) {
     throw new InvalidOptionError(
-      `Expected \`${label}\` to be an HTTP header name, got ${describe(value)}`,
+      `Expected \`${label}\` to be an HTTP header name, got ${describeValue(value)}`,
     );
   }
   return value.toLowerCase();
@@ -218,7 +223,7 @@ export function headerName(value: unknown, label: string): string {
 function headerValue(value: unknown, label: string): string {
   if (typeof value !== 'string' || !HEADER_VALUE.test(value)) {
     throw new InvalidOptionError(
-      `Expected \`${label}\` to be printable ASCII without leading or trailing spaces, got ${describe(value)}`,
+      `Expected \`${label}\` to be printable ASCII without leading or trailing spaces, got ${describeValue(value)}`,
     );
   }
   return value;
@@ -245,7 +250,7 @@ function rate(value: unknown, label: string): number {
     (typeof value !== 'number' || !(value > 0) || !Number.isFinite(value))
   ) {
     throw new InvalidOptionError(
-      `Expected \`${label}\` to be a number above 0 or Infinity, got ${describe(value)}`,
+      `Expected \`${label}\` to be a number above 0 or Infinity, got ${describeValue(value)}`,
     );
   }
   return value;
@@ -339,7 +344,7 @@ export function normalizeHardening(input: unknown, label = 'hardening'): Normali
     const path = t.path ?? d.tokens.path;
     if (typeof path !== 'string' || !/^\/[\x21-\x7e]*$/.test(path) || path.includes('?')) {
       throw new InvalidOptionError(
-        `Expected \`${label}.tokens.path\` to be an absolute URL path without a query, got ${describe(path)}`,
+        `Expected \`${label}.tokens.path\` to be an absolute URL path without a query, got ${describeValue(path)}`,
       );
     }
     tokens = {
@@ -442,7 +447,7 @@ export function normalizeOptions(input: unknown): NormalizedOptions {
       typeof l.on !== 'function'
     ) {
       throw new InvalidOptionError(
-        `Expected \`listener\` to be a net.Server, got ${describe(listener)}`,
+        `Expected \`listener\` to be a net.Server, got ${describeValue(listener)}`,
       );
     }
     if (!l.listening) {
@@ -453,7 +458,9 @@ export function normalizeOptions(input: unknown): NormalizedOptions {
   }
   const host = o.host ?? DEFAULTS.host;
   if (typeof host !== 'string' || isIP(host) === 0) {
-    throw new InvalidOptionError(`Expected \`host\` to be an IP address, got ${describe(host)}`);
+    throw new InvalidOptionError(
+      `Expected \`host\` to be an IP address, got ${describeValue(host)}`,
+    );
   }
   if (o.singleNetwork !== undefined) assertNetworkName(o.singleNetwork, 'singleNetwork');
   return {

@@ -115,7 +115,7 @@ describe('MetadataServer dispatch (loopback)', () => {
       ['lo', 'async boom'],
       [
         'lo',
-        'Expected the handler of network `lo` to return a Response with a status from 200 to 599, got `not a response` (string)',
+        'Expected the handler of network `lo` to return a Response with a status from 200 to 599, got `"not a response"` (string)',
       ],
     ]);
     server.setHandler('lo', () => new Response('fine'));

@@ -7,12 +7,12 @@ import {
   STATUS_CODES,
 } from 'node:http';
 import type { Server as NetServer, Socket } from 'node:net';
+import { describeValue as describe } from '@tapnet/internal';
 import { normalizeRemoteAddress } from './address.js';
 import { gateConnection } from './connection-gate.js';
 import { createDispatcher, type Dispatcher } from './dispatcher.js';
 import {
   ClosedError,
-  describe,
   HandlerError,
   InvalidOptionError,
   ListenError,
