@@ -3,6 +3,7 @@ import { TapnetError } from '../errors.js';
 
 /** An error answer of the daemon, as the CLI reports it (code, message, option). */
 export class ApiAnswerError extends TapnetError {
+  override name = 'ApiAnswerError';
   readonly status: number;
   readonly option: string | undefined;
   constructor(status: number, body: { code?: unknown; message?: unknown; option?: unknown }) {

@@ -6,6 +6,7 @@ import { TapnetError } from '../errors.js';
  * and survives.
  */
 export class ApiError extends TapnetError {
+  override name = 'ApiError';
   readonly status: number;
   readonly option: string | undefined;
   constructor(status: number, code: string, message: string, option?: string) {

@@ -2,6 +2,7 @@ import { chmod, chown, lstat, mkdir, readFile, stat, unlink } from 'node:fs/prom
 import type { Server } from 'node:http';
 import { connect } from 'node:net';
 import { dirname } from 'node:path';
+import { contains, LOOPBACK, parseIPv4 } from '@tapnet/internal';
 import { TapnetError } from '../errors.js';
 
 /** The gid of `group` (a name or a number) in /etc/group's text (pure); undefined if unknown. */
@@ -115,5 +116,7 @@ export function parseAddress(text: string): { host: string; port: number } | und
 
 /** Whether `host` is a loopback address: the control API is never offered beyond the host. */
 export function isLoopback(host: string): boolean {
-  return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+  if (host === 'localhost' || host === '::1') return true;
+  const address = parseIPv4(host);
+  return address !== undefined && contains(LOOPBACK, address);
 }

@@ -1,5 +1,5 @@
 import { isAbsolute, resolve, sep } from 'node:path';
-import { describeValue } from '../errors.js';
+import { describeValue, firstUnknownKey, isIntegerIn, isPlainObject } from '@tapnet/internal';
 import type { NicModel } from '../network.js';
 import { ApiError } from './errors.js';
 
@@ -64,21 +64,20 @@ function objectOf(
   allowed: readonly string[],
   what: string,
 ): Record<string, unknown> {
-  if (typeof body !== 'object' || body === null || Array.isArray(body))
+  if (!isPlainObject(body))
     throw bad(
       `Expected ${what} to be a JSON object, got ${describeValue(body)}`,
       undefined,
       'ERR_BAD_BODY',
     );
-  for (const key of Object.keys(body)) {
-    if (!allowed.includes(key))
-      throw bad(
-        `Expected ${what} to have only ${allowed.map((k) => `\`${k}\``).join(', ')}, got \`${key}\``,
-        key,
-        'ERR_UNKNOWN_FIELD',
-      );
-  }
-  return body as Record<string, unknown>;
+  const unknown = firstUnknownKey(body, allowed);
+  if (unknown !== undefined)
+    throw bad(
+      `Expected ${what} to have only ${allowed.map((k) => `\`${k}\``).join(', ')}, got \`${unknown}\``,
+      unknown,
+      'ERR_UNKNOWN_FIELD',
+    );
+  return body;
 }
 
 function seconds(value: unknown, option: string, min: number, max: number): number {
@@ -133,9 +132,9 @@ export function parseHandler(
       path: resolved,
     };
   }
-  if (typeof value === 'object' && !Array.isArray(value)) {
-    for (const [network, entries] of Object.entries(value as object)) {
-      if (typeof entries !== 'object' || entries === null || Array.isArray(entries))
+  if (isPlainObject(value)) {
+    for (const [network, entries] of Object.entries(value)) {
+      if (!isPlainObject(entries))
         throw bad(
           `Expected \`${option}.${network}\` to be an object of paths, got ${describeValue(entries)}`,
           option,
@@ -159,7 +158,7 @@ function parseHolder(value: unknown): Holder {
   const o = objectOf(value, ['pid', 'ttl'], '`holder`');
   const holder: Holder = {};
   if (o.pid !== undefined) {
-    if (typeof o.pid !== 'number' || !Number.isInteger(o.pid) || o.pid < 1 || o.pid > 4_194_304)
+    if (!isIntegerIn(o.pid, 1, 4_194_304))
       throw bad(
         `Expected \`holder.pid\` to be a process id, got ${describeValue(o.pid)}`,
         'holder.pid',
