@@ -28,6 +28,7 @@ export {
   BLOCKED_DESTINATIONS,
   buildPolicy,
   DEFAULT_CONNECTIONS,
+  isDeviceName,
   MAX_CONNECTIONS,
 } from './policy.js';
 export type { Runner, RunResult } from './runner.js';

@@ -28,7 +28,7 @@ export {
   UnsafeStateDirError,
 } from './errors.js';
 export { readHostSnapshot } from './host.js';
-export { DEFAULTS, type TapPoolOptions } from './options.js';
+export { DEFAULTS, MAX_SIZE, type TapPoolOptions } from './options.js';
 export {
   checkConflicts,
   type HostSnapshot,

@@ -1,5 +1,7 @@
 import { DEFAULT_CONNECTIONS, MAX_CONNECTIONS } from '@tapnet/firewall';
-import { describeValue, InvalidOptionError } from './errors.js';
+import { firstUnknownKey, isIntegerIn, isPlainObject, nullPrototypeCopy } from '@tapnet/internal';
+import { InvalidOptionError } from './errors.js';
+import { fail } from './option-errors.js';
 
 /** Per-VM limits (the start of issue 14's `limits`): the same for every network of a pool. */
 export interface Limits {
@@ -19,32 +21,18 @@ const KNOWN = ['connections'];
 /** Validates `limits` (the facade's option) and fills its defaults. Pure. */
 export function normalizeLimits(input: unknown): NormalizedLimits {
   if (input === undefined) return { connections: DEFAULT_CONNECTIONS };
-  if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+  if (!isPlainObject(input)) fail('limits', 'an object like { connections: 8192 }', input);
+  const o = nullPrototypeCopy(input);
+  const unknown = firstUnknownKey(o, KNOWN);
+  if (unknown !== undefined) {
     throw new InvalidOptionError(
-      'limits',
-      `Expected \`limits\` to be an object like { connections: 8192 }, got ${describeValue(input)}`,
+      `limits.${unknown}`,
+      `Unknown option \`limits.${unknown}\`; known: ${KNOWN.join(', ')}`,
     );
-  }
-  const o: Record<string, unknown> = Object.assign(Object.create(null), input);
-  for (const key of Object.keys(o)) {
-    if (!KNOWN.includes(key)) {
-      throw new InvalidOptionError(
-        `limits.${key}`,
-        `Unknown option \`limits.${key}\`; known: ${KNOWN.join(', ')}`,
-      );
-    }
   }
   const connections = o.connections ?? DEFAULT_CONNECTIONS;
-  if (
-    typeof connections !== 'number' ||
-    !Number.isInteger(connections) ||
-    connections < 1 ||
-    connections > MAX_CONNECTIONS
-  ) {
-    throw new InvalidOptionError(
-      'limits.connections',
-      `Expected \`limits.connections\` to be an integer from 1 to ${MAX_CONNECTIONS}, got ${describeValue(connections)}`,
-    );
+  if (!isIntegerIn(connections, 1, MAX_CONNECTIONS)) {
+    fail('limits.connections', `an integer from 1 to ${MAX_CONNECTIONS}`, connections);
   }
   return { connections };
 }

@@ -1,7 +1,8 @@
 import type { Lease } from '@tapnet/dhcp-dns';
 import type { MetadataRequestEvent } from '@tapnet/metadata-proxy';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { Pool, PoolStatus } from './pool.js';
+import type { PoolStatus } from './events.js';
+import type { Pool } from './pool.js';
 
 /**
  * A pool's Prometheus metrics (prom-client), for `tapnet serve`'s `/metrics` and for embedders'

@@ -1,6 +1,6 @@
 import type { Lease } from '@tapnet/dhcp-dns';
 import type { FetchHandler, MetadataHandler } from '@tapnet/metadata-proxy';
-import { macFromSeed, netDevice, tapNetdev } from '@tapnet/qemu-args';
+import { macFromSeed, NIC_MODELS, type NicModel, netDevice, tapNetdev } from '@tapnet/qemu-args';
 import type { NetworkPlan } from '@tapnet/tap-pool';
 import { InvalidOptionError, ReleasedError } from './errors.js';
 
@@ -12,8 +12,6 @@ export interface NetworkHost {
   /** True once the network was handed to a next holder after this handle's release. */
   heldByAnother(): boolean;
 }
-
-export type NicModel = 'virtio-net-pci' | 'e1000';
 
 /**
  * One VM's network, handed out by `Pool.network()` / `Pool.acquire()` until `release()`.
@@ -70,11 +68,12 @@ export class Network implements AsyncDisposable {
   /** `-netdev` and `-device` arguments, the NIC carrying this network's MAC. */
   qemuArgs(id: string, options: { model?: NicModel } = {}): string[] {
     this.#assertLive();
-    const model = options.model ?? 'virtio-net-pci';
-    if (model !== 'virtio-net-pci' && model !== 'e1000') {
+    const model = options.model ?? NIC_MODELS[0];
+    // The models are @tapnet/qemu-args's; the error is the facade's, naming the facade's option.
+    if (!(NIC_MODELS as readonly unknown[]).includes(model)) {
       throw new InvalidOptionError(
         'model',
-        `Expected \`model\` to be 'virtio-net-pci' or 'e1000', got \`${String(model)}\``,
+        `Expected \`model\` to be ${NIC_MODELS.map((m) => `'${m}'`).join(' or ')}, got \`${String(model)}\``,
       );
     }
     return [

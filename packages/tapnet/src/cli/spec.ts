@@ -1,3 +1,5 @@
+import { NIC_MODELS } from '@tapnet/qemu-args';
+
 /**
  * What the CLI accepts, as data: every command, its options and its usage line. Parsing, help,
  * usage errors and shell completion are all derived from this one table.
@@ -12,7 +14,7 @@ export const OPTIONS = {
   'state-dir': { type: 'string', value: 'DIR', help: 'where pools keep their records' },
   connections: { type: 'string', value: 'N', help: 'per-VM conntrack cap (default 8192)' },
   metadata: { type: 'string', value: 'FILE|DIR|URL', help: 'what the metadata service answers' },
-  model: { type: 'string', value: 'virtio-net-pci|e1000', help: 'the guest’s NIC' },
+  model: { type: 'string', value: NIC_MODELS.join('|'), help: 'the guest’s NIC' },
   user: { type: 'boolean', help: 'user-mode network (no root needed)' },
   'socket-folder': {
     type: 'string',
@@ -60,7 +62,7 @@ export type OptionName = keyof typeof OPTIONS;
 export const CHOICES: Partial<Record<OptionName, readonly string[]>> = {
   firewall: ['auto', 'nft', 'iptables'],
   'log-format': ['text', 'json'],
-  model: ['virtio-net-pci', 'e1000'],
+  model: NIC_MODELS,
 };
 
 const POOL: readonly OptionName[] = [

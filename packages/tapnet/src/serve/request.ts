@@ -1,6 +1,6 @@
 import { isAbsolute, resolve, sep } from 'node:path';
 import { describeValue, firstUnknownKey, isIntegerIn, isPlainObject } from '@tapnet/internal';
-import type { NicModel } from '../network.js';
+import { NIC_MODELS, type NicModel } from '@tapnet/qemu-args';
 import { ApiError } from './errors.js';
 
 /**
@@ -179,9 +179,9 @@ export function parseAcquire(body: unknown, ctx: RequestContext): AcquireRequest
       'netdevId',
     );
   const model = o.model ?? 'virtio-net-pci';
-  if (model !== 'virtio-net-pci' && model !== 'e1000')
+  if (!(NIC_MODELS as readonly unknown[]).includes(model))
     throw bad(
-      `Expected \`model\` to be 'virtio-net-pci' or 'e1000', got ${describeValue(model)}`,
+      `Expected \`model\` to be one of ${NIC_MODELS.join(', ')}, got ${describeValue(model)}`,
       'model',
     );
   return {
@@ -189,7 +189,7 @@ export function parseAcquire(body: unknown, ctx: RequestContext): AcquireRequest
     wait: o.wait === undefined ? 0 : seconds(o.wait, 'wait', 0, MAX_WAIT_SECONDS),
     holder: o.holder === undefined ? {} : parseHolder(o.holder),
     netdevId,
-    model,
+    model: model as NicModel,
   };
 }
 
