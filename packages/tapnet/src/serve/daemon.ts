@@ -82,7 +82,14 @@ export class Daemon extends EventEmitter<{ event: [ApiEvent] }> {
     pool.on('dnsmasq-restart', (info) => this.#emit('dnsmasq-restart', { ...info }));
     pool.on('firewall-drift', (drift) => this.#emit('firewall-drift', { ...drift }));
     pool.on('leases-forgotten', (e) => this.#emit('leases-forgotten', { ...e }));
-    pool.on('error', (error) => this.#emit('error', { message: error.message }));
+    // A handler's failure names its network (MetadataHandlerError); anything else is the pool's.
+    pool.on('error', (error) => {
+      const { code, network } = error as { code?: unknown; network?: unknown };
+      if (code === 'ERR_METADATA_HANDLER' && typeof network === 'string')
+        this.#emit('handler-error', { network, message: error.message });
+      else
+        this.#emit('error', { ...(typeof code === 'string' && { code }), message: error.message });
+    });
   }
 
   get context(): RequestContext {

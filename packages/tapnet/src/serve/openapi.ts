@@ -173,7 +173,7 @@ export function openApiDocument(version: string) {
           operationId: 'streamEvents',
           summary: 'Events as NDJSON, one object per line, until the client or the daemon stops',
           description:
-            'acquire, release (reason: client, holder-exited, ttl-expired, shutdown), handler, lease, leases-forgotten, dnsmasq-restart, firewall-drift, metadata-request, error. A reader more than 1 MiB behind is cut.',
+            'acquire, release (reason: client, holder-exited, ttl-expired, shutdown), handler, handler-error (a handler failed; names the network), lease, leases-forgotten, dnsmasq-restart, firewall-drift, metadata-request, error. A reader more than 1 MiB behind is cut.',
           responses: {
             '200': {
               description: 'The stream',

@@ -14,7 +14,58 @@ interface Net {
   mac: string;
 }
 
-describeNetns('tapnet serve over TCP: a token-guarded API and a real Prometheus scraping', () => {
+describeNetns('tapnet serve: TCP with a token, a real Prometheus, stopping and crashing', () => {
+  it('answers a waiting acquire 503 when it stops, and leaves nothing behind', async () => {
+    const before = await snapshotNamespace();
+    const daemon = await startDaemon(
+      ['--size', '1', '--prefix', 'tz', '--uplink', 'none'],
+      '/run/tapnet/stop.sock',
+    );
+    expect((await daemon.call('POST', '/v1/networks', {})).status).toBe(201);
+    const waiter = daemon.call('POST', '/v1/networks', { wait: 60 });
+    await waitFor(
+      async () =>
+        ((await daemon.call('GET', '/v1/status')).body as { waiting: number }).waiting === 1,
+      {
+        what: 'the acquire to wait',
+      },
+    );
+    daemon.child.kill('SIGTERM');
+    const answer = await waiter;
+    expect(answer.status).toBe(503);
+    expect(answer.body).toEqual(expect.objectContaining({ code: 'ERR_POOL_DISPOSED' }));
+    await daemon.stop();
+    expect(daemon.events().find((e) => e.event === 'release')).toEqual(
+      expect.objectContaining({ reason: 'shutdown' }),
+    );
+    expect(await snapshotNamespace()).toEqual(before);
+  });
+
+  it('after a SIGKILL: status says no daemon answers, cleanup removes the pool, a new daemon takes the stale socket', async () => {
+    const before = await snapshotNamespace();
+    const socket = '/run/tapnet/crash.sock';
+    const crashed = await startDaemon(
+      ['--size', '1', '--prefix', 'tc', '--uplink', 'none'],
+      socket,
+    );
+    crashed.child.kill('SIGKILL');
+    await crashed.stop();
+    const status = await execa(process.execPath, [bin, 'status', '--socket', socket], {
+      reject: false,
+    });
+    expect(status.exitCode).toBe(0);
+    expect(status.stderr).toContain(`no daemon answers on ${socket}`);
+    expect(status.stdout).toMatch(/^tc\s+\?*\d*\s+stale/m);
+    const cleanup = await execa(process.execPath, [bin, 'cleanup', '--prefix', 'tc', '--json'], {
+      reject: false,
+    });
+    expect(JSON.parse(cleanup.stdout)[0].taps.removedDevices).toEqual(['tc0']);
+    const next = await startDaemon(['--size', '1', '--prefix', 'tc', '--uplink', 'none'], socket);
+    expect((await next.call('GET', '/v1/status')).status).toBe(200);
+    await next.stop();
+    expect(await snapshotNamespace()).toEqual(before);
+  });
+
   it('serves the API on loopback TCP only with the bearer token, and refuses to start without one', async () => {
     const before = await snapshotNamespace();
     const dir = await mkdtemp(join(tmpdir(), 'tapnet-token-'));

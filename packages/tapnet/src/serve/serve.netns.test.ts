@@ -135,6 +135,25 @@ describeNetns('tapnet serve: the control API', () => {
     for (const n of [a.name, b.name]) await daemon.call('DELETE', `/v1/networks/${n}`);
   });
 
+  it('gives a waiter’s place up when its client hangs up', async () => {
+    const a = json(await daemon.call('POST', '/v1/networks', {}));
+    const b = json(await daemon.call('POST', '/v1/networks', {}));
+    const socket = connect(daemon.socket);
+    const body = '{"wait":60}';
+    socket.write(
+      `POST /v1/networks HTTP/1.1\r\nHost: x\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n${body}`,
+    );
+    const waiting = async () =>
+      ((await daemon.call('GET', '/v1/status')).body as { waiting: number }).waiting;
+    await waitFor(async () => (await waiting()) === 1, { what: 'the acquire to wait' });
+    socket.destroy();
+    await waitFor(async () => (await waiting()) === 0, { what: 'the waiter to be dropped' });
+    // The next release goes to no one: the network is free, not held by a client that left.
+    await daemon.call('DELETE', `/v1/networks/${a.name}`);
+    expect(json(await daemon.call('GET', `/v1/networks/${a.name}`)).inUse).toBe(false);
+    await daemon.call('DELETE', `/v1/networks/${b.name}`);
+  });
+
   it('releases the network of a holder process that exits, and says so', async () => {
     const holder = execa('sleep', ['600'], { reject: false });
     const net = json(await daemon.call('POST', '/v1/networks', { holder: { pid: holder.pid } }));

@@ -59,7 +59,15 @@ async function daemonStatus(socket: string, out: Output): Promise<number> {
 
 export async function statusCommand(values: Values, out: Output): Promise<number> {
   const socket = socketPathOf(values);
-  if (existsSync(socket)) return daemonStatus(socket, out);
+  if (existsSync(socket)) {
+    try {
+      return await daemonStatus(socket, out);
+    } catch (error) {
+      // A socket nobody answers on: a daemon that crashed. Its pool shows below as stale.
+      if ((error as { code?: unknown }).code !== 'ERR_DAEMON_UNREACHABLE') throw error;
+      out.log(`no daemon answers on ${socket} (crashed?): the pools recorded on this host follow`);
+    }
+  }
   const stateDir = values['state-dir'] ?? DEFAULT_STATE_DIR;
   const pools: {
     prefix: string;
