@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { InvalidOptionError } from '../../errors.js';
+import { InvalidOptionError, TapnetError } from '../../errors.js';
 import { callDaemon } from '../../serve/client.js';
 import type { NetworkInfo } from '../../serve/daemon.js';
 import { type Output, table } from '../output.js';
@@ -10,9 +10,9 @@ import { socketPathOf } from '../socket.js';
 
 function requireDaemon(socket: string): void {
   if (!existsSync(socket))
-    throw new UsageError(
-      `Expected \`tapnet serve\` to answer on ${socket} (start it, or name its --socket)`,
-      'net',
+    throw new TapnetError(
+      'ERR_DAEMON_UNREACHABLE',
+      `Expected \`tapnet serve\` to answer on ${socket}, got no socket there (start it, or name its --socket)`,
     );
 }
 
