@@ -3,6 +3,7 @@ import { connect } from 'node:net';
 import { createTapPeer, describeNetns, snapshotNamespace, waitFor } from '@tapnet/testing';
 import { execa } from 'execa';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { ROUTES } from './routes.js';
 import { type Answer, bin, type Daemon, startDaemon } from './test-daemon.js';
 
 interface Net {
@@ -303,6 +304,43 @@ describeNetns('tapnet serve: the control API', () => {
       ctx.skip('promtool is not installed (Debian package prometheus)');
     expect(promtool.stdout + promtool.stderr).toBe('');
     expect(promtool.exitCode).toBe(0);
+  });
+
+  it('walks every route of the server: each answer’s status is one the document gives that operation', async () => {
+    const doc = (await daemon.call('GET', '/v1/openapi.json')).body as {
+      paths: Record<string, Record<string, { responses: Record<string, unknown> }>>;
+    };
+    const held = json(await daemon.call('POST', '/v1/networks', { holder: { ttl: 600 } }));
+    const bodies: Record<string, unknown> = {
+      acquireNetwork: {},
+      setHandler: { handler: null },
+      renewNetwork: {},
+    };
+    const seen: string[] = [];
+    // The release goes last, so the routes before it find the network held.
+    const last = (operation: string) => Number(operation === 'releaseNetwork');
+    for (const route of [...ROUTES].sort((a, b) => last(a.operation) - last(b.operation))) {
+      if (route.operation === 'streamEvents') continue; // a stream: opened and read above
+      const path = route.path.replace('{name}', held.name);
+      const answer = await daemon.call(route.method, path, bodies[route.operation]);
+      const documented = Object.keys(
+        doc.paths[route.path]?.[route.method.toLowerCase()]?.responses ?? {},
+      );
+      expect(documented, `${route.method} ${route.path}`).toContain(String(answer.status));
+      if (answer.status === 201) await daemon.call('DELETE', `/v1/networks/${json(answer).name}`);
+      seen.push(`${route.operation} ${answer.status}`);
+    }
+    expect(seen).toEqual([
+      'acquireNetwork 201',
+      'listNetworks 200',
+      'getNetwork 200',
+      'setHandler 200',
+      'renewNetwork 200',
+      'getStatus 200',
+      'getOpenApi 200',
+      'getMetrics 200',
+      'releaseNetwork 200',
+    ]);
   });
 
   it('the CLI shows the daemon: status, net list, net acquire, net release', async () => {
