@@ -67,7 +67,7 @@ describe('normalizeOptions', () => {
     [{ host: 'localhost' }, 'Expected `host` to be an IP address, got `"localhost"` (string)'],
     [
       { prot: 80 },
-      'Expected `options` to have only `host`, `port`, `listener`, `server`, `singleNetwork`, `hardening`, got `prot`',
+      'Expected `options` to have only `host`, `port`, `listener`, `singleNetwork`, `hardening`, got `prot`',
     ],
     [
       { hardening: { tokens: { required: 'no' } } },

@@ -2,8 +2,8 @@ import { open, readFile } from 'node:fs/promises';
 import { detectUplink } from '@tapnet/firewall';
 import { checkConflicts, planPool, readHostSnapshot } from '@tapnet/tap-pool';
 import { type BridgeLookup, findBridge, realLookup } from '@tapnet/user-network';
-import { uplinkExists } from './cli/uplink.js';
 import { findTool } from './tools.js';
+import { uplinkExists } from './uplink.js';
 
 export interface Check {
   name: string;

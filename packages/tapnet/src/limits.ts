@@ -21,7 +21,8 @@ const KNOWN = ['connections'];
 /** Validates `limits` (the facade's option) and fills its defaults. Pure. */
 export function normalizeLimits(input: unknown): NormalizedLimits {
   if (input === undefined) return { connections: DEFAULT_CONNECTIONS };
-  if (!isPlainObject(input)) fail('limits', 'an object like { connections: 8192 }', input);
+  if (!isPlainObject(input))
+    fail('limits', `an object like { connections: ${DEFAULT_CONNECTIONS} }`, input);
   const o = nullPrototypeCopy(input);
   const unknown = firstUnknownKey(o, KNOWN);
   if (unknown !== undefined) {

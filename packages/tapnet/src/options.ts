@@ -15,12 +15,13 @@ import { fail } from './option-errors.js';
 
 export type FirewallBackendOption = 'auto' | Backend;
 
-const BACKENDS: readonly FirewallBackendOption[] = ['auto', 'nft', 'iptables'];
+/** `firewall`'s choices: auto (nftables when usable, else iptables) or one of the firewall's backends. */
+export const FIREWALL_BACKENDS: readonly FirewallBackendOption[] = ['auto', 'nft', 'iptables'];
 
 const check = checks(fail);
 
 function isBackendOption(value: unknown): value is FirewallBackendOption {
-  return (BACKENDS as readonly unknown[]).includes(value);
+  return (FIREWALL_BACKENDS as readonly unknown[]).includes(value);
 }
 
 export interface PoolOptions {
@@ -172,7 +173,7 @@ export function normalizeOptions(input: PoolOptions): NormalizedPoolOptions {
   const size = check.integer('size', o.size, 1, MAX_SIZE);
   const firewall = o.firewall ?? 'auto';
   if (!isBackendOption(firewall)) {
-    fail('firewall', `one of ${BACKENDS.map((b) => `'${b}'`).join(', ')}`, firewall);
+    fail('firewall', `one of ${FIREWALL_BACKENDS.map((b) => `'${b}'`).join(', ')}`, firewall);
   }
   // The firewall's rule for interface names, the one that matters: its rules name the uplink.
   const uplink = o.uplink;

@@ -24,8 +24,9 @@ export type { LeasesForgottenEvent, PoolEvents, PoolStatus } from './events.js';
  * ({ network, released, restarted, remaining }: a released network's leases dropped),
  * `firewall-drift` ({ backend, reason, reappliedAt }: our rules were changed by someone else,
  * e.g. `nft flush ruleset`, and applied again), `metadata-request` ({ network, method, url,
- * status, remoteAddress }, once a request is answered), `error` (Error; emitted only while
- * someone listens, so a handler's failure never crashes the process).
+ * status, remoteAddress }, once a request is answered), `error` (Error, a network's metadata
+ * handler failing a `MetadataHandlerError` naming the network; emitted only while someone
+ * listens, so a handler's failure never crashes the process).
  */
 export class Pool extends EventEmitter<PoolEvents> implements AsyncDisposable {
   readonly #parts: Parts;

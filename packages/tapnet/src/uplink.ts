@@ -1,3 +1,4 @@
+import { readHostSnapshot } from '@tapnet/tap-pool';
 import { UplinkNotFoundError } from './errors.js';
 
 /**
@@ -7,4 +8,9 @@ import { UplinkNotFoundError } from './errors.js';
  */
 export function assertUplinkPresent(uplink: string, devices: readonly string[]): void {
   if (!devices.includes(uplink)) throw new UplinkNotFoundError(uplink);
+}
+
+/** Whether `name` is a network device of this namespace (as `ip link` lists them). */
+export async function uplinkExists(name: string): Promise<boolean> {
+  return (await readHostSnapshot()).devices.includes(name);
 }

@@ -1,3 +1,5 @@
+import { formatCidr, parseCidr, sizeOf } from '@tapnet/internal';
+import { DEFAULTS } from '@tapnet/tap-pool';
 import type { FirewallBackendOption, PoolOptions } from '../options.js';
 import { intValue, UsageError, type Values } from './parse.js';
 
@@ -34,8 +36,17 @@ export function runCandidates(values: Values, count = 16): Partial<PoolOptions>[
   return Array.from({ length: count }, (_, i) => ({
     size: 1,
     prefix: i === 0 ? 'tr' : `tr${String.fromCharCode(96 + i)}`,
-    ...(single && { subnet: `10.231.${255 - i}.0/24`, prefixLength: 24 }),
+    ...(single && { subnet: topSubnet(i), prefixLength: 24 }),
   }));
+}
+
+/** The `i`-th /24 from the top of tap-pool's default range (`10.231.255.0/24` for 0). */
+function topSubnet(i: number): string {
+  const range = parseCidr(DEFAULTS.subnet);
+  if (range === undefined)
+    throw new Error(`tap-pool's default subnet ${DEFAULTS.subnet} is no CIDR`);
+  const end = range.base + sizeOf(range.prefixLength);
+  return formatCidr({ base: end - (i + 1) * sizeOf(24), prefixLength: 24 });
 }
 
 /** Whether Pool.create failed only because another pool holds that prefix or address range. */

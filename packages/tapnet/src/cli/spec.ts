@@ -1,18 +1,25 @@
+import { DEFAULT_CONNECTIONS } from '@tapnet/firewall';
 import { NIC_MODELS } from '@tapnet/qemu-args';
+import { MAX_SIZE } from '@tapnet/tap-pool';
+import { FIREWALL_BACKENDS } from '../options.js';
 
 /**
  * What the CLI accepts, as data: every command, its options and its usage line. Parsing, help,
  * usage errors and shell completion are all derived from this one table.
  */
 export const OPTIONS = {
-  size: { type: 'string', value: 'N', help: 'how many networks (1 to 4096)' },
+  size: { type: 'string', value: 'N', help: `how many networks (1 to ${MAX_SIZE})` },
   prefix: { type: 'string', value: 'P', help: 'device name prefix (`tn` → tn0, tn1, …)' },
   subnet: { type: 'string', value: 'CIDR', help: 'the range networks are cut from' },
   'prefix-length': { type: 'string', value: 'L', help: 'each network’s prefix length (16 to 30)' },
-  firewall: { type: 'string', value: 'auto|nft|iptables', help: 'the firewall backend' },
+  firewall: { type: 'string', value: FIREWALL_BACKENDS.join('|'), help: 'the firewall backend' },
   uplink: { type: 'string', value: 'DEV|none', help: 'where guests’ traffic leaves (NAT)' },
   'state-dir': { type: 'string', value: 'DIR', help: 'where pools keep their records' },
-  connections: { type: 'string', value: 'N', help: 'per-VM conntrack cap (default 8192)' },
+  connections: {
+    type: 'string',
+    value: 'N',
+    help: `per-VM conntrack cap (default ${DEFAULT_CONNECTIONS})`,
+  },
   metadata: { type: 'string', value: 'FILE|DIR|URL', help: 'what the metadata service answers' },
   model: { type: 'string', value: NIC_MODELS.join('|'), help: 'the guest’s NIC' },
   user: { type: 'boolean', help: 'user-mode network (no root needed)' },
@@ -60,7 +67,7 @@ export const OPTIONS = {
 export type OptionName = keyof typeof OPTIONS;
 
 export const CHOICES: Partial<Record<OptionName, readonly string[]>> = {
-  firewall: ['auto', 'nft', 'iptables'],
+  firewall: FIREWALL_BACKENDS,
   'log-format': ['text', 'json'],
   model: NIC_MODELS,
 };

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
-import { prefixHolder, readState, type StateRecord, statePath } from '@tapnet/tap-pool';
+import { DEFAULTS, prefixHolder, readState, type StateRecord, statePath } from '@tapnet/tap-pool';
 import { TapnetError } from '../../errors.js';
 import { callDaemon } from '../../serve/client.js';
 import type { NetworkInfo } from '../../serve/daemon.js';
@@ -9,7 +9,8 @@ import type { Values } from '../parse.js';
 import { socketPathOf } from '../socket.js';
 import { networkRows } from './net.js';
 
-export const DEFAULT_STATE_DIR = '/run/tapnet';
+/** tap-pool's, where pools keep their state records unless told otherwise. */
+export const DEFAULT_STATE_DIR = DEFAULTS.stateDir;
 
 /** The prefixes with a record in `stateDir`; none when it does not exist, an error when unreadable. */
 export async function recordedPrefixes(stateDir: string): Promise<string[]> {
