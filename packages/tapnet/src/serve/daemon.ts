@@ -1,14 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { realpath } from 'node:fs/promises';
-import { dirname, resolve, sep } from 'node:path';
 import type { MetadataHandler, NetworkStats } from '@tapnet/metadata-proxy';
 import type { PoolStatus } from '../events.js';
-import { handlerFromSource, jsonHandler } from '../metadata-source.js';
 import type { PoolMetrics } from '../metrics.js';
 import type { Network } from '../network.js';
 import type { Pool } from '../pool.js';
 import { ApiError } from './errors.js';
+import { resolveHandler } from './handler-spec.js';
 import { type Gone, type HolderState, holderGone, readStartTime } from './holders.js';
 import type { AcquireRequest, HandlerSpec, RequestContext } from './request.js';
 
@@ -139,7 +137,7 @@ export class Daemon extends EventEmitter<{ event: [ApiEvent] }> {
         ? this.#options.defaultHandler
         : request.handler === null
           ? undefined
-          : await this.#resolve(request.handler);
+          : await resolveHandler(request.handler, this.#options.handlerRoot);
     const holder: HolderState = {};
     if (request.holder.pid !== undefined) {
       const startTime = readStartTime(request.holder.pid);
@@ -192,39 +190,6 @@ export class Daemon extends EventEmitter<{ event: [ApiEvent] }> {
     return this.#info(network.name, undefined);
   }
 
-  /** A handler from a spec; paths are checked again with symlinks resolved. */
-  async #resolve(spec: HandlerSpec): Promise<MetadataHandler> {
-    if (spec.kind === 'forward') return { forward: spec.url };
-    if (spec.kind === 'table') return jsonHandler(spec.table);
-    const root = this.#options.handlerRoot;
-    if (root === undefined)
-      throw new ApiError(400, 'ERR_PATH_REFUSED', 'This daemon serves no paths', 'handler');
-    const realRoot = await realpath(root);
-    // A unix socket may be made later: its folder must lie inside already.
-    const real = await realpath(
-      spec.source.startsWith('unix:') ? dirname(spec.path) : spec.path,
-    ).catch(() => undefined);
-    if (real === undefined)
-      throw new ApiError(
-        400,
-        'ERR_INVALID_OPTION',
-        `Expected \`handler\` to exist, got \`${spec.path}\` (not found)`,
-        'handler',
-      );
-    if (real !== realRoot && !real.startsWith(realRoot + sep))
-      throw new ApiError(
-        400,
-        'ERR_PATH_REFUSED',
-        `Expected \`handler\` to lie inside ${root} with links resolved, got \`${spec.path}\``,
-        'handler',
-      );
-    return handlerFromSource(
-      spec.source.startsWith('unix:')
-        ? `unix:${resolve(real, spec.path.slice(dirname(spec.path).length + 1))}`
-        : spec.source,
-    );
-  }
-
   #heldOrThrow(name: string): Held {
     const held = this.#held.get(name);
     if (held) return held;
@@ -248,7 +213,8 @@ export class Daemon extends EventEmitter<{ event: [ApiEvent] }> {
   async setHandler(name: string, spec: HandlerSpec | null): Promise<NetworkInfo> {
     this.#assertOpen();
     const held = this.#heldOrThrow(name);
-    const handler = spec === null ? undefined : await this.#resolve(spec);
+    const handler =
+      spec === null ? undefined : await resolveHandler(spec, this.#options.handlerRoot);
     // The network may have been released while the handler was resolved.
     if (this.#held.get(name) !== held) throw this.#heldOrThrow(name);
     if (handler) held.network.setHandler(handler);
