@@ -31,7 +31,7 @@ describeNetns('examples/ with tapnet serve', () => {
     });
     await waitFor(() => log.includes('"event":"serving"'), {
       what: 'the daemon to serve',
-      timeout: 30_000,
+      timeout: 90_000,
       seen: () => log,
     });
   }, 600_000);
@@ -40,7 +40,7 @@ describeNetns('examples/ with tapnet serve', () => {
     daemon?.kill('SIGTERM');
     expect((await daemon).exitCode).toBe(0);
     expect(await snapshotNamespace()).toEqual(before);
-  });
+  }, 180_000);
 
   it('daemon-curl.sh: a shell worker with curl', { timeout: 300_000 }, async () => {
     const result = await execa(

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { describeNetns, snapshotNamespace, waitFor } from '@tapnet/testing';
 import { execa } from 'execa';
-import { beforeAll, expect, it } from 'vitest';
+import { beforeAll, expect, it, vi } from 'vitest';
 
 const bin = resolve(import.meta.dirname, '../dist/bin.js');
 
@@ -27,6 +27,9 @@ async function waitForDevice(name: string, said: () => string) {
     seen: said,
   });
 }
+
+// Each test starts pools (and daemons) of its own: generous on a loaded 2-core CI machine.
+vi.setConfig({ testTimeout: 120_000, hookTimeout: 180_000 });
 
 describeNetns('stop signals (SIGHUP as SIGINT/SIGTERM)', () => {
   beforeAll(() => {

@@ -1,8 +1,11 @@
 import { createTapPeer, describeNetns } from '@tapnet/testing';
 import { Registry } from 'prom-client';
 import { request } from 'undici';
-import { expect, it } from 'vitest';
+import { expect, it, vi } from 'vitest';
 import { Pool } from './pool.js';
+
+// Each test starts pools (and daemons) of its own: generous on a loaded 2-core CI machine.
+vi.setConfig({ testTimeout: 120_000, hookTimeout: 180_000 });
 
 describeNetns('pool.metrics() for embedders', () => {
   it('registers in the embedder’s registry, labels by network name only, and unregisters on close()', async () => {

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { createTapPeer, describeNetns, snapshotNamespace, waitFor } from '@tapnet/testing';
 import { execa } from 'execa';
 import { request } from 'undici';
-import { expect, it, onTestFinished } from 'vitest';
+import { expect, it, onTestFinished, vi } from 'vitest';
 import { bin, startDaemon } from './test-daemon.js';
 
 interface Net {
@@ -13,6 +13,9 @@ interface Net {
   gateway: string;
   mac: string;
 }
+
+// Each test starts pools (and daemons) of its own: generous on a loaded 2-core CI machine.
+vi.setConfig({ testTimeout: 120_000, hookTimeout: 180_000 });
 
 describeNetns('tapnet serve: TCP with a token, a real Prometheus, stopping and crashing', () => {
   it('answers a waiting acquire 503 when it stops, and leaves nothing behind', async () => {

@@ -2,7 +2,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { connect } from 'node:net';
 import { createTapPeer, describeNetns, snapshotNamespace, waitFor } from '@tapnet/testing';
 import { execa } from 'execa';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it, vi } from 'vitest';
 import { ROUTES } from './routes.js';
 import { type Answer, bin, type Daemon, startDaemon } from './test-daemon.js';
 
@@ -20,6 +20,9 @@ interface Net {
 
 const json = (a: Answer) => a.body as Net;
 
+// Each test starts pools (and daemons) of its own: generous on a loaded 2-core CI machine.
+vi.setConfig({ testTimeout: 120_000, hookTimeout: 180_000 });
+
 describeNetns('tapnet serve: the control API', () => {
   let daemon: Daemon;
   let before: Awaited<ReturnType<typeof snapshotNamespace>>;
@@ -30,7 +33,7 @@ describeNetns('tapnet serve: the control API', () => {
       ['--size', '2', '--prefix', 'ta', '--uplink', 'none', '--group', 'daemon'],
       '/run/tapnet/api.sock',
     );
-  });
+  }, 180_000);
 
   afterAll(async () => {
     await daemon?.stop();
@@ -38,7 +41,7 @@ describeNetns('tapnet serve: the control API', () => {
       expect.objectContaining({ event: 'stopped', prefix: 'ta' }),
     );
     expect(await snapshotNamespace()).toEqual(before);
-  });
+  }, 180_000);
 
   it('listens on a socket of mode 0660 in the chosen group', () => {
     const info = statSync(daemon.socket);

@@ -52,7 +52,7 @@ export async function startDaemon(args: string[], socket: string): Promise<Daemo
       if (child.exitCode !== null) throw new Error(`serve exited: ${log}`);
       return log.includes('"event":"serving"');
     },
-    { what: '`tapnet serve` to listen', timeout: 30_000, seen: () => log },
+    { what: '`tapnet serve` to listen', timeout: 90_000, seen: () => log },
   );
   const agent = new Agent({ connect: { socketPath: socket } });
   const call = async (
@@ -89,7 +89,8 @@ export async function startDaemon(args: string[], socket: string): Promise<Daemo
         .filter((l) => l.startsWith('{'))
         .map((l) => JSON.parse(l) as { event: string }),
     async stop(signal = 'SIGTERM') {
-      await agent.close();
+      // Destroyed, not closed: close() would wait for a request still in flight.
+      await agent.destroy();
       if (child.exitCode === null) child.kill(signal);
       await child;
     },
