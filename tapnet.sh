@@ -10,7 +10,7 @@ NODE_VERSION=24.21.0
 PNPM_VERSION=$(sed -n 's/.*"packageManager": *"pnpm@\([^"]*\)".*/\1/p' package.json)
 APT_PACKAGES=(iproute2 iptables nftables dnsmasq-base qemu-system-x86 busybox-static iperf3
   netcat-openbsd socat cpio kmod procps util-linux ca-certificates curl xz-utils zstd conntrack zsh
-  mmdebstrap ipset)
+  mmdebstrap ipset prometheus)
 
 # The build runs turbo: no telemetry notice or upload from the project's own commands.
 export TURBO_TELEMETRY_DISABLED=1

@@ -70,6 +70,8 @@ export interface MetadataRequestEvent {
   url: string;
   status: number;
   remoteAddress: string;
+  /** From the request's arrival to its response's end (or the connection's close), ms. */
+  durationMs: number;
 }
 
 /** The events a MetadataServer emits and their arguments: `on`/`once`/`off` check both. */
@@ -467,7 +469,8 @@ export class MetadataServer extends EventEmitter<MetadataServerEvents> implement
     connection.requests++;
     if (this.#closing) res.setHeader('connection', 'close');
     const h = this.#hardening;
-    res.once('close', () => this.#finished(state, req, res, connection));
+    const started = performance.now();
+    res.once('close', () => this.#finished(state, req, res, connection, started));
     const url = req.url ?? '';
     const withBody = hasBody(req);
     if (state === undefined) {
@@ -742,6 +745,7 @@ export class MetadataServer extends EventEmitter<MetadataServerEvents> implement
     req: IncomingMessage,
     res: ServerResponse,
     connection: Connection,
+    started: number,
   ) {
     if (res.headersSent) this.#count(state, res.statusCode);
     connection.active--;
@@ -753,6 +757,7 @@ export class MetadataServer extends EventEmitter<MetadataServerEvents> implement
         url: req.url ?? '',
         status: res.headersSent ? res.statusCode : 0,
         remoteAddress: connection.remoteAddress,
+        durationMs: performance.now() - started,
       } satisfies MetadataRequestEvent);
     }
   }

@@ -25,6 +25,7 @@ export {
 } from './errors.js';
 export type { LeasesForgottenEvent, PoolEvents, PoolStatus } from './events.js';
 export type { Limits, NetworkLimits } from './limits.js';
+export type { PoolMetrics, PoolMetricsOptions } from './metrics.js';
 export { Network } from './network.js';
 export type { FirewallBackendOption, PoolOptions } from './options.js';
 export { Pool } from './pool.js';

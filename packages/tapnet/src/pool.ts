@@ -9,6 +9,7 @@ import { claimPool, type Parts, preparePool, startPool } from './create.js';
 import { MetadataHandlerError, PoolDisposedError } from './errors.js';
 import type { PoolEvents, PoolStatus } from './events.js';
 import { type NetworkLimits, networkLimits } from './limits.js';
+import { createPoolMetrics, type PoolMetrics, type PoolMetricsOptions } from './metrics.js';
 import { Network, type NetworkHost } from './network.js';
 import type { PoolOptions } from './options.js';
 import { resetThenFree, trafficStatus } from './traffic.js';
@@ -295,6 +296,16 @@ export class Pool extends EventEmitter<PoolEvents> implements AsyncDisposable {
         };
       }),
     };
+  }
+
+  /**
+   * Prometheus metrics of this pool (prom-client), registered in `options.registry` (default: a
+   * registry of their own): networks by state, metadata requests and latency by network,
+   * refused connections, leases, dnsmasq restarts, firewall intact. `close()` unregisters them.
+   */
+  metrics(options: PoolMetricsOptions = {}): PoolMetrics {
+    this.#assertOpen();
+    return createPoolMetrics(this, options);
   }
 
   /**

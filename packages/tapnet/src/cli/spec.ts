@@ -32,6 +32,36 @@ export const OPTIONS = {
     help: 'where the metadata socket goes (--user)',
   },
   quiet: { type: 'boolean', help: 'do not log metadata requests' },
+  socket: {
+    type: 'string',
+    value: 'PATH',
+    help: 'the control API socket (default <state-dir>/api.sock)',
+  },
+  group: {
+    type: 'string',
+    value: 'GROUP',
+    help: 'the group that may use the control socket (mode 0660)',
+  },
+  'log-format': { type: 'string', value: 'text|json', help: 'log lines on stderr (default text)' },
+  'handler-root': {
+    type: 'string',
+    value: 'DIR',
+    help: 'where clients’ path and unix: handlers may point (default: none allowed)',
+  },
+  listen: {
+    type: 'string',
+    value: 'HOST:PORT',
+    help: 'the control API on TCP too, loopback only (needs --token-file)',
+  },
+  'token-file': { type: 'string', value: 'FILE', help: 'the bearer token TCP clients must send' },
+  'metrics-address': {
+    type: 'string',
+    value: 'HOST:PORT',
+    help: 'GET /metrics alone on TCP, for a scraper',
+  },
+  wait: { type: 'string', value: 'SECONDS', help: 'wait this long for a free network (default 0)' },
+  pid: { type: 'string', value: 'PID', help: 'release the network when this process exits' },
+  ttl: { type: 'string', value: 'SECONDS', help: 'release the network unless renewed within this' },
   json: { type: 'boolean', help: 'machine-readable output (NDJSON), errors as JSON on stderr' },
   help: { type: 'boolean', short: 'h', help: 'this help' },
   version: { type: 'boolean', help: 'print the version' },
@@ -41,6 +71,7 @@ export type OptionName = keyof typeof OPTIONS;
 
 export const CHOICES: Partial<Record<OptionName, readonly string[]>> = {
   firewall: FIREWALL_BACKENDS,
+  'log-format': ['text', 'json'],
   model: NIC_MODELS,
 };
 
@@ -65,6 +96,8 @@ export interface CommandSpec {
   options: readonly OptionName[];
   /** Positional words the command takes (completion offers them). */
   positionals?: readonly string[];
+  /** How many words may follow the positional (`net release NAME`). */
+  arguments?: number;
   /** Whether the command takes words after `--` (QEMU's command line). */
   dashdash?: boolean;
 }
@@ -86,10 +119,35 @@ export const COMMANDS = {
     options: [...POOL, 'metadata', 'model', 'user', 'socket-folder', 'json'],
     dashdash: true,
   },
+  serve: {
+    summary: 'a pool behind a control API on a unix socket, for workers in any language',
+    synopsis:
+      '--size N [pool options] [--socket PATH] [--group G] [--metadata SRC] [--handler-root DIR] [--log-format text|json]',
+    options: [
+      ...POOL,
+      'metadata',
+      'socket',
+      'group',
+      'handler-root',
+      'listen',
+      'token-file',
+      'metrics-address',
+      'log-format',
+      'quiet',
+    ],
+  },
   status: {
-    summary: 'pools recorded on this host (state records)',
-    synopsis: '[--state-dir DIR]',
-    options: ['state-dir', 'json'],
+    summary: 'the daemon’s pool when `tapnet serve` runs, else pools recorded on this host',
+    synopsis: '[--state-dir DIR] [--socket PATH]',
+    options: ['state-dir', 'socket', 'json'],
+  },
+  net: {
+    summary: 'networks of the running daemon: list, acquire, release NAME',
+    synopsis:
+      'list|acquire|release [NAME] [--metadata SRC] [--wait S] [--pid PID] [--ttl S] [--socket PATH]',
+    options: ['state-dir', 'socket', 'metadata', 'wait', 'pid', 'ttl', 'model', 'json'],
+    positionals: ['list', 'acquire', 'release'],
+    arguments: 1,
   },
   cleanup: {
     summary: 'remove what a crashed pool left behind (only what it created)',

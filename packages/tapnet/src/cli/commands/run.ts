@@ -11,7 +11,7 @@ import { limitsText } from '../limits-text.js';
 import type { Output } from '../output.js';
 import type { Values } from '../parse.js';
 import { isTaken, poolOptionsOf, runCandidates } from '../pool-options.js';
-import { STOP_SIGNALS, signalExitCode } from '../signals.js';
+import { STOP_SIGNALS, signalExitCode, trapStopSignals } from '../signals.js';
 import { checkUplink } from '../uplink.js';
 
 /** Runs QEMU with a network of its own; exits with QEMU's status (127 when it is not found). */
@@ -24,6 +24,9 @@ export async function runCommand(values: Values, out: Output, argv: string[]): P
   if (typeof values.uplink === 'string' && values.uplink !== 'none')
     await checkUplink(values.uplink, 'run');
   const cleanups: (() => Promise<void>)[] = [];
+  // Until the network is gone again no stop signal kills the process (a hang-up included):
+  // QEMU gets it while it runs; one that arrives before QEMU starts means it never does.
+  const trap = trapStopSignals();
   try {
     let netArgs: string[];
     if (values.user) {
@@ -61,9 +64,14 @@ export async function runCommand(values: Values, out: Output, argv: string[]): P
           `tapnet: ${network.name} ${network.subnet} (gateway ${network.gateway}, mac ${network.mac}, limits ${limitsText(network.limits)})`,
       );
     }
+    if (trap.signal) return signalExitCode(trap.signal);
     return await runChild(qemu, [...qemuArgs, ...netArgs]);
   } finally {
-    for (const cleanup of cleanups.reverse()) await cleanup();
+    try {
+      for (const cleanup of cleanups.reverse()) await cleanup();
+    } finally {
+      trap.release();
+    }
   }
 }
 

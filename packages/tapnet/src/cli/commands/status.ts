@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import {
   DEFAULTS,
@@ -10,8 +11,12 @@ import {
   type TrafficCounters,
 } from '@tapnet/tap-pool';
 import { TapnetError } from '../../errors.js';
+import { callDaemon } from '../../serve/client.js';
+import type { NetworkInfo } from '../../serve/daemon.js';
 import { type Output, table } from '../output.js';
 import type { Values } from '../parse.js';
+import { socketPathOf } from '../socket.js';
+import { networkRows } from './net.js';
 
 /** tap-pool's, where pools keep their state records unless told otherwise. */
 export const DEFAULT_STATE_DIR = DEFAULTS.stateDir;
@@ -35,7 +40,44 @@ export async function recordedPrefixes(stateDir: string): Promise<string[]> {
   return names.filter((f) => f.endsWith('.json')).map((f) => f.slice(0, -'.json'.length));
 }
 
+/** The running daemon's pool and networks, as `virsh net-list` would show them. */
+async function daemonStatus(socket: string, out: Output): Promise<number> {
+  const status = await callDaemon<{
+    version: string;
+    prefix: string;
+    size: number;
+    inUse: number;
+    waiting: number;
+    uplink: string | null;
+    firewall: { backend: string; intact: boolean };
+    dnsmasq: { state: string; restarts: number };
+    limits?: unknown;
+  }>(socket, 'GET', '/v1/status');
+  const networks = await callDaemon<NetworkInfo[]>(socket, 'GET', '/v1/networks');
+  out.emit({ daemon: { socket, ...status }, networks }, () =>
+    [
+      `tapnet serve ${status.version} on ${socket}: pool ${status.prefix}, ${status.inUse}/${status.size} in use` +
+        `${status.waiting > 0 ? `, ${status.waiting} waiting` : ''}, firewall ${status.firewall.backend} ${status.firewall.intact ? 'intact' : 'NOT INTACT'}, ` +
+        `dnsmasq ${status.dnsmasq.state} (${status.dnsmasq.restarts} restarts), uplink ${status.uplink ?? 'none'}, ` +
+        `per-VM connections ${networks[0]?.limits.connections ?? '?'}`,
+      '',
+      networkRows(networks),
+    ].join('\n'),
+  );
+  return 0;
+}
+
 export async function statusCommand(values: Values, out: Output): Promise<number> {
+  const socket = socketPathOf(values);
+  if (existsSync(socket)) {
+    try {
+      return await daemonStatus(socket, out);
+    } catch (error) {
+      // A socket nobody answers on: a daemon that crashed. Its pool shows below as stale.
+      if ((error as { code?: unknown }).code !== 'ERR_DAEMON_UNREACHABLE') throw error;
+      out.log(`no daemon answers on ${socket} (crashed?): the pools recorded on this host follow`);
+    }
+  }
   const stateDir = values['state-dir'] ?? DEFAULT_STATE_DIR;
   const pools: {
     prefix: string;
