@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { MetadataHandler, NetworkStats } from '@tapnet/metadata-proxy';
+import type { NormalizedTrafficLimits } from '@tapnet/tap-pool';
 import type { PoolStatus } from '../events.js';
+import type { NetworkLimits } from '../limits.js';
 import type { PoolMetrics } from '../metrics.js';
 import type { Network } from '../network.js';
 import type { Pool } from '../pool.js';
@@ -54,7 +56,7 @@ export interface NetworkInfo {
   handler?: string | null;
   lease?: unknown;
   metadata?: NetworkStats;
-  limits: { connections: number };
+  limits: { connections: number } & NormalizedTrafficLimits;
 }
 
 /**
@@ -156,10 +158,16 @@ export class Daemon extends EventEmitter<{ event: [ApiEvent] }> {
       holder.expiresAt = Date.now() + request.holder.ttl * 1000;
     }
     const started = performance.now();
+    // The pool validates `limits` (ERR_INVALID_OPTION → 400) before it takes a network.
+    const limits = request.limits === undefined ? {} : { limits: request.limits as NetworkLimits };
     const network =
       request.wait === 0
-        ? this.pool.network()
-        : await this.pool.acquire({ timeout: request.wait * 1000, ...(signal && { signal }) });
+        ? this.pool.network(limits)
+        : await this.pool.acquire({
+            timeout: request.wait * 1000,
+            ...limits,
+            ...(signal && { signal }),
+          });
     this.#options.metrics?.observeAcquireWait((performance.now() - started) / 1000);
     if (this.#closing) {
       network.release();
@@ -299,6 +307,7 @@ export class Daemon extends EventEmitter<{ event: [ApiEvent] }> {
     const held = this.#held.get(name);
     if (!held) return { ...base, inUse: false };
     const { network, holder } = held;
+    const traffic = network.released ? {} : network.limits;
     const lease = network.released ? undefined : network.lease;
     const stats = allStats?.[name];
     return {
@@ -316,6 +325,7 @@ export class Daemon extends EventEmitter<{ event: [ApiEvent] }> {
           expiresAt: new Date(holder.expiresAt).toISOString(),
         }),
       },
+      limits: { ...base.limits, ...traffic },
       acquiredAt: held.acquiredAt,
       handler: held.handler,
       ...(lease && { lease }),

@@ -242,7 +242,36 @@ export function openApiDocument(version: string) {
               pattern: '^[A-Za-z][A-Za-z0-9_.-]{0,31}$',
             },
             model: { enum: ['virtio-net-pci', 'e1000'], default: 'virtio-net-pci' },
+            limits: {
+              type: 'object',
+              additionalProperties: false,
+              description:
+                "This VM's traffic limits over the pool's default, from the VM's side (egress: what it sends); null lifts one",
+              properties: {
+                egress: { $ref: '#/components/schemas/DirectionLimit' },
+                ingress: { $ref: '#/components/schemas/DirectionLimit' },
+                packetsPerSecond: { type: ['integer', 'null'], minimum: 1 },
+              },
+            },
           },
+        },
+        DirectionLimit: {
+          description:
+            "A rate ('100mbit', '12.5MB/s', or bits per second), a rate with a burst (bytes or '64kb'), or null",
+          oneOf: [
+            { type: 'null' },
+            { type: 'string' },
+            { type: 'number' },
+            {
+              type: 'object',
+              required: ['rate'],
+              additionalProperties: false,
+              properties: {
+                rate: { type: ['string', 'number'] },
+                burst: { type: ['string', 'number'] },
+              },
+            },
+          ],
         },
         Network: {
           type: 'object',
@@ -277,8 +306,22 @@ export function openApiDocument(version: string) {
               description:
                 'requests by status class, bytesOut, openConnections, refusedConnections',
             },
-            limits: { type: 'object', properties: { connections: { type: 'integer' } } },
+            limits: {
+              type: 'object',
+              description:
+                'The conntrack cap; for a held network also its traffic limits in force (rate in bit/s, burst in bytes)',
+              properties: {
+                connections: { type: 'integer' },
+                egress: { $ref: '#/components/schemas/ShapedRate' },
+                ingress: { $ref: '#/components/schemas/ShapedRate' },
+                packetsPerSecond: { type: 'integer' },
+              },
+            },
           },
+        },
+        ShapedRate: {
+          type: 'object',
+          properties: { rate: { type: 'integer' }, burst: { type: 'integer' } },
         },
         Event: {
           type: 'object',

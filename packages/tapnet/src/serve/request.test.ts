@@ -33,6 +33,15 @@ function refusal(f: () => unknown): {
 }
 
 describe('parseAcquire', () => {
+  it('passes limits through for the pool to validate, and refuses limits that are not an object', () => {
+    expect(parseAcquire({ limits: { egress: '10mbit' } }, none).limits).toEqual({
+      egress: '10mbit',
+    });
+    expect(() => parseAcquire({ limits: '10mbit' }, none)).toThrow(
+      expect.objectContaining({ status: 400, option: 'limits' }),
+    );
+  });
+
   it('fills the defaults', () => {
     expect(parseAcquire({}, none)).toEqual({
       handler: undefined,

@@ -31,6 +31,11 @@ export interface AcquireRequest {
   holder: Holder;
   netdevId: string;
   model: NicModel;
+  /**
+   * This network's traffic limits over the pool's default (`egress`, `ingress`,
+   * `packetsPerSecond`; null lifts one); validated by the pool before a network is taken.
+   */
+  limits: Record<string, unknown> | undefined;
 }
 
 export const MAX_WAIT_SECONDS = 600;
@@ -171,7 +176,11 @@ function parseHolder(value: unknown): Holder {
 
 /** `POST /v1/networks`. */
 export function parseAcquire(body: unknown, ctx: RequestContext): AcquireRequest {
-  const o = objectOf(body, ['handler', 'wait', 'holder', 'netdevId', 'model'], 'the body');
+  const o = objectOf(
+    body,
+    ['handler', 'wait', 'holder', 'netdevId', 'model', 'limits'],
+    'the body',
+  );
   const netdevId = o.netdevId ?? 'net0';
   if (typeof netdevId !== 'string' || !/^[A-Za-z][A-Za-z0-9_.-]{0,31}$/.test(netdevId))
     throw bad(
@@ -184,12 +193,18 @@ export function parseAcquire(body: unknown, ctx: RequestContext): AcquireRequest
       `Expected \`model\` to be one of ${NIC_MODELS.join(', ')}, got ${describeValue(model)}`,
       'model',
     );
+  if (o.limits !== undefined && !isPlainObject(o.limits))
+    throw bad(
+      `Expected \`limits\` to be an object like { egress: '100mbit' }, got ${describeValue(o.limits)}`,
+      'limits',
+    );
   return {
     handler: o.handler === undefined ? undefined : parseHandler(o.handler, ctx),
     wait: o.wait === undefined ? 0 : seconds(o.wait, 'wait', 0, MAX_WAIT_SECONDS),
     holder: o.holder === undefined ? {} : parseHolder(o.holder),
     netdevId,
     model: model as NicModel,
+    limits: o.limits,
   };
 }
 
