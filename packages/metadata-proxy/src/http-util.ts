@@ -4,6 +4,8 @@ import { type IncomingMessage, STATUS_CODES } from 'node:http';
 
 export const TOO_LARGE = Symbol('too large');
 export const BODYLESS = new Set(['GET', 'HEAD', 'DELETE', 'OPTIONS']);
+/** Methods the fetch `Request` constructor refuses (Node's parser accepts them). */
+export const FORBIDDEN_METHODS = new Set(['CONNECT', 'TRACE', 'TRACK']);
 
 export function rawResponse(status: number, extra = ''): string {
   return `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\n${extra}Connection: close\r\nContent-Length: 0\r\n\r\n`;
@@ -41,5 +43,13 @@ export function isResponseLike(value: unknown): value is Response {
     typeof (value as Response).status === 'number' &&
     typeof (value as Response).arrayBuffer === 'function' &&
     typeof (value as Response).headers?.forEach === 'function'
+  );
+}
+
+export function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as PromiseLike<unknown>).then === 'function'
   );
 }

@@ -18,6 +18,8 @@ import {
   ListenError,
   UnknownNetworkError,
 } from './errors.js';
+import { createFetchRequest } from './fetch-request.js';
+import { writeFetchResponse } from './fetch-response.js';
 import { Forwarder } from './forward.js';
 import {
   type FetchHandler,
@@ -27,10 +29,12 @@ import {
   type ResolvedHandler,
   resolveHandler,
 } from './handler.js';
-import { fetchRequestHeaders, hasProxyHeaders, stripIdentityHeaders } from './headers.js';
+import { hasProxyHeaders, stripIdentityHeaders } from './headers.js';
 import {
   BODYLESS,
+  FORBIDDEN_METHODS,
   hasBody,
+  isPromiseLike,
   isResponseLike,
   rawResponse,
   readBody,
@@ -683,19 +687,21 @@ export class MetadataServer extends EventEmitter<MetadataServerEvents> implement
         }
         return;
       }
-      let request: Request;
-      try {
-        request = new Request(`http://${this.#authority}${req.url}`, {
-          method,
-          headers: fetchRequestHeaders(req.rawHeaders),
-          body: body ?? null,
-          signal: controller.signal,
-        });
-      } catch {
+      if (FORBIDDEN_METHODS.has(method)) {
+        // `new Request()` refuses these, so a fetch handler can never be given one.
         this.#reply(res, 400, 'Bad Request', withBody);
         return;
       }
-      const response: unknown = await handler.fn(request, ctx);
+      const request = createFetchRequest({
+        method,
+        rawUrl: `http://${this.#authority}${req.url}`,
+        rawHeaders: req.rawHeaders,
+        body,
+        signal: controller.signal,
+      });
+      const result = handler.fn(request, ctx);
+      // Awaited only when it is a promise: a handler that answers at once is written at once.
+      const response: unknown = isPromiseLike(result) ? await result : result;
       if (!isResponseLike(response) || response.status < 200 || response.status > 599) {
         throw new HandlerError(
           `Expected the handler of network \`${state.name}\` to return a Response with a status from 200 to 599, got ${describe(
@@ -703,21 +709,7 @@ export class MetadataServer extends EventEmitter<MetadataServerEvents> implement
           )}`,
         );
       }
-      const payload = method === 'HEAD' ? undefined : Buffer.from(await response.arrayBuffer());
-      if (res.destroyed) return;
-      const out: Record<string, string | string[]> = Object.create(null);
-      response.headers.forEach((value, name) => {
-        if (name !== 'set-cookie' && name !== 'content-length' && name !== 'transfer-encoding') {
-          out[name] = value;
-        }
-      });
-      const cookies = response.headers.getSetCookie?.() ?? [];
-      if (cookies.length > 0) out['set-cookie'] = cookies;
-      const status = response.status;
-      if (payload !== undefined && status !== 204 && status !== 304)
-        out['content-length'] = String(payload.length);
-      res.writeHead(status, out);
-      res.end(payload);
+      await writeFetchResponse(res, response, method);
     } catch (error) {
       if (controller.signal.aborted && res.destroyed) return;
       this.#failed(state, res, error);
