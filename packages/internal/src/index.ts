@@ -5,6 +5,39 @@ export {
   writeFileAtomic,
   writeFileAtomicSync,
 } from './atomic-write.js';
+export { type ErrorFamily, errorBrand, errorFamily } from './errors.js';
+export {
+  type Cidr,
+  contains,
+  formatCidr,
+  formatIPv4,
+  isIPv4,
+  LOOPBACK,
+  lastOf,
+  maskOf,
+  overlaps,
+  type ParsedCidr,
+  parseCidr,
+  parseIPv4,
+  sizeOf,
+} from './ipv4.js';
+export {
+  type CountingRunner,
+  countingRunner,
+  createRunner,
+  EXIT_NOT_STARTED,
+  EXIT_TIMED_OUT,
+  type Execa,
+  exitCodeOf,
+  type RecordedCall,
+  type RecordingRunner,
+  RUN_TIMEOUT_MS,
+  type Runner,
+  type RunOptions,
+  type RunResult,
+  recordingRunner,
+  runChecked,
+} from './run.js';
 export {
   checkFolderChain,
   currentIdentity,
@@ -15,3 +48,15 @@ export {
   type Identity,
   type UnsafeFolder,
 } from './secure-folder.js';
+export {
+  type Checks,
+  checks,
+  describeValue,
+  expectedMessage,
+  type Fail,
+  firstUnknownKey,
+  isIntegerIn,
+  isPlainObject,
+  nullPrototypeCopy,
+} from './validate.js';
+export { isExecutableFile, type WhichOptions, which } from './which.js';

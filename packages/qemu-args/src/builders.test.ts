@@ -297,14 +297,15 @@ describe('validation', () => {
     expect(() => tapNetdev({ id: 'a', ifname: 'b', queues: 0 })).toThrow(
       'Expected `queues` to be an integer from 1 to 1024, got `0` (number)',
     );
-    expect(() => tapNetdev({ id: 'a', ifname: 'tn\n' })).toThrow('got `tn\\n` (string)');
+    expect(() => tapNetdev({ id: 'a', ifname: 'tn\n' })).toThrow('got `"tn\\n"` (string)');
   });
 
-  it('recognises errors by brand, as from a duplicate install', () => {
-    const foreign = Object.assign(new Error('x'), {
-      code: 'ERR_INVALID_QEMU_ARG',
-      [Symbol.for('@tapnet/qemu-args.error')]: true,
-    });
+  it('recognises errors by brand, as from a duplicate install', async () => {
+    // A second install of this package: its errors module evaluated again, other class objects.
+    const again = './errors.js?duplicate-install';
+    const copy: typeof import('./errors.js') = await import(/* @vite-ignore */ again);
+    expect(copy.InvalidQemuArgError).not.toBe(InvalidQemuArgError);
+    const foreign = new copy.InvalidQemuArgError('x', 'f');
     expect(foreign instanceof QemuArgsError).toBe(true);
     expect(foreign instanceof InvalidQemuArgError).toBe(true);
     expect(new Error('x') instanceof QemuArgsError).toBe(false);

@@ -1,4 +1,5 @@
-import { InvalidQemuArgError, show } from './errors.js';
+import { describeValue } from '@tapnet/internal';
+import { InvalidQemuArgError } from './errors.js';
 import { copyOptions, validateId, validateMac } from './validate.js';
 
 export const NIC_MODELS = ['virtio-net-pci', 'e1000'] as const;
@@ -18,7 +19,7 @@ export function normalizeNetDeviceOptions(options: unknown): NetDeviceOptions {
   const result = Object.create(null) as NetDeviceOptions;
   if (!(NIC_MODELS as readonly unknown[]).includes(o.model)) {
     throw new InvalidQemuArgError(
-      `Expected \`model\` to be one of ${NIC_MODELS.map((m) => `\`${m}\``).join(', ')}, got ${show(o.model)}`,
+      `Expected \`model\` to be one of ${NIC_MODELS.map((m) => `\`${m}\``).join(', ')}, got ${describeValue(o.model)}`,
       'model',
     );
   }

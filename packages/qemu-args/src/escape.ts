@@ -1,4 +1,5 @@
-import { InvalidQemuArgError, QemuArgSyntaxError, show } from './errors.js';
+import { describeValue } from '@tapnet/internal';
+import { InvalidQemuArgError, QemuArgSyntaxError } from './errors.js';
 
 /** One `key=value` of a QEMU option string; `key` is undefined for a bare leading value (`tap`). */
 export interface OptionPair {
@@ -19,7 +20,7 @@ export function escapeOptionValue(value: string, field = 'value'): string {
 export function assertCarriable(value: string, field: string): void {
   if (/[\0\n\r]/.test(value)) {
     throw new InvalidQemuArgError(
-      `Expected \`${field}\` to contain no newline or NUL character, got ${show(value)}`,
+      `Expected \`${field}\` to contain no newline or NUL character, got ${describeValue(value)}`,
       field,
     );
   }
@@ -69,7 +70,10 @@ const SLIRP_SAFE = /^[A-Za-z0-9_@%+=:,./-]+$/;
  */
 export function quoteSlirpArg(arg: string, field = 'arg'): string {
   if (typeof arg !== 'string') {
-    throw new InvalidQemuArgError(`Expected \`${field}\` to be a string, got ${show(arg)}`, field);
+    throw new InvalidQemuArgError(
+      `Expected \`${field}\` to be a string, got ${describeValue(arg)}`,
+      field,
+    );
   }
   assertCarriable(arg, field);
   if (SLIRP_SAFE.test(arg)) return arg;
@@ -80,7 +84,7 @@ export function quoteSlirpArg(arg: string, field = 'arg'): string {
 export function quoteSlirpCommand(argv: readonly string[], field = 'cmd'): string {
   if (!Array.isArray(argv) || argv.length === 0) {
     throw new InvalidQemuArgError(
-      `Expected \`${field}\` to be a non-empty array of strings, got ${show(argv)}`,
+      `Expected \`${field}\` to be a non-empty array of strings, got ${describeValue(argv)}`,
       field,
     );
   }

@@ -1,10 +1,9 @@
-import { InvalidQemuArgError, show } from './errors.js';
+import { type Cidr, describeValue, maskOf, parseIPv4 } from '@tapnet/internal';
+import { InvalidQemuArgError } from './errors.js';
 import { escapeOptionValue, quoteSlirpCommand } from './escape.js';
 import {
   copyOptions,
-  type Ipv4Network,
   inNetwork,
-  ipv4ToInt,
   validateBoolean,
   validateId,
   validateIfname,
@@ -96,8 +95,8 @@ export function tapNetdev(options: TapNetdevOptions): string {
  * template's host bits (net/slirp.c: `net | (htonl(0x0a000202) & ~mask)`), so in
  * 169.254.0.0/16 the host is 169.254.2.2 and the DNS 169.254.2.3, not .0.2/.0.3.
  */
-function slirpDefault(network: Ipv4Network, template: number): number {
-  return (network.address | (template & ~network.mask)) >>> 0;
+function slirpDefault(network: Cidr, template: number): number {
+  return (network.base | (template & ~maskOf(network.prefixLength))) >>> 0;
 }
 
 export function normalizeUserNetdevOptions(options: unknown): UserNetdevOptions {
@@ -120,7 +119,7 @@ export function normalizeUserNetdevOptions(options: unknown): UserNetdevOptions 
     const address = validateIpv4(o[field], field);
     if (!inNetwork(address, network)) {
       throw new InvalidQemuArgError(
-        `Expected \`${field}\` to be an address in \`${o.net ?? DEFAULT_NET}\`, got ${show(address)}`,
+        `Expected \`${field}\` to be an address in \`${o.net ?? DEFAULT_NET}\`, got ${describeValue(address)}`,
         field,
       );
     }
@@ -131,23 +130,23 @@ export function normalizeUserNetdevOptions(options: unknown): UserNetdevOptions 
     result.hostfwd = normalizeList(o.hostfwd, 'hostfwd', normalizeHostForward);
   if (o.guestfwd !== undefined) {
     const reserved = new Set([
-      result.host === undefined ? slirpDefault(network, 0x0a000202) : ipv4ToInt(result.host),
-      result.dns === undefined ? slirpDefault(network, 0x0a000203) : ipv4ToInt(result.dns),
+      result.host === undefined ? slirpDefault(network, 0x0a000202) : parseIPv4(result.host),
+      result.dns === undefined ? slirpDefault(network, 0x0a000203) : parseIPv4(result.dns),
     ]);
     const seen = new Set<string>();
     const chardevPorts = new Set<number>();
     result.guestfwd = normalizeList(o.guestfwd, 'guestfwd', (value, field) => {
       const fwd = normalizeGuestForward(value, field);
-      if (!inNetwork(fwd.server, network) || reserved.has(ipv4ToInt(fwd.server))) {
+      if (!inNetwork(fwd.server, network) || reserved.has(parseIPv4(fwd.server))) {
         throw new InvalidQemuArgError(
-          `Expected \`${field}.server\` to be an address in \`${o.net ?? DEFAULT_NET}\` other than the host and DNS addresses, got ${show(fwd.server)}`,
+          `Expected \`${field}.server\` to be an address in \`${o.net ?? DEFAULT_NET}\` other than the host and DNS addresses, got ${describeValue(fwd.server)}`,
           `${field}.server`,
         );
       }
       const key = `${fwd.server}:${fwd.port}`;
       if (seen.has(key)) {
         throw new InvalidQemuArgError(
-          `Expected \`${field}\` to forward an address not forwarded before, got ${show(key)} twice`,
+          `Expected \`${field}\` to forward an address not forwarded before, got ${describeValue(key)} twice`,
           field,
         );
       }
@@ -156,7 +155,7 @@ export function normalizeUserNetdevOptions(options: unknown): UserNetdevOptions 
       if (fwd.chardev !== undefined) {
         if (chardevPorts.has(fwd.port)) {
           throw new InvalidQemuArgError(
-            `Expected \`${field}.port\` to differ from other chardev forwards' ports, got ${show(fwd.port)}`,
+            `Expected \`${field}.port\` to differ from other chardev forwards' ports, got ${describeValue(fwd.port)}`,
             `${field}.port`,
           );
         }
@@ -178,7 +177,7 @@ function normalizeList<T>(
 ): T[] {
   if (!Array.isArray(value))
     throw new InvalidQemuArgError(
-      `Expected \`${field}\` to be an array, got ${show(value)}`,
+      `Expected \`${field}\` to be an array, got ${describeValue(value)}`,
       field,
     );
   return value.map((item, i) => each(item, `${field}[${i}]`));
@@ -196,7 +195,7 @@ export function normalizeHostForward(value: unknown, field: string): HostForward
   const protocol = o.protocol ?? 'tcp';
   if (protocol !== 'tcp' && protocol !== 'udp') {
     throw new InvalidQemuArgError(
-      `Expected \`${field}.protocol\` to be \`tcp\` or \`udp\`, got ${show(protocol)}`,
+      `Expected \`${field}.protocol\` to be \`tcp\` or \`udp\`, got ${describeValue(protocol)}`,
       `${field}.protocol`,
     );
   }
@@ -224,7 +223,7 @@ export function normalizeGuestForward(value: unknown, field: string): GuestForwa
   if (o.cmd !== undefined) {
     if (!Array.isArray(o.cmd) || o.cmd.length === 0) {
       throw new InvalidQemuArgError(
-        `Expected \`${field}.cmd\` to be a non-empty array of strings, got ${show(o.cmd)}`,
+        `Expected \`${field}.cmd\` to be a non-empty array of strings, got ${describeValue(o.cmd)}`,
         `${field}.cmd`,
       );
     }
@@ -235,7 +234,7 @@ export function normalizeGuestForward(value: unknown, field: string): GuestForwa
     const chardev = validateText(o.chardev, `${field}.chardev`);
     if (chardev.startsWith('cmd:')) {
       throw new InvalidQemuArgError(
-        `Expected \`${field}.chardev\` to be a chardev spec, not a \`cmd:\`, got ${show(chardev)}`,
+        `Expected \`${field}.chardev\` to be a chardev spec, not a \`cmd:\`, got ${describeValue(chardev)}`,
         `${field}.chardev`,
       );
     }
@@ -282,7 +281,7 @@ export function normalizeStreamNetdevOptions(options: unknown): StreamNetdevOpti
   const path = validateText(o.path, 'path');
   if (Buffer.byteLength(path) > SUN_PATH_MAX) {
     throw new InvalidQemuArgError(
-      `Expected \`path\` to be a unix socket path of at most ${SUN_PATH_MAX} bytes, got ${show(path)}`,
+      `Expected \`path\` to be a unix socket path of at most ${SUN_PATH_MAX} bytes, got ${describeValue(path)}`,
       'path',
     );
   }

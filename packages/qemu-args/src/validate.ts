@@ -1,5 +1,21 @@
-import { InvalidQemuArgError, show } from './errors.js';
+import {
+  type Cidr,
+  checks,
+  contains,
+  describeValue,
+  expectedMessage,
+  isIPv4,
+  parseCidr,
+  parseIPv4,
+} from '@tapnet/internal';
+import { InvalidQemuArgError } from './errors.js';
 import { assertCarriable } from './escape.js';
+
+function fail(field: string, expected: string, value: unknown): never {
+  throw new InvalidQemuArgError(expectedMessage(field, expected, value), field);
+}
+
+const check = checks(fail);
 
 const QEMU_ID = /^[A-Za-z][A-Za-z0-9._-]*$/;
 
@@ -7,7 +23,7 @@ const QEMU_ID = /^[A-Za-z][A-Za-z0-9._-]*$/;
 export function validateId(value: unknown, field: string): string {
   if (typeof value !== 'string' || !QEMU_ID.test(value)) {
     throw new InvalidQemuArgError(
-      `Expected \`${field}\` to be a QEMU id (a letter, then letters, digits, \`-\`, \`.\` or \`_\`), got ${show(value)}`,
+      `Expected \`${field}\` to be a QEMU id (a letter, then letters, digits, \`-\`, \`.\` or \`_\`), got ${describeValue(value)}`,
       field,
     );
   }
@@ -25,7 +41,7 @@ export function validateIfname(value: unknown, field: string): string {
     /[/:\s\p{Cc}]/u.test(value)
   ) {
     throw new InvalidQemuArgError(
-      `Expected \`${field}\` to be a network interface name of 1 to 15 bytes without \`/\`, \`:\` or whitespace, got ${show(value)}`,
+      `Expected \`${field}\` to be a network interface name of 1 to 15 bytes without \`/\`, \`:\` or whitespace, got ${describeValue(value)}`,
       field,
     );
   }
@@ -33,13 +49,7 @@ export function validateIfname(value: unknown, field: string): string {
 }
 
 export function validateInteger(value: unknown, field: string, min: number, max: number): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-    throw new InvalidQemuArgError(
-      `Expected \`${field}\` to be an integer from ${min} to ${max}, got ${show(value)}`,
-      field,
-    );
-  }
-  return value;
+  return check.integer(field, value, min, max);
 }
 
 export function validatePort(value: unknown, field: string, min = 1): number {
@@ -47,19 +57,14 @@ export function validatePort(value: unknown, field: string, min = 1): number {
 }
 
 export function validateBoolean(value: unknown, field: string): boolean {
-  if (typeof value !== 'boolean')
-    throw new InvalidQemuArgError(
-      `Expected \`${field}\` to be a boolean, got ${show(value)}`,
-      field,
-    );
-  return value;
+  return check.boolean(field, value);
 }
 
 /** A string QEMU can carry: non-empty, no newline or NUL. */
 export function validateText(value: unknown, field: string): string {
   if (typeof value !== 'string' || value === '') {
     throw new InvalidQemuArgError(
-      `Expected \`${field}\` to be a non-empty string, got ${show(value)}`,
+      `Expected \`${field}\` to be a non-empty string, got ${describeValue(value)}`,
       field,
     );
   }
@@ -67,50 +72,25 @@ export function validateText(value: unknown, field: string): string {
   return value;
 }
 
-const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
-
 /** Dotted-quad IPv4 address in canonical form (no leading zeros, which `inet_aton` reads as octal). */
 export function validateIpv4(value: unknown, field: string): string {
-  if (typeof value !== 'string' || !IPV4.test(value)) {
-    throw new InvalidQemuArgError(
-      `Expected \`${field}\` to be an IPv4 address like \`10.0.2.2\`, got ${show(value)}`,
-      field,
-    );
-  }
+  if (!isIPv4(value)) fail(field, 'an IPv4 address like `10.0.2.2`', value);
   return value;
 }
 
-export function ipv4ToInt(address: string): number {
-  return address.split('.').reduce((n, octet) => n * 256 + Number(octet), 0);
-}
-
-export interface Ipv4Network {
-  address: number;
-  prefix: number;
-  mask: number;
-}
-
 /** `a.b.c.d/n` with n from 4 to 32 (slirp's range) and no host bits set. */
-export function validateIpv4Network(value: unknown, field: string): Ipv4Network {
-  const fail = (): never => {
-    throw new InvalidQemuArgError(
-      `Expected \`${field}\` to be an IPv4 network like \`10.0.2.0/24\` (prefix 4 to 32, no host bits), got ${show(value)}`,
-      field,
-    );
-  };
-  if (typeof value !== 'string') return fail();
-  const match = /^([^/]+)\/(\d{1,2})$/.exec(value);
-  if (!match || !IPV4.test(match[1]!)) return fail();
-  const prefix = Number(match[2]);
-  if (prefix < 4 || prefix > 32 || String(prefix) !== match[2]) return fail();
-  const mask = prefix === 32 ? 0xffffffff : (0xffffffff << (32 - prefix)) >>> 0;
-  const address = ipv4ToInt(match[1]!);
-  if ((address & mask) >>> 0 !== address) return fail();
-  return { address, prefix, mask };
+export function validateIpv4Network(value: unknown, field: string): Cidr {
+  const cidr = parseCidr(value);
+  if (!cidr?.canonical || cidr.prefixLength < 4) {
+    fail(field, 'an IPv4 network like `10.0.2.0/24` (prefix 4 to 32, no host bits)', value);
+  }
+  return cidr;
 }
 
-export function inNetwork(address: string, network: Ipv4Network): boolean {
-  return (ipv4ToInt(address) & network.mask) >>> 0 === network.address;
+/** `address` (a valid dotted quad) lies in `network`. */
+export function inNetwork(address: string, network: Cidr): boolean {
+  const value = parseIPv4(address);
+  return value !== undefined && contains(network, value);
 }
 
 /**
@@ -119,7 +99,10 @@ export function inNetwork(address: string, network: Ipv4Network): boolean {
  */
 export function validateMac(value: unknown, field: string): string {
   const fail = (why: string): never => {
-    throw new InvalidQemuArgError(`Expected \`${field}\` to be ${why}, got ${show(value)}`, field);
+    throw new InvalidQemuArgError(
+      `Expected \`${field}\` to be ${why}, got ${describeValue(value)}`,
+      field,
+    );
   };
   if (typeof value !== 'string' || !/^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/.test(value)) {
     return fail('a MAC address like `52:54:00:12:34:56`');
@@ -137,22 +120,14 @@ export function copyOptions<K extends string>(
   field: string,
   keys: readonly K[],
 ): Partial<Record<K, unknown>> {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw new InvalidQemuArgError(
-      `Expected \`${field}\` to be an object, got ${show(value)}`,
-      field,
-    );
-  }
+  const object = check.object(field, value);
   const copy = Object.create(null) as Partial<Record<K, unknown>>;
-  for (const key of Object.keys(value)) {
+  for (const key of Object.keys(object)) {
     if (!(keys as readonly string[]).includes(key)) {
       const name = field === 'options' ? key : `${field}.${key}`;
-      throw new InvalidQemuArgError(
-        `Expected \`${name}\` to be absent (known options: ${keys.join(', ')}), got ${show((value as Record<string, unknown>)[key])}`,
-        name,
-      );
+      fail(name, `absent (known options: ${keys.join(', ')})`, object[key]);
     }
-    const v = (value as Record<string, unknown>)[key];
+    const v = object[key];
     if (v !== undefined) copy[key as K] = v;
   }
   return copy;

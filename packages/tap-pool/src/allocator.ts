@@ -1,4 +1,5 @@
-import { AllNetworksInUseError, describeValue, InvalidOptionError } from './errors.js';
+import { describeValue } from '@tapnet/internal';
+import { AllNetworksInUseError, InvalidOptionError } from './errors.js';
 
 export interface AcquireOptions {
   /** Stops waiting; the promise rejects with the signal's reason. */

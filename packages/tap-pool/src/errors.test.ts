@@ -1,9 +1,9 @@
+import { describeValue } from '@tapnet/internal';
 import { describe, expect, it } from 'vitest';
 import {
   AllNetworksInUseError,
   CommandError,
   DeviceExistsError,
-  describeValue,
   InvalidOptionError,
   PlanConflictError,
   StateError,
@@ -41,17 +41,12 @@ describe('errors', () => {
     expect({ code: 'ERR_STATE' }).not.toBeInstanceOf(StateError);
   });
 
-  it('recognises errors from a second copy of the package through the Symbol.for brand', () => {
-    // What a duplicate install looks like: same names, different class objects.
-    class TapPoolErrorCopy extends Error {
-      constructor(message: string) {
-        super(message);
-        Object.defineProperty(this, Symbol.for('@tapnet/tap-pool.error'), { value: true });
-      }
-    }
-    class StateErrorCopy extends TapPoolErrorCopy {}
-    Object.defineProperty(StateErrorCopy, 'name', { value: 'StateError' });
-    const foreign = new StateErrorCopy('x');
+  it('recognises errors from a second copy of the package through the Symbol.for brand', async () => {
+    // What a duplicate install looks like: the errors module evaluated again, other class objects.
+    const again = './errors.js?duplicate-install';
+    const copy: typeof import('./errors.js') = await import(/* @vite-ignore */ again);
+    expect(copy.StateError).not.toBe(StateError);
+    const foreign = new copy.StateError('x');
     expect(foreign).toBeInstanceOf(TapPoolError);
     expect(foreign).toBeInstanceOf(StateError);
     expect(foreign).not.toBeInstanceOf(CommandError);

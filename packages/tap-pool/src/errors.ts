@@ -1,36 +1,25 @@
-const brand = Symbol.for('@tapnet/tap-pool.error');
+import { errorFamily } from '@tapnet/internal';
+
+const family = errorFamily('@tapnet/tap-pool');
 
 /** Base of every error this package throws; `code` is stable, `instanceof` survives duplicate installs. */
 export class TapPoolError extends Error {
+  static {
+    family.base(TapPoolError, 'TapPoolError');
+  }
   readonly code: string = 'ERR_TAP_POOL';
-  override name = 'TapPoolError';
 
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
-    Object.defineProperty(this, brand, { value: true });
-  }
-
-  static override [Symbol.hasInstance](value: unknown): boolean {
-    if (typeof value !== 'object' || value === null) return false;
-    if (!(brand in value)) return false;
-    // `this` is the class `instanceof` was asked about: match subclasses by name, so a copy of the
-    // class from a second install of this package is accepted too.
-    // biome-ignore lint/complexity/noThisInStatic: `this` is the class asked about, a subclass too
-    if (this === TapPoolError) return true;
-    let proto = Object.getPrototypeOf(value);
-    while (proto) {
-      // biome-ignore lint/complexity/noThisInStatic: `this` is the class asked about, a subclass too
-      if (proto.constructor?.name === this.name && Object.hasOwn(proto, 'constructor')) return true;
-      proto = Object.getPrototypeOf(proto);
-    }
-    return false;
   }
 }
 
 /** An option is missing, of the wrong type, out of range or unknown. */
 export class InvalidOptionError extends TapPoolError {
+  static {
+    family.member(InvalidOptionError, 'InvalidOptionError');
+  }
   override readonly code = 'ERR_INVALID_OPTION';
-  override name = 'InvalidOptionError';
 }
 
 export interface Conflict {
@@ -42,8 +31,10 @@ export interface Conflict {
 
 /** The plan overlaps the metadata IP, loopback, or a device, route or address already on the host. */
 export class PlanConflictError extends TapPoolError {
+  static {
+    family.member(PlanConflictError, 'PlanConflictError');
+  }
   override readonly code = 'ERR_PLAN_CONFLICT';
-  override name = 'PlanConflictError';
   readonly conflicts: readonly Conflict[];
 
   constructor(conflicts: readonly Conflict[]) {
@@ -56,8 +47,10 @@ export class PlanConflictError extends TapPoolError {
 
 /** A device with a planned name exists already; nothing was changed. */
 export class DeviceExistsError extends TapPoolError {
+  static {
+    family.member(DeviceExistsError, 'DeviceExistsError');
+  }
   override readonly code = 'ERR_DEVICE_EXISTS';
-  override name = 'DeviceExistsError';
   readonly devices: readonly string[];
 
   constructor(devices: readonly string[]) {
@@ -79,8 +72,10 @@ export interface CommandFailure {
 
 /** An OS command failed. */
 export class CommandError extends TapPoolError {
+  static {
+    family.member(CommandError, 'CommandError');
+  }
   override readonly code = 'ERR_COMMAND_FAILED';
-  override name = 'CommandError';
   declare readonly cause: CommandFailure;
 
   constructor(message: string, failure: CommandFailure) {
@@ -95,36 +90,26 @@ export class CommandError extends TapPoolError {
 
 /** Every network of the pool is held. */
 export class AllNetworksInUseError extends TapPoolError {
+  static {
+    family.member(AllNetworksInUseError, 'AllNetworksInUseError');
+  }
   override readonly code = 'ERR_ALL_NETWORKS_IN_USE';
-  override name = 'AllNetworksInUseError';
 }
 
 /** The state record forbids the operation (a live pool with this prefix), or is unreadable. */
 export class StateError extends TapPoolError {
+  static {
+    family.member(StateError, 'StateError');
+  }
   override readonly code: string = 'ERR_STATE';
-  override name = 'StateError';
-}
-
-/** `name (type)` text for messages: "`0` (number)". */
-export function describeValue(value: unknown): string {
-  let text: string;
-  if (typeof value === 'string') text = JSON.stringify(value);
-  else if (typeof value === 'bigint') text = `${value}n`;
-  else if (typeof value === 'object' && value !== null) {
-    try {
-      text = JSON.stringify(value) ?? String(value);
-    } catch {
-      text = Object.prototype.toString.call(value);
-    }
-  } else text = String(value);
-  const type = value === null ? 'null' : Array.isArray(value) ? 'array' : typeof value;
-  return `\`${text}\` (${type})`;
 }
 
 /** Writing a sysctl failed; `cause` is the file system error. */
 export class SysctlError extends TapPoolError {
+  static {
+    family.member(SysctlError, 'SysctlError');
+  }
   override readonly code = 'ERR_SYSCTL';
-  override name = 'SysctlError';
 }
 
 /**
@@ -132,8 +117,10 @@ export class SysctlError extends TapPoolError {
  * caught the record's refusal still catch this; `pid` is the holder's, 0 when it did not say.
  */
 export class PrefixInUseError extends StateError {
+  static {
+    family.member(PrefixInUseError, 'PrefixInUseError');
+  }
   override readonly code = 'ERR_PREFIX_IN_USE';
-  override name = 'PrefixInUseError';
   readonly prefix: string;
   readonly pid: number;
 
@@ -153,8 +140,10 @@ export class PrefixInUseError extends StateError {
 
 /** The state folder, or one above it, could be written by someone else; nothing was changed. */
 export class UnsafeStateDirError extends TapPoolError {
+  static {
+    family.member(UnsafeStateDirError, 'UnsafeStateDirError');
+  }
   override readonly code = 'ERR_UNSAFE_STATE_DIR';
-  override name = 'UnsafeStateDirError';
   /** The folder that is unsafe (the state folder or one above it). */
   readonly path: string;
   /** Its owner's uid (-1 when it could not be read). */

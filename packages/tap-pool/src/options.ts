@@ -1,5 +1,13 @@
-import { describeValue, InvalidOptionError } from './errors.js';
-import { type Cidr, parseCidr, parseIpv4, sizeOf } from './ipv4.js';
+import {
+  type Cidr,
+  checks,
+  describeValue,
+  expectedMessage,
+  parseCidr,
+  parseIPv4,
+  sizeOf,
+} from '@tapnet/internal';
+import { InvalidOptionError } from './errors.js';
 
 export interface TapPoolOptions {
   /** How many networks, 1..4096. */
@@ -71,17 +79,12 @@ const RENAMED: Record<string, string> = {
 };
 
 function fail(name: string, expected: string, value: unknown): never {
-  throw new InvalidOptionError(
-    `Expected \`${name}\` to be ${expected}, got ${describeValue(value)}`,
-  );
+  throw new InvalidOptionError(expectedMessage(name, expected, value));
 }
 
-function integer(name: string, value: unknown, min: number, max: number): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-    fail(name, `an integer from ${min} to ${max}`, value);
-  }
-  return value;
-}
+const { integer: checkInteger } = checks(fail);
+const integer = (name: string, value: unknown, min: number, max: number): number =>
+  checkInteger(name, value, min, max);
 
 export function validatePrefix(value: unknown): string {
   if (typeof value !== 'string' || !PREFIX_PATTERN.test(value)) {
@@ -126,8 +129,8 @@ export function normalizeOptions(options: unknown): NormalizedOptions {
   }
 
   const subnetText = value('subnet');
-  const range = typeof subnetText === 'string' ? parseCidr(subnetText, true) : undefined;
-  if (!range || !subnetText || !String(subnetText).includes('/')) {
+  const range = parseCidr(subnetText);
+  if (!range?.canonical) {
     fail(
       'subnet',
       'an IPv4 network in CIDR notation with no host bits set (like `10.231.0.0/16`)',
@@ -152,7 +155,7 @@ export function normalizeOptions(options: unknown): NormalizedOptions {
   }
 
   const metadataText = value('metadataIp');
-  const metadata = typeof metadataText === 'string' ? parseIpv4(metadataText) : undefined;
+  const metadata = parseIPv4(metadataText);
   if (metadata === undefined || !isUsableUnicast(metadata)) {
     fail('metadataIp', 'a unicast IPv4 address outside 0.0.0.0/8 and 127.0.0.0/8', metadataText);
   }

@@ -1,17 +1,17 @@
-import { type Conflict, PlanConflictError } from './errors.js';
 import {
   type Cidr,
   contains,
   formatCidr,
-  formatIpv4,
+  formatIPv4,
   LOOPBACK,
   lastOf,
   maskOf,
   overlaps,
   parseCidr,
-  parseIpv4,
+  parseIPv4,
   sizeOf,
-} from './ipv4.js';
+} from '@tapnet/internal';
+import { type Conflict, PlanConflictError } from './errors.js';
 import { isUsableUnicast, normalizeOptions, type TapPoolOptions } from './options.js';
 
 export interface NetworkPlan {
@@ -78,13 +78,13 @@ export function planPool(options: TapPoolOptions): PoolPlan {
     networks.push({
       index,
       device: `${o.prefix}${index}`,
-      subnet: `${formatIpv4(base)}/${o.prefixLength}`,
-      network: formatIpv4(base),
+      subnet: `${formatIPv4(base)}/${o.prefixLength}`,
+      network: formatIPv4(base),
       prefixLength: o.prefixLength,
-      netmask: formatIpv4(maskOf(o.prefixLength)),
-      broadcast: formatIpv4(last),
-      gateway: formatIpv4(base + 1),
-      dhcpRange: { start: formatIpv4(base + 2), end: formatIpv4(last - 1) },
+      netmask: formatIPv4(maskOf(o.prefixLength)),
+      broadcast: formatIPv4(last),
+      gateway: formatIPv4(base + 1),
+      dhcpRange: { start: formatIPv4(base + 2), end: formatIPv4(last - 1) },
       macSeed: `${o.prefix}:${index}`,
     });
   }
@@ -107,8 +107,8 @@ export function planPool(options: TapPoolOptions): PoolPlan {
 
 function subnetsOf(plan: PoolPlan): { network: NetworkPlan; cidr: Cidr }[] {
   return plan.networks.map((network) => {
-    const cidr = parseCidr(network.subnet, true);
-    if (!cidr)
+    const cidr = parseCidr(network.subnet, { bareAddress: true });
+    if (!cidr?.canonical)
       throw new PlanConflictError([
         { network: network.subnet, with: 'nothing: it is not an IPv4 network' },
       ]);
@@ -120,7 +120,7 @@ function subnetsOf(plan: PoolPlan): { network: NetworkPlan; cidr: Cidr }[] {
 function planConflicts(plan: PoolPlan): Conflict[] {
   const conflicts: Conflict[] = [];
   const subnets = subnetsOf(plan);
-  const metadata = parseIpv4(plan.metadataIp);
+  const metadata = parseIPv4(plan.metadataIp);
   const seen = new Set<string>();
   for (const { network, cidr } of subnets) {
     if (seen.has(network.device))
@@ -179,12 +179,12 @@ export function checkConflicts(plan: PoolPlan, host: HostSnapshot): void {
   };
   for (const route of host.routes) {
     if (route.dst === 'default') continue;
-    const cidr = parseCidr(route.dst, false);
+    const cidr = parseCidr(route.dst, { bareAddress: true });
     if (!cidr || cidr.prefixLength === 0) continue; // IPv6 or 0.0.0.0/0
     findOverlaps(cidr, `route ${route.dst}${route.dev ? ` dev ${route.dev}` : ''}`);
   }
   for (const address of host.addresses) {
-    const cidr = parseCidr(address.cidr, false);
+    const cidr = parseCidr(address.cidr, { bareAddress: true });
     if (!cidr) continue; // IPv6
     findOverlaps(cidr, `address ${address.cidr} on ${address.dev}`);
   }

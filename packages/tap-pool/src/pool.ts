@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { countingRunner, describeValue } from '@tapnet/internal';
 import { claimPrefix, type PrefixClaim } from './claim.js';
 import {
   configureScript,
@@ -10,13 +11,7 @@ import {
   sysctlPath,
   tapScript,
 } from './commands.js';
-import {
-  DeviceExistsError,
-  describeValue,
-  InvalidOptionError,
-  StateError,
-  SysctlError,
-} from './errors.js';
+import { DeviceExistsError, InvalidOptionError, StateError, SysctlError } from './errors.js';
 import {
   type LinkInfo,
   parseAddrJson,
@@ -26,7 +21,7 @@ import {
 } from './host.js';
 import { DEFAULTS, validatePrefix, validateStateDir } from './options.js';
 import { checkConflicts, type PoolPlan, planPool } from './plan.js';
-import { countingRunner, defaultRunner, type Runner, runChecked } from './runner.js';
+import { defaultRunner, type Runner, runChecked } from './runner.js';
 import {
   checkStateDir,
   deleteState,
@@ -282,7 +277,7 @@ async function createClaimed(
 ): Promise<TapPool> {
   const root = opts.sysctlRoot ?? PROC_SYS;
   const counter = countingRunner(opts.runner ?? defaultRunner);
-  const run = counter.run;
+  const run = counter.runner;
   const path = statePath(plan.stateDir, plan.prefix);
   await checkRecord(path, plan.prefix, run, root, opts.cleanupStale === true);
 
@@ -389,7 +384,7 @@ async function createClaimed(
   return {
     plan,
     remove,
-    processCount: () => counter.count,
+    processCount: counter.count,
     [Symbol.asyncDispose]: remove,
   };
 }
