@@ -85,13 +85,13 @@ setup() {
 # Runs a command in a fresh network, PID and mount namespace that dies with it.
 sandboxed() {
   TAPNET_HOST_NETNS=$(readlink /proc/self/ns/net) exec unshare --net --pid --mount --fork \
-    --kill-child --mount-proc -- node scripts/sandbox-entry.mjs "$@"
+    --kill-child --mount-proc -- node scripts/sandbox-entry.ts "$@"
 }
 
 case "${1:-}" in
   setup) setup ;;
   demo) setup; shift; sandboxed node e2e/demo.ts "$@" ;;
-  test) setup; shift; exec node scripts/run-tests.mjs "$@" ;;
-  bench) setup; shift; exec node scripts/bench.mjs "$@" ;;
+  test) setup; shift; exec node scripts/run-tests.ts "$@" ;;
+  bench) setup; shift; exec node scripts/bench.ts "$@" ;;
   *) echo "usage: $0 demo|test|bench|setup" >&2; exit 2 ;;
 esac

@@ -45,7 +45,7 @@ import { repoRoot } from './helpers.ts';
 //
 // The result (per kind p50/p99 with and without the attacker, the attacker's counters) is
 // printed and written to `.test-results/noisy-neighbour.json` (or $NOISY_RESULT_FILE), where
-// scripts/bench/noisy.bench.mjs reads it for BENCHMARKS.md.
+// scripts/bench/noisy.bench.ts reads it for BENCHMARKS.md.
 const SECONDS = Number(process.env.NOISY_SECONDS ?? 20);
 const PERIOD_MS = 200;
 /** A well-behaved operation not done within this is a failure (a stub resolver's timeout). */

@@ -52,7 +52,7 @@ describe.each(published.map((dir) => [read(dir).name, dir] as const))('%s', (_na
   });
 
   it('can only be published through pnpm (npm would ship workspace:* versions)', () => {
-    expect(manifest.scripts?.prepublishOnly).toBe('node ../../scripts/publish-guard.mjs');
+    expect(manifest.scripts?.prepublishOnly).toBe('node ../../scripts/publish-guard.ts');
   });
 
   it.skipIf(!existsSync(join(dir, 'dist/index.js')))('passes publint (strict)', async () => {

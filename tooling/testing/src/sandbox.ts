@@ -3,7 +3,7 @@ import { describe } from 'vitest';
 
 /**
  * Why privileged tests cannot run here, or undefined when they can. They run only as root,
- * with /dev/net/tun, inside the fresh network namespace that `scripts/run-tests.mjs` makes
+ * with /dev/net/tun, inside the fresh network namespace that `scripts/run-tests.ts` makes
  * for each privileged file, never in the namespace the test command started in.
  */
 export function sandboxSkipReason(): string | undefined {
@@ -15,7 +15,7 @@ export function sandboxSkipReason(): string | undefined {
   }
   const host = process.env.TAPNET_HOST_NETNS;
   if (process.env.TAPNET_SANDBOX !== '1' || !host) {
-    return 'not in a sandbox namespace (run through `./tapnet.sh test` or `node scripts/run-tests.mjs`)';
+    return 'not in a sandbox namespace (run through `./tapnet.sh test` or `node scripts/run-tests.ts`)';
   }
   if (readlinkSync('/proc/self/ns/net') === host)
     return 'sandbox shares the root network namespace';

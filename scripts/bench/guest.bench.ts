@@ -21,16 +21,22 @@
 // Env: BENCH_BOOTS (3), BENCH_DEBIAN_BOOTS (2), BENCH_DHCP_SAMPLES (10), BENCH_DNS_QUERIES (2000),
 // BENCH_SKIP_BOOTS=1.
 import { execFile, execFileSync, spawn } from 'node:child_process';
-import { createSocket } from 'node:dgram';
+import { createSocket, type Socket } from 'node:dgram';
 import { once } from 'node:events';
 import { writeFileSync } from 'node:fs';
+import type { IncomingMessage } from 'node:http';
 import { createInterface } from 'node:readline';
+import type { nodeHandler as NodeHandler } from '../../packages/metadata-proxy/dist/index.js';
+import type { BootRun, GuestResult, SampleStats } from './results.ts';
 
 /**
  * What a benched guest is served: a one-line scenario to fetch, a result it POSTs. `seen(req)`
  * is told of every request first (the timing the benchmark is about).
  */
-function benchScenario(nodeHandler, seen) {
+function benchScenario(
+  nodeHandler: typeof NodeHandler,
+  seen: (req: IncomingMessage) => void,
+): ReturnType<typeof NodeHandler> {
   return nodeHandler((req, res) => {
     seen(req);
     if (req.method === 'POST') {
@@ -44,7 +50,7 @@ function benchScenario(nodeHandler, seen) {
 }
 
 /** A DNS query for `name` (A, recursion desired) with the given id. */
-function dnsQuery(id, name) {
+function dnsQuery(id: number, name: string): Buffer {
   const labels = name.split('.').flatMap((l) => [Buffer.from([l.length]), Buffer.from(l)]);
   const header = Buffer.alloc(12);
   header.writeUInt16BE(id, 0);
@@ -53,20 +59,30 @@ function dnsQuery(id, name) {
   return Buffer.concat([header, ...labels, Buffer.from([0, 0, 1, 0, 1])]);
 }
 
+interface DnsTimes {
+  times: number[];
+  errors: number;
+}
+
 /** Sequential queries to `host:port`, one in flight; returns round-trip times in ms. */
-async function queryLoop(socket, host, port, count) {
-  const times = [];
+async function queryLoop(
+  socket: Socket,
+  host: string,
+  port: number,
+  count: number,
+): Promise<DnsTimes> {
+  const times: number[] = [];
   let errors = 0;
   for (let i = 0; i < count; i++) {
     const id = i & 0xffff;
     const query = dnsQuery(id, 'taskcluster');
     const t0 = performance.now();
-    const answer = new Promise((resolve) => {
+    const answer = new Promise<boolean>((resolve) => {
       const timer = setTimeout(() => {
         socket.off('message', onMessage);
         resolve(false);
       }, 1000);
-      const onMessage = (msg) => {
+      const onMessage = (msg: Buffer) => {
         if (msg.readUInt16BE(0) !== id) return;
         clearTimeout(timer);
         socket.off('message', onMessage);
@@ -82,7 +98,7 @@ async function queryLoop(socket, host, port, count) {
   return { times, errors };
 }
 
-async function dnsClient(gateway, count) {
+async function dnsClient(gateway: string, count: number): Promise<void> {
   // The baseline: answers every query at once with a fixed A record.
   const responder = createSocket('udp4');
   responder.on('message', (msg, rinfo) => {
@@ -102,14 +118,17 @@ async function dnsClient(gateway, count) {
   // Warm-up, then alternate blocks so drift hits both.
   await queryLoop(socket, gateway, 53, 50);
   await queryLoop(socket, '127.0.0.1', 5353, 50);
-  const out = { dnsmasq: { times: [], errors: 0 }, baseline: { times: [], errors: 0 } };
+  const out: Record<'dnsmasq' | 'baseline', DnsTimes> = {
+    dnsmasq: { times: [], errors: 0 },
+    baseline: { times: [], errors: 0 },
+  };
   const block = 100;
   for (let done = 0; done < count; done += block) {
     const n = Math.min(block, count - done);
     for (const [key, host, port] of [
       ['dnsmasq', gateway, 53],
       ['baseline', '127.0.0.1', 5353],
-    ]) {
+    ] as const) {
       const r = await queryLoop(socket, host, port, n);
       out[key].times.push(...r.times);
       out[key].errors += r.errors;
@@ -121,7 +140,7 @@ async function dnsClient(gateway, count) {
 }
 
 async function main() {
-  const { assertSandbox, loadavg, median, percentile, progress, round } = await import('./lib.mjs');
+  const { assertSandbox, loadavg, median, percentile, progress, round } = await import('./lib.ts');
   const { buildPolicy, createFirewall } = await import('../../packages/firewall/dist/index.js');
   const { planPool } = await import('../../packages/tap-pool/dist/index.js');
   const { Dnsmasq } = await import('../../packages/dhcp-dns/dist/index.js');
@@ -131,23 +150,26 @@ async function main() {
   const boots = Number(process.env.BENCH_BOOTS ?? 3);
   const dhcpSamples = Number(process.env.BENCH_DHCP_SAMPLES ?? 10);
   const dnsQueries = Number(process.env.BENCH_DNS_QUERIES ?? 2000);
-  const results = { benchmark: 'guest', loadavgStart: loadavg() };
-  const stats = (xs) => {
+  const results: GuestResult & { benchmark: string; loadavgStart: string; loadavgEnd?: string } = {
+    benchmark: 'guest',
+    loadavgStart: loadavg(),
+  };
+  const stats = (xs: number[]): SampleStats & { medianMs: number } => {
     const s = [...xs].sort((a, b) => a - b);
     return {
       samples: s.length,
       medianMs: round(median(s), 2),
       p50Ms: round(percentile(s, 50), 3),
       p99Ms: round(percentile(s, 99), 3),
-      minMs: round(s[0], 3),
-      maxMs: round(s.at(-1), 3),
+      minMs: round(s[0] ?? Number.NaN, 3),
+      maxMs: round(s.at(-1) ?? Number.NaN, 3),
     };
   };
 
   // --- dhcp + dns: dnsmasq and firewall as a pool sets them up, a veth peer as the VM.
   {
     const plan = planPool({ size: 1, prefix: 'bd', stateDir: '/run/tapnet' });
-    const net = plan.networks[0];
+    const net = plan.networks[0]!;
     const prefixLength = net.subnet.split('/')[1];
     execFileSync('ip', ['netns', 'add', 'bdvm']);
     execFileSync('ip', ['link', 'add', net.device, 'type', 'veth', 'peer', 'name', 'bdpeer']);
@@ -182,8 +204,14 @@ async function main() {
     writeFileSync('/run/tapnet/bd-udhcpc.sh', '#!/bin/sh\nexit 0\n', { mode: 0o755 });
 
     /** One udhcpc run; times from its "sending/broadcasting discover" line to "lease ... obtained". */
-    const udhcpc = (mac) =>
-      new Promise((resolve, reject) => {
+    interface Udhcpc {
+      discoverToOffer: number;
+      discoverToLease: number;
+      processToLease: number;
+      ip: string | undefined;
+    }
+    const udhcpc = (mac: string) =>
+      new Promise<Udhcpc>((resolve, reject) => {
         execFileSync('ip', ['-n', 'bdvm', 'link', 'set', 'eth0', 'address', mac]);
         const child = spawn(
           'ip',
@@ -208,12 +236,12 @@ async function main() {
           { stdio: ['ignore', 'pipe', 'pipe'] },
         );
         const spawned = performance.now();
-        let discover;
-        let lease;
-        let offer;
-        let ip;
-        const log = [];
-        const onLine = (line) => {
+        let discover: number | undefined;
+        let lease: number | undefined;
+        let offer: number | undefined;
+        let ip: string | undefined;
+        const log: string[] = [];
+        const onLine = (line: string) => {
           const at = performance.now();
           log.push(line);
           if (discover === undefined && /discover/.test(line)) discover = at;
@@ -240,11 +268,11 @@ async function main() {
           }
         });
       });
-    const macFor = (k) =>
+    const macFor = (k: number) =>
       `02:bd:00:00:${((k >> 8) & 255).toString(16).padStart(2, '0')}:${(k & 255).toString(16).padStart(2, '0')}`;
     await udhcpc(macFor(9999)); // warm-up
-    const fresh = [];
-    const again = [];
+    const fresh: Udhcpc[] = [];
+    const again: Udhcpc[] = [];
     for (let k = 0; k < dhcpSamples; k++) fresh.push(await udhcpc(macFor(k)));
     for (let k = 0; k < dhcpSamples; k++) again.push(await udhcpc(macFor(0)));
     results.dhcp = {
@@ -260,7 +288,7 @@ async function main() {
     const lease = await udhcpc(macFor(0));
     execFileSync('ip', ['-n', 'bdvm', 'addr', 'flush', 'dev', 'eth0']);
     execFileSync('ip', ['-n', 'bdvm', 'addr', 'add', `${lease.ip}/${prefixLength}`, 'dev', 'eth0']);
-    const out = await new Promise((resolve, reject) => {
+    const out = await new Promise<string>((resolve, reject) => {
       execFile(
         'ip',
         [
@@ -278,7 +306,7 @@ async function main() {
           error ? reject(new Error(`${error.message}\n${stderr}`)) : resolve(stdout),
       );
     });
-    const dns = JSON.parse(out);
+    const dns = JSON.parse(out) as Record<'dnsmasq' | 'baseline', DnsTimes>;
     results.dns = {
       dnsmasq: { ...stats(dns.dnsmasq.times), errors: dns.dnsmasq.errors },
       baseline: { ...stats(dns.baseline.times), errors: dns.baseline.errors },
@@ -295,12 +323,13 @@ async function main() {
     const { bootGuest } = await import('../../e2e/src/qemu.ts');
     const image = await buildGuest();
     const pool = await Pool.create({ size: 1, prefix: 'bg', uplink: null, upstreamDns: [] });
-    const runs = [];
-    const baseline = [];
+    type Run = BootRun & { firstMetadataRequestMs: number; exitMs: number };
+    const runs: Run[] = [];
+    const baseline: BootRun[] = [];
     for (let k = 0; k < boots; k++) {
       // Baseline first: the same kernel and initramfs, no NIC.
       {
-        let init;
+        let init: number | undefined;
         const t0 = performance.now();
         const run = await bootGuest({
           image,
@@ -308,7 +337,7 @@ async function main() {
           mode: 'none',
           accel: 'tcg',
           timeoutMs: 300_000,
-          onLine: (line) => {
+          onLine: (line: string) => {
             if (init === undefined && line.includes('TAPNET-GUEST: init reached'))
               init = performance.now();
           },
@@ -318,8 +347,8 @@ async function main() {
         baseline.push({ initMs: init - t0, exitMs: run.durationMs });
       }
       const network = pool.network();
-      let firstRequest;
-      const times = {};
+      let firstRequest: number | undefined;
+      const times: Record<string, number> = {};
       network.setHandler(
         benchScenario(nodeHandler, () => {
           firstRequest ??= performance.now();
@@ -333,9 +362,9 @@ async function main() {
         accel: 'tcg',
         netArgs: network.qemuArgs('n0'),
         timeoutMs: 300_000,
-        onLine: (line) => {
-          const m = /TAPNET-GUEST: (\w+)/.exec(line);
-          if (m && times[m[1]] === undefined) times[m[1]] = performance.now() - t0;
+        onLine: (line: string) => {
+          const marker = /TAPNET-GUEST: (\w+)/.exec(line)?.[1];
+          if (marker && times[marker] === undefined) times[marker] = performance.now() - t0;
         },
       });
       network.release();
@@ -355,7 +384,8 @@ async function main() {
       progress(`guest bench: boot ${k + 1}/${boots} done (loadavg ${loadavg()})`);
     }
     await pool.dispose();
-    const med = (key, xs = runs) => round(median(xs.map((r) => r[key])), 0);
+    const med = (key: keyof Run, xs: BootRun[] = runs) =>
+      round(median(xs.map((r) => r[key] ?? Number.NaN)), 0);
     results.boots = {
       accel: 'tcg',
       count: boots,
@@ -370,10 +400,13 @@ async function main() {
         baselineInitMs: med('initMs', baseline),
         // Guest-side network part: from /init starting to the first metadata request.
         initToFirstRequestMs: round(
-          median(runs.map((r) => r.firstMetadataRequestMs - r.initMs)),
+          median(runs.map((r) => r.firstMetadataRequestMs - (r.initMs ?? Number.NaN))),
           0,
         ),
-        nicToLeaseMs: round(median(runs.map((r) => r.leaseMs - r.nicMs)), 0),
+        nicToLeaseMs: round(
+          median(runs.map((r) => (r.leaseMs ?? Number.NaN) - (r.nicMs ?? Number.NaN))),
+          0,
+        ),
       },
     };
   }
@@ -386,11 +419,11 @@ async function main() {
     const pool = await Pool.create({ size: 1, prefix: 'bd', uplink: null, upstreamDns: [] });
     // A release waits for dnsmasq to drop leases it holds for other MACs (issue 11): say so.
     pool.on('leases-forgotten', (event) => progress(`leases forgotten: ${JSON.stringify(event)}`));
-    const runs = [];
+    const runs: { firstMetadataRequestMs: number; firstByNameMs?: number; exitMs: number }[] = [];
     for (let k = 0; k < debianBoots; k++) {
       const network = await pool.acquire({ timeout: 60_000 });
-      let firstRequest;
-      let firstByName;
+      let firstRequest: number | undefined;
+      let firstByName: number | undefined;
       network.setHandler(
         benchScenario(nodeHandler, (req) => {
           const now = performance.now();
@@ -442,7 +475,7 @@ async function main() {
 }
 
 if (process.argv[2] === '--dns-client') {
-  await dnsClient(process.argv[3], Number(process.argv[4]));
+  await dnsClient(process.argv[3] ?? '', Number(process.argv[4]));
 } else {
   await main();
 }

@@ -31,9 +31,9 @@ try {
       console.log(`${pkg.name}: publint ${m.type}: ${formatMessage(m, pkg) ?? m.code}`);
     }
     execFileSync('pnpm', ['pack', '--pack-destination', out], { cwd: dir, stdio: 'ignore' });
-    const tarball = readdirSync(out).find((f) =>
-      f.startsWith(pkg.name.replace('@', '').replace('/', '-')),
-    );
+    const prefix = pkg.name.replace('@', '').replace('/', '-');
+    const tarball = readdirSync(out).find((f) => f.startsWith(prefix));
+    if (!tarball) throw new Error(`Expected a tarball starting ${prefix} in ${out}, got none`);
     try {
       execFileSync(attw, [join(out, tarball), '--profile', 'esm-only', '--format', 'ascii'], {
         stdio: 'pipe',
@@ -41,7 +41,7 @@ try {
       console.log(`${pkg.name}: publint and attw clean`);
     } catch (error) {
       problems += 1;
-      console.log(`${pkg.name}: attw:\n${error.stdout}`);
+      console.log(`${pkg.name}: attw:\n${(error as { stdout?: string }).stdout}`);
     }
     rmSync(join(out, tarball));
   }

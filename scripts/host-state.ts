@@ -5,23 +5,24 @@ import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 
-function run(argv) {
+function run(argv: string[]): string {
   try {
-    return execFileSync(argv[0], argv.slice(1), {
+    return execFileSync(argv[0]!, argv.slice(1), {
       encoding: 'utf8',
       stdio: ['ignore', 'pipe', 'pipe'],
     });
   } catch (error) {
-    return `<${argv.join(' ')} failed: ${String(error.stderr ?? error.message).trim()}>`;
+    const e = error as { stderr?: string; message: string };
+    return `<${argv.join(' ')} failed: ${String(e.stderr ?? e.message).trim()}>`;
   }
 }
 
 // Counters move on their own; they are not state we could have changed.
-const stripCounters = (text) =>
+const stripCounters = (text: string): string =>
   text
     .split('\n')
-    .filter((line) => !line.startsWith('#'))
-    .map((line) =>
+    .filter((line: string) => !line.startsWith('#'))
+    .map((line: string) =>
       line.replace(/\[\d+:\d+\]/g, '[-]').replace(/counter packets \d+ bytes \d+/g, 'counter'),
     )
     .join('\n');
@@ -65,7 +66,9 @@ function processes() {
   return found.sort().join('\n');
 }
 
-export function hostState() {
+export type HostState = Record<string, string>;
+
+export function hostState(): HostState {
   return {
     links: run(['ip', '-o', 'link', 'show']).replace(/state \S+/g, ''),
     addresses: run(['ip', '-o', 'addr', 'show']).replace(/valid_lft \S+ preferred_lft \S+/g, ''),
@@ -80,12 +83,12 @@ export function hostState() {
   };
 }
 
-export function diffHostState(before, after) {
+export function diffHostState(before: HostState, after: HostState): string[] {
   const changes = [];
   for (const key of Object.keys(before)) {
     if (before[key] === after[key]) continue;
-    const a = new Set(before[key].split('\n'));
-    const b = new Set(after[key].split('\n'));
+    const a = new Set((before[key] ?? '').split('\n'));
+    const b = new Set((after[key] ?? '').split('\n'));
     const gone = [...a].filter((l) => !b.has(l)).map((l) => `  - ${l}`);
     const added = [...b].filter((l) => !a.has(l)).map((l) => `  + ${l}`);
     changes.push(`${key}:\n${[...gone, ...added].join('\n')}`);

@@ -2,7 +2,7 @@
 // one-process-per-command sequence, in one sandbox, one run; then network()/release()
 // throughput and latency. Prints JSON on stdout.
 //
-// Processes are counted by the PID namespace's PID cursor (lib.mjs `pidCursor`): the sandbox
+// Processes are counted by the PID namespace's PID cursor (lib.ts `pidCursor`): the sandbox
 // has its own PID namespace, so the PIDs handed out during a step are the processes it made,
 // plus any threads they started (a thread takes a PID too). A warm-up round before measuring
 // lets Node start its own threads (libuv's pool) outside the counted steps.
@@ -22,8 +22,8 @@ import {
   pidCursor,
   progress,
   round,
-} from './lib.mjs';
-import { originalSetup, originalTeardown, replay } from './original-replay.mjs';
+} from './lib.ts';
+import { originalSetup, originalTeardown, replay } from './original-replay.ts';
 
 assertSandbox();
 const sizes = numberList(process.env.BENCH_SIZES, '1,10,100,250');
@@ -32,7 +32,18 @@ const acquireOps = Number(process.env.BENCH_ACQUIRE_OPS ?? 50_000);
 const acquirePoolSize = Number(process.env.BENCH_ACQUIRE_POOL ?? 100);
 const UPLINK = 'bup0';
 
-async function measure(fn) {
+interface Step {
+  ms: number;
+  pids: number;
+}
+interface Run {
+  setup: Step;
+  teardown: Step;
+}
+type Backend = 'nft' | 'iptables';
+const BACKENDS: readonly Backend[] = ['nft', 'iptables'];
+
+async function measure(fn: () => Promise<unknown>): Promise<Step> {
   const pid0 = pidCursor();
   const t0 = performance.now();
   await fn();
@@ -40,10 +51,10 @@ async function measure(fn) {
   return { ms: round(ms, 1), pids: pidCursor() - pid0 };
 }
 
-function summarize(runs) {
-  const pick = (step, key) => runs.map((r) => r[step][key]);
-  const out = { runs };
-  for (const step of ['setup', 'teardown']) {
+function summarize(runs: Run[]): Record<string, unknown> {
+  const pick = (step: keyof Run, key: keyof Step) => runs.map((r) => r[step][key]);
+  const out: Record<string, unknown> = { runs };
+  for (const step of ['setup', 'teardown'] as const) {
     const ms = pick(step, 'ms');
     out[`${step}Ms`] = round(median(ms), 1);
     out[`${step}MsMin`] = Math.min(...ms);
@@ -54,7 +65,7 @@ function summarize(runs) {
 }
 
 /** Devices + firewall only: the same work the replay does, like for like. */
-async function tapnetDevicesAndFirewall(n, backend) {
+async function tapnetDevicesAndFirewall(n: number, backend: Backend): Promise<Run> {
   const plan = planPool({ size: n, prefix: 'bn', stateDir: '/run/tapnet' });
   const firewall = createFirewall({ backend });
   const policy = buildPolicy({
@@ -66,21 +77,21 @@ async function tapnetDevicesAndFirewall(n, backend) {
     })),
     uplink: UPLINK,
   });
-  let taps;
+  let taps: Awaited<ReturnType<typeof createTapPool>> | undefined;
   const setup = await measure(async () => {
     taps = await createTapPool(plan);
     await firewall.apply(policy);
   });
   const teardown = await measure(async () => {
     await firewall.remove('bn');
-    await taps.remove();
+    await taps?.remove();
   });
   return { setup, teardown };
 }
 
 /** The whole pool: devices, firewall, dnsmasq answering on every gateway, metadata server. */
-async function tapnetPool(n, backend) {
-  let pool;
+async function tapnetPool(n: number, backend: Backend): Promise<Run> {
+  let pool: Pool | undefined;
   const setup = await measure(async () => {
     pool = await Pool.create({
       size: n,
@@ -90,7 +101,7 @@ async function tapnetPool(n, backend) {
       upstreamDns: [],
     });
   });
-  const teardown = await measure(() => pool.dispose());
+  const teardown = await measure(async () => pool?.dispose());
   return { setup, teardown };
 }
 
@@ -98,19 +109,31 @@ execFileSync('ip', ['link', 'add', UPLINK, 'type', 'bridge']);
 execFileSync('ip', ['addr', 'add', '198.51.100.2/24', 'dev', UPLINK]);
 execFileSync('ip', ['link', 'set', UPLINK, 'up']);
 
-const results = {
+type Summary = Record<string, unknown>;
+const results: {
+  benchmark: string;
+  sizes: number[];
+  repeats: number;
+  loadavgStart: string;
+  loadavgEnd?: string;
+  original: Record<number, Summary>;
+  originalCommands: Record<number, { setup: number; teardown: number }>;
+  network: Record<Backend, Record<number, Summary>>;
+  pool: Record<Backend, Record<number, Summary>>;
+  acquire?: Record<string, unknown>;
+} = {
   benchmark: 'pool',
   sizes,
   repeats,
   loadavgStart: loadavg(),
   original: {},
   originalCommands: {},
-  network: {},
-  pool: {},
+  network: { nft: {}, iptables: {} },
+  pool: { nft: {}, iptables: {} },
 };
 
 // Warm-up, not counted: loads every module, starts Node's thread pool, primes the tools' caches.
-for (const backend of ['nft', 'iptables']) {
+for (const backend of BACKENDS) {
   await tapnetDevicesAndFirewall(1, backend);
   await tapnetPool(1, backend);
 }
@@ -123,7 +146,11 @@ for (const n of sizes) {
     teardown: originalTeardown(n, UPLINK).length,
   };
   // Interleaved per repeat, so drift on a shared machine hits baseline and tapnet alike.
-  const runs = {
+  const runs: {
+    original: Run[];
+    network: Record<Backend, Run[]>;
+    pool: Record<Backend, Run[]>;
+  } = {
     original: [],
     network: { nft: [], iptables: [] },
     pool: { nft: [], iptables: [] },
@@ -133,15 +160,13 @@ for (const n of sizes) {
       setup: await measure(() => replay(originalSetup(n, UPLINK))),
       teardown: await measure(() => replay(originalTeardown(n, UPLINK))),
     });
-    for (const backend of ['nft', 'iptables']) {
+    for (const backend of BACKENDS) {
       runs.network[backend].push(await tapnetDevicesAndFirewall(n, backend));
       runs.pool[backend].push(await tapnetPool(n, backend));
     }
   }
   results.original[n] = summarize(runs.original);
-  for (const backend of ['nft', 'iptables']) {
-    results.network[backend] ??= {};
-    results.pool[backend] ??= {};
+  for (const backend of BACKENDS) {
     results.network[backend][n] = summarize(runs.network[backend]);
     results.pool[backend][n] = summarize(runs.pool[backend]);
   }
@@ -149,14 +174,14 @@ for (const n of sizes) {
 }
 
 // network()/release(): the bookkeeping a VM engine does per VM, on a live pool.
-function latencySummary(lat, totalMs) {
+function latencySummary(lat: ArrayLike<number>, totalMs: number): Record<string, number> {
   const sorted = Float64Array.from(lat).sort();
   return {
     ops: sorted.length,
     opsPerSec: Math.round((sorted.length / totalMs) * 1000),
     p50us: round(percentile(sorted, 50) * 1000, 1),
     p99us: round(percentile(sorted, 99) * 1000, 1),
-    maxUs: round(sorted[sorted.length - 1] * 1000, 1),
+    maxUs: round((sorted[sorted.length - 1] ?? Number.NaN) * 1000, 1),
   };
 }
 {
@@ -167,7 +192,8 @@ function latencySummary(lat, totalMs) {
     upstreamDns: [],
   });
   const handler = () => new Response('x');
-  results.acquire = { poolSize: acquirePoolSize };
+  const acquire: Record<string, unknown> = { poolSize: acquirePoolSize };
+  results.acquire = acquire;
 
   // 1. One VM at a time: network() + setHandler() + release().
   {
@@ -180,17 +206,17 @@ function latencySummary(lat, totalMs) {
       network.release();
       lat[i] = performance.now() - s;
     }
-    results.acquire.cycle = latencySummary(lat, performance.now() - t0);
+    acquire.cycle = latencySummary(lat, performance.now() - t0);
   }
   // 2. Fill and drain: take every network, then give them all back (the pool at its limit).
   {
     const rounds = Math.max(1, Math.floor(acquireOps / acquirePoolSize / 2));
-    const acq = [];
-    const rel = [];
+    const acq: number[] = [];
+    const rel: number[] = [];
     let acqMs = 0;
     let relMs = 0;
     for (let r = 0; r < rounds; r++) {
-      const held = [];
+      const held: ReturnType<typeof pool.network>[] = [];
       let t0 = performance.now();
       for (let i = 0; i < acquirePoolSize; i++) {
         const s = performance.now();
@@ -208,8 +234,8 @@ function latencySummary(lat, totalMs) {
       }
       relMs += performance.now() - t0;
     }
-    results.acquire.fillAcquire = latencySummary(acq, acqMs);
-    results.acquire.fillRelease = latencySummary(rel, relMs);
+    acquire.fillAcquire = latencySummary(acq, acqMs);
+    acquire.fillRelease = latencySummary(rel, relMs);
   }
   // 3. The waiting form: await acquire() with every network free.
   {
@@ -222,12 +248,17 @@ function latencySummary(lat, totalMs) {
       network.release();
       lat[i] = performance.now() - s;
     }
-    results.acquire.asyncCycle = latencySummary(lat, performance.now() - t0);
+    acquire.asyncCycle = latencySummary(lat, performance.now() - t0);
   }
   // Baseline, same loop shape: the original's bookkeeping (a list of networks with an in-use
   // flag, a linear scan for the first free one under a lock, the handler a field).
   {
-    const networks = Array.from({ length: acquirePoolSize }, (_, i) => ({
+    interface Entry {
+      i: number;
+      inUse: boolean;
+      handler: (() => Response) | undefined;
+    }
+    const networks: Entry[] = Array.from({ length: acquirePoolSize }, (_, i) => ({
       i,
       inUse: false,
       handler: undefined,
@@ -245,7 +276,7 @@ function latencySummary(lat, totalMs) {
         locked = false;
       }
     };
-    const give = (n) => {
+    const give = (n: Entry) => {
       n.handler = undefined;
       n.inUse = false;
     };
@@ -258,7 +289,7 @@ function latencySummary(lat, totalMs) {
       give(n);
       lat[i] = performance.now() - s;
     }
-    results.acquire.baselineCycle = latencySummary(lat, performance.now() - t0);
+    acquire.baselineCycle = latencySummary(lat, performance.now() - t0);
   }
   await pool.dispose();
 }

@@ -2,20 +2,20 @@
 // versions), and prints the `pnpm.overrides` a consumer's package.json needs until the packages
 // are on a registry: tapnet's dependencies then resolve to these tarballs, not to the registry.
 //
-// Usage: node scripts/pack.mjs DIR   (after a build: ./tapnet.sh setup)
+// Usage: node scripts/pack.ts DIR   (after a build: ./tapnet.sh setup)
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
 const dest = process.argv[2];
 if (!dest) {
-  console.error('usage: node scripts/pack.mjs DIR');
+  console.error('usage: node scripts/pack.ts DIR');
   process.exit(2);
 }
 const out = resolve(dest);
 mkdirSync(out, { recursive: true });
 const root = resolve(import.meta.dirname, '..');
-const overrides = {};
+const overrides: Record<string, string> = {};
 for (const name of readdirSync(join(root, 'packages'))) {
   const dir = join(root, 'packages', name);
   if (!existsSync(join(dir, 'package.json'))) continue;

@@ -8,19 +8,19 @@ import { execFile } from 'node:child_process';
 const PRIVATE = ['10.0.0.0/8', '172.16.0.0/12', '169.254.0.0/16', '192.168.0.0/16'];
 const METADATA = '169.254.169.254';
 
-function subnetOf(i) {
+function subnetOf(i: number): { net: string; gw: string } {
   return i < 100
     ? { net: `192.168.${150 + i}.0/24`, gw: `192.168.${150 + i}.1` }
     : { net: `10.${150 + (i >> 8)}.${i & 255}.0/24`, gw: `10.${150 + (i >> 8)}.${i & 255}.1` };
 }
 
-export function originalSetup(n, uplink) {
-  const cmds = [['sysctl', '-q', '-w', 'net.ipv4.ip_forward=1']];
+export function originalSetup(n: number, uplink: string): string[][] {
+  const cmds: string[][] = [['sysctl', '-q', '-w', 'net.ipv4.ip_forward=1']];
   for (let i = 0; i < n; i++) {
     const tap = `tctap${i}`;
     const { net, gw } = subnetOf(i);
     const [cin, cout, fout, fin] = [`${tap}-in`, `${tap}-out`, `${tap}-fo`, `${tap}-fi`];
-    const ipt = (...a) => cmds.push(['iptables', '-w', ...a]);
+    const ipt = (...a: string[]) => cmds.push(['iptables', '-w', ...a]);
     cmds.push(['ip', 'tuntap', 'add', 'dev', tap, 'mode', 'tap']);
     cmds.push(['ip', 'addr', 'add', `${gw}/24`, 'dev', tap]);
     cmds.push(['ip', 'link', 'set', 'dev', tap, 'up']);
@@ -146,13 +146,13 @@ export function originalSetup(n, uplink) {
   return cmds;
 }
 
-export function originalTeardown(n, uplink) {
-  const cmds = [];
+export function originalTeardown(n: number, uplink: string): string[][] {
+  const cmds: string[][] = [];
   for (let i = 0; i < n; i++) {
     const tap = `tctap${i}`;
     const { net } = subnetOf(i);
     const [cin, cout, fout, fin] = [`${tap}-in`, `${tap}-out`, `${tap}-fo`, `${tap}-fi`];
-    const ipt = (...a) => cmds.push(['iptables', '-w', ...a]);
+    const ipt = (...a: string[]) => cmds.push(['iptables', '-w', ...a]);
     ipt('-D', 'INPUT', '-i', tap, '-j', cin);
     ipt('-D', 'OUTPUT', '-o', tap, '-j', cout);
     ipt('-D', 'FORWARD', '-i', tap, '-j', fout);
@@ -165,9 +165,9 @@ export function originalTeardown(n, uplink) {
   return cmds;
 }
 
-function runOne(argv) {
+function runOne(argv: string[]): Promise<void> {
   return new Promise((resolve, reject) => {
-    execFile(argv[0], argv.slice(1), (error, _stdout, stderr) => {
+    execFile(argv[0]!, argv.slice(1), (error, _stdout, stderr) => {
       if (error) reject(new Error(`${argv.join(' ')}: ${stderr || error.message}`));
       else resolve();
     });
@@ -175,7 +175,7 @@ function runOne(argv) {
 }
 
 /** Runs the commands one process at a time, as the original did. */
-export async function replay(cmds) {
+export async function replay(cmds: string[][]): Promise<number> {
   for (const argv of cmds) await runOne(argv);
   return cmds.length;
 }

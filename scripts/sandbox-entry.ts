@@ -7,7 +7,7 @@ import { readlinkSync } from 'node:fs';
 
 const [cmd, ...args] = process.argv.slice(2);
 if (!cmd) {
-  console.error('usage: sandbox-entry.mjs COMMAND [ARGS...]');
+  console.error('usage: sandbox-entry.ts COMMAND [ARGS...]');
   process.exit(2);
 }
 const hostNetns = process.env.TAPNET_HOST_NETNS;
@@ -31,7 +31,7 @@ const child = spawn(cmd, args, {
   stdio: 'inherit',
   env: { ...process.env, TAPNET_SANDBOX: '1' },
 });
-for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
   process.on(signal, () => child.kill(signal));
 }
 child.on('exit', (code, signal) => process.exit(code ?? (signal ? 128 + 15 : 1)));

@@ -10,7 +10,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { assertSandbox, loadavg, progress } from './lib.mjs';
+import { assertSandbox, loadavg, progress } from './lib.ts';
 
 assertSandbox();
 const root = resolve(import.meta.dirname, '../..');

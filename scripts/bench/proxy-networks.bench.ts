@@ -14,8 +14,8 @@
 // BENCH_PROXY_NETWORKS (50), BENCH_MEMORY_SIZES (50,250).
 import { execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { createServer } from 'node:http';
-import { connect } from 'node:net';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { connect, type Socket } from 'node:net';
 import { createInterface } from 'node:readline';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 
@@ -30,24 +30,47 @@ const BODY = JSON.stringify({
 });
 
 /** The handler both servers run (node-style). */
-function handler(_req, res) {
+function handler(_req: IncomingMessage, res: ServerResponse): void {
   res.setHeader('content-type', 'application/json');
   res.setHeader('content-length', Buffer.byteLength(BODY));
   res.end(BODY);
 }
 
 /** Source address of network i (10.200.0.2, 10.200.1.2, ...; 10.201.x past 256). */
-const clientAddress = (i) => `10.${200 + (i >> 8)}.${i & 255}.2`;
-const clientSubnet = (i) => `10.${200 + (i >> 8)}.${i & 255}.0/24`;
+const clientAddress = (i: number): string => `10.${200 + (i >> 8)}.${i & 255}.2`;
+const clientSubnet = (i: number): string => `10.${200 + (i >> 8)}.${i & 255}.0/24`;
+
+interface LoadJob {
+  port: number;
+  connections: number;
+  networks: number;
+  durationMs: number;
+  maxRequests: number;
+}
+
+interface LoadResult {
+  requests: number;
+  errors: number;
+  elapsedMs: number;
+  latenciesMs: number[];
+}
+
+interface DriveOptions {
+  port: number;
+  localAddress: string;
+  deadline: number;
+  budget: { left: number };
+  result: LoadResult;
+}
 
 /**
  * One keep-alive connection from `localAddress`: send, read a whole response (Content-Length
  * framed), repeat until the deadline or the shared request budget runs out.
  */
-function drive({ port, localAddress, deadline, budget, result }) {
+function drive({ port, localAddress, deadline, budget, result }: DriveOptions): Promise<void> {
   return new Promise((resolve) => {
     const socket = connect({ port, host: METADATA_IP, localAddress, noDelay: true });
-    let buffer = Buffer.alloc(0);
+    let buffer: Buffer = Buffer.alloc(0);
     let sentAt = 0;
     const send = () => {
       if (performance.now() >= deadline || budget.left <= 0) {
@@ -64,7 +87,7 @@ function drive({ port, localAddress, deadline, budget, result }) {
       resolve();
     });
     socket.on('close', () => resolve());
-    socket.on('data', (chunk) => {
+    socket.on('data', (chunk: Buffer) => {
       buffer = buffer.length === 0 ? chunk : Buffer.concat([buffer, chunk]);
       for (;;) {
         const end = buffer.indexOf('\r\n\r\n');
@@ -83,8 +106,14 @@ function drive({ port, localAddress, deadline, budget, result }) {
   });
 }
 
-async function load({ port, connections, networks, durationMs, maxRequests }) {
-  const result = { requests: 0, errors: 0, elapsedMs: 0, latenciesMs: [] };
+async function load({
+  port,
+  connections,
+  networks,
+  durationMs,
+  maxRequests,
+}: LoadJob): Promise<LoadResult> {
+  const result: LoadResult = { requests: 0, errors: 0, elapsedMs: 0, latenciesMs: [] };
   const started = performance.now();
   const budget = { left: maxRequests };
   await Promise.all(
@@ -102,21 +131,21 @@ async function load({ port, connections, networks, durationMs, maxRequests }) {
   return result;
 }
 
-function addClientAddresses(count) {
+function addClientAddresses(count: number): void {
   const lines = [`addr add ${METADATA_IP}/32 dev lo`];
   for (let i = 0; i < count; i++) lines.push(`addr add ${clientAddress(i)}/32 dev lo`);
   execFileSync('ip', ['-batch', '-'], { input: `${lines.join('\n')}\n` });
 }
 
-async function runLoad(job) {
+async function runLoad(job: LoadJob): Promise<LoadResult> {
   const worker = new Worker(new URL(import.meta.url), { workerData: job });
-  const [result] = await once(worker, 'message');
+  const [result] = (await once(worker, 'message')) as [LoadResult];
   await worker.terminate();
   return result;
 }
 
 async function throughput() {
-  const { assertSandbox, loadavg, median, percentile, progress, round } = await import('./lib.mjs');
+  const { assertSandbox, loadavg, median, percentile, progress, round } = await import('./lib.ts');
   const { MetadataServer, nodeHandler } = await import(
     '../../packages/metadata-proxy/dist/index.js'
   );
@@ -143,18 +172,25 @@ async function throughput() {
   }
 
   const scenarios = { 1: 1, [String(networks)]: networks };
-  const job = (port, active) => ({ port, connections, networks: active, durationMs, maxRequests });
+  const job = (port: number, active: number): LoadJob => ({
+    port,
+    connections,
+    networks: active,
+    durationMs,
+    maxRequests,
+  });
   for (const active of Object.values(scenarios)) {
     for (const port of [81, 80]) {
       await runLoad({ ...job(port, active), durationMs: Math.min(500, durationMs) });
     }
   }
-  const raw = {};
+  const raw: Record<string, { bare: LoadResult[]; proxy: LoadResult[] }> = {};
   for (const [label, active] of Object.entries(scenarios)) {
-    raw[label] = { bare: [], proxy: [] };
+    const runs: { bare: LoadResult[]; proxy: LoadResult[] } = { bare: [], proxy: [] };
+    raw[label] = runs;
     for (let r = 0; r < rounds; r++) {
-      raw[label].bare.push(await runLoad(job(81, active)));
-      raw[label].proxy.push(await runLoad(job(80, active)));
+      runs.bare.push(await runLoad(job(81, active)));
+      runs.proxy.push(await runLoad(job(80, active)));
     }
     progress(`proxy bench: traffic from ${label} network(s) done (loadavg ${loadavg()})`);
   }
@@ -162,7 +198,7 @@ async function throughput() {
   bare.close();
   await proxy.close({ deadlineMs: 100 });
 
-  const summarize = (results) => {
+  const summarize = (results: LoadResult[]) => {
     const requests = results.reduce((n, r) => n + r.requests, 0);
     const elapsed = results.reduce((n, r) => n + r.elapsedMs, 0);
     const lat = results.flatMap((r) => r.latenciesMs).sort((a, b) => a - b);
@@ -174,10 +210,10 @@ async function throughput() {
       errors: results.reduce((n, r) => n + r.errors, 0),
     };
   };
-  const rate = (r) => r.requests / r.elapsedMs;
-  const out = {};
+  const rate = (r: LoadResult) => r.requests / r.elapsedMs;
+  const out: Record<string, unknown> = {};
   for (const [label, { bare: b, proxy: p }] of Object.entries(raw)) {
-    const ratios = b.map((x, i) => rate(p[i]) / rate(x));
+    const ratios = b.map((x, i) => rate(p[i]!) / rate(x));
     out[label] = {
       bare: summarize(b),
       proxy: summarize(p),
@@ -199,18 +235,18 @@ async function throughput() {
 }
 
 /** Memory mode's client: one keep-alive connection per address, one request each, then hold. */
-async function client(addresses) {
-  const sockets = [];
+async function client(addresses: string[]): Promise<void> {
+  const sockets: Socket[] = [];
   await Promise.all(
     addresses.map(
       (localAddress) =>
-        new Promise((resolve, reject) => {
+        new Promise<void>((resolve, reject) => {
           const socket = connect({ port: 80, host: METADATA_IP, localAddress });
           sockets.push(socket);
           socket.on('error', reject);
           socket.on('connect', () => socket.write(REQUEST));
           let text = '';
-          socket.on('data', (chunk) => {
+          socket.on('data', (chunk: Buffer) => {
             text += chunk.toString('latin1');
             if (text.includes('\r\n\r\n') && text.endsWith('}')) {
               if (!text.startsWith('HTTP/1.1 200')) reject(new Error(text.split('\r\n')[0]));
@@ -226,18 +262,19 @@ async function client(addresses) {
 }
 
 async function memory() {
-  const { assertSandbox, loadavg, progress } = await import('./lib.mjs');
+  const { assertSandbox, loadavg, progress } = await import('./lib.ts');
   const { MetadataServer, nodeHandler } = await import(
     '../../packages/metadata-proxy/dist/index.js'
   );
   assertSandbox();
-  if (typeof globalThis.gc !== 'function') throw new Error('run with node --expose-gc');
+  const gc = globalThis.gc;
+  if (typeof gc !== 'function') throw new Error('run with node --expose-gc');
   const sizes = (process.env.BENCH_MEMORY_SIZES ?? '50,250').split(',').map(Number);
   const loadavgStart = loadavg();
   addClientAddresses(Math.max(...sizes));
   const snapshot = async () => {
     for (let i = 0; i < 3; i++) {
-      globalThis.gc();
+      gc();
       await new Promise((r) => setImmediate(r));
     }
     const m = process.memoryUsage();
@@ -249,8 +286,8 @@ async function memory() {
     hardening: { keepAliveTimeoutMs: 600_000 },
   });
   const base = await snapshot();
-  const steps = [];
-  const children = [];
+  const steps: Record<string, unknown>[] = [];
+  const children: { child: ReturnType<typeof spawn>; count: number }[] = [];
   let registered = 0;
   for (const n of sizes) {
     for (; registered < n; registered++) {
@@ -273,11 +310,12 @@ async function memory() {
       stdio: ['pipe', 'pipe', 'inherit'],
     });
     children.push({ child, count: addresses.length });
-    const [line] = await once(createInterface({ input: child.stdout }), 'line');
+    const [line] = (await once(createInterface({ input: child.stdout! }), 'line')) as [string];
     if (line !== 'ready') throw new Error(`client said ${line}`);
     const afterConnect = await snapshot();
     const open = Object.values(server.stats()).reduce((k, s) => k + s.openConnections, 0);
-    const per = (m, key) => Math.round((m[key] - base[key]) / n);
+    type Snapshot = Awaited<ReturnType<typeof snapshot>>;
+    const per = (m: Snapshot, key: keyof Snapshot) => Math.round((m[key] - base[key]) / n);
     steps.push({
       networks: n,
       openConnections: open,
@@ -298,7 +336,7 @@ async function memory() {
     });
     progress(`proxy memory: ${n} networks done`);
   }
-  for (const { child } of children) child.stdin.end();
+  for (const { child } of children) child.stdin?.end();
   await server.close({ deadlineMs: 100 });
   return {
     benchmark: 'proxy-memory',
@@ -311,7 +349,7 @@ async function memory() {
 }
 
 if (!isMainThread) {
-  parentPort.postMessage(await load(workerData));
+  parentPort?.postMessage(await load(workerData as LoadJob));
 } else if (process.argv[2] === '--client') {
   await client(process.argv.slice(3));
 } else {

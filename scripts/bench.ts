@@ -3,7 +3,7 @@
 // collects the JSON each prints, saves it, and writes BENCHMARKS.md from it. Every number in
 // BENCHMARKS.md comes from that JSON.
 //
-// Usage: node scripts/bench.mjs [--quick] [--only NAME,...] [--out FILE] [--render RESULTS.json]
+// Usage: node scripts/bench.ts [--quick] [--only NAME,...] [--out FILE] [--render RESULTS.json]
 //   --quick   small sizes and few repeats (a smoke test, about 1-2 minutes)
 //   --only    run some benchmarks: pool, proxy, proxy-networks, proxy-memory, guest, noisy
 //   --out     where to write the report (default BENCHMARKS.md at the repository root)
@@ -14,7 +14,23 @@ import { existsSync, mkdirSync, readFileSync, readlinkSync, writeFileSync } from
 import { availableParallelism, totalmem } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { sandboxArgv } from './sandbox.mjs';
+import type {
+  BenchRecord,
+  BenchResults,
+  GuestResult,
+  LatencySummary,
+  LoadStats,
+  Machine,
+  NoisyKind,
+  NoisyResult,
+  PoolResult,
+  ProxyMemoryResult,
+  ProxyNetworksResult,
+  ProxyResult,
+  SampleStats,
+  StepSummary,
+} from './bench/results.ts';
+import { sandboxArgv } from './sandbox.ts';
 
 const root = resolve(import.meta.dirname, '..');
 process.chdir(root);
@@ -31,10 +47,16 @@ const TIMEOUT_MS = 30 * 60_000;
 const quick = flags.quick;
 
 /** The benchmarks: argv (run in a sandbox) and env for a full and a quick run. */
-const benchmarks = [
+interface Benchmark {
+  name: string;
+  argv: string[];
+  env: Record<string, string>;
+}
+
+const benchmarks: Benchmark[] = [
   {
     name: 'pool',
-    argv: [process.execPath, 'scripts/bench/pool.bench.mjs'],
+    argv: [process.execPath, 'scripts/bench/pool.bench.ts'],
     env: quick
       ? { BENCH_SIZES: '1,10', BENCH_REPEATS: '1', BENCH_ACQUIRE_OPS: '5000' }
       : { BENCH_SIZES: '1,10,100,250', BENCH_REPEATS: '3', BENCH_ACQUIRE_OPS: '50000' },
@@ -52,19 +74,19 @@ const benchmarks = [
   },
   {
     name: 'proxy-networks',
-    argv: [process.execPath, 'scripts/bench/proxy-networks.bench.mjs'],
+    argv: [process.execPath, 'scripts/bench/proxy-networks.bench.ts'],
     env: quick
       ? { BENCH_PROXY_DURATION_MS: '300', BENCH_PROXY_ROUNDS: '2' }
       : { BENCH_PROXY_DURATION_MS: '2000', BENCH_PROXY_ROUNDS: '5' },
   },
   {
     name: 'proxy-memory',
-    argv: [process.execPath, '--expose-gc', 'scripts/bench/proxy-networks.bench.mjs', '--memory'],
+    argv: [process.execPath, '--expose-gc', 'scripts/bench/proxy-networks.bench.ts', '--memory'],
     env: quick ? { BENCH_MEMORY_SIZES: '50' } : { BENCH_MEMORY_SIZES: '50,250' },
   },
   {
     name: 'guest',
-    argv: [process.execPath, 'scripts/bench/guest.bench.mjs'],
+    argv: [process.execPath, 'scripts/bench/guest.bench.ts'],
     env: quick
       ? {
           BENCH_BOOTS: '1',
@@ -81,7 +103,7 @@ const benchmarks = [
   },
   {
     name: 'noisy',
-    argv: [process.execPath, 'scripts/bench/noisy.bench.mjs'],
+    argv: [process.execPath, 'scripts/bench/noisy.bench.ts'],
     env: quick ? { BENCH_NOISY_SECONDS: '15' } : { BENCH_NOISY_SECONDS: '30' },
   },
 ];
@@ -89,9 +111,9 @@ const benchmarks = [
 // ---------------------------------------------------------------------------------------------
 // Measuring
 
-function firstLine(argv) {
+function firstLine(argv: string[]): string | undefined {
   try {
-    return execFileSync(argv[0], argv.slice(1), {
+    return execFileSync(argv[0]!, argv.slice(1), {
       encoding: 'utf8',
       stdio: ['ignore', 'pipe', 'pipe'],
     })
@@ -99,12 +121,13 @@ function firstLine(argv) {
       .find((l) => l.trim())
       ?.trim();
   } catch (error) {
-    return `unavailable (${error.code ?? error.status})`;
+    const e = error as { code?: string; status?: number };
+    return `unavailable (${e.code ?? e.status})`;
   }
 }
 
 /** The commit measured, with `+dirty` when the work tree had changes. */
-function gitCommit() {
+function gitCommit(): string | undefined {
   try {
     const head = execFileSync('git', ['rev-parse', '--short=12', 'HEAD'], {
       cwd: root,
@@ -120,7 +143,7 @@ function gitCommit() {
   }
 }
 
-function machine() {
+function machine(): Machine {
   const cpuinfo = readFileSync('/proc/cpuinfo', 'utf8');
   const meminfo = readFileSync('/proc/meminfo', 'utf8');
   return {
@@ -140,24 +163,24 @@ function machine() {
   };
 }
 
-function runSandboxed(bench, hostNetns) {
+function runSandboxed(bench: Benchmark, hostNetns: string): Promise<BenchRecord> {
   return new Promise((resolveRun) => {
     const argv = sandboxArgv(bench.argv);
     const started = Date.now();
     const loadavgBefore = readFileSync('/proc/loadavg', 'utf8').trim();
-    const child = spawn(argv[0], argv.slice(1), {
+    const child = spawn(argv[0]!, argv.slice(1), {
       stdio: ['ignore', 'pipe', 'inherit'],
       env: { ...process.env, ...bench.env, TAPNET_HOST_NETNS: hostNetns },
     });
     let stdout = '';
     child.stdout.setEncoding('utf8');
-    child.stdout.on('data', (chunk) => {
+    child.stdout.on('data', (chunk: string) => {
       stdout += chunk;
     });
     const timer = setTimeout(() => child.kill('SIGKILL'), TIMEOUT_MS);
     child.on('exit', (code, signal) => {
       clearTimeout(timer);
-      const record = {
+      const record: BenchRecord = {
         name: bench.name,
         argv: bench.argv.map((a) => (a === process.execPath ? 'node' : a)),
         env: bench.env,
@@ -169,7 +192,7 @@ function runSandboxed(bench, hostNetns) {
       try {
         record.result = parseOutput(stdout);
       } catch (error) {
-        record.error = `no JSON result (exit ${code ?? signal}): ${error.message}; stdout: ${stdout.slice(-500)}`;
+        record.error = `no JSON result (exit ${code ?? signal}): ${(error as Error).message}; stdout: ${stdout.slice(-500)}`;
       }
       if (code !== 0 && !record.error) record.error = `exited ${code ?? signal}`;
       resolveRun(record);
@@ -178,7 +201,7 @@ function runSandboxed(bench, hostNetns) {
 }
 
 /** The whole output as JSON (pretty-printed results), else its last JSON line. */
-function parseOutput(stdout) {
+function parseOutput(stdout: string): unknown {
   try {
     return JSON.parse(stdout);
   } catch {
@@ -192,7 +215,7 @@ function parseOutput(stdout) {
   }
 }
 
-async function measureAll() {
+async function measureAll(): Promise<BenchResults> {
   if (process.getuid?.() !== 0 || !existsSync('/dev/net/tun')) {
     console.error('bench needs root and /dev/net/tun (it makes devices in sandboxes)');
     process.exit(2);
@@ -206,7 +229,7 @@ async function measureAll() {
   const only = flags.only?.split(',');
   const selected = benchmarks.filter((b) => !only || only.includes(b.name));
   const hostNetns = readlinkSync('/proc/self/ns/net');
-  const results = {
+  const results: BenchResults = {
     quick,
     date: new Date().toISOString(),
     commit: gitCommit(),
@@ -229,49 +252,54 @@ async function measureAll() {
 // ---------------------------------------------------------------------------------------------
 // Rendering: everything below reads only the results object.
 
-const fmt = (n, digits = 0) =>
+const fmt = (n: number | null | undefined, digits = 0): string =>
   n === undefined || n === null || Number.isNaN(n)
     ? '–'
     : Number(n).toLocaleString('en-US', {
         minimumFractionDigits: digits,
         maximumFractionDigits: digits,
       });
-const pct = (a, b) => (b ? `${fmt((a / b) * 100, 1)} %` : '–');
-const ratio = (a, b) => (b ? `${fmt(a / b, 2)}×` : '–');
-const table = (head, rows) =>
+const pct = (a: number, b: number | undefined): string => (b ? `${fmt((a / b) * 100, 1)} %` : '–');
+const ratio = (a: number, b: number | undefined): string => (b ? `${fmt(a / b, 2)}×` : '–');
+const table = (head: string[], rows: (string | undefined)[][]): string =>
   [
     `| ${head.join(' | ')} |`,
     `| ${head.map(() => '---').join(' | ')} |`,
     ...rows.map((r) => `| ${r.join(' | ')} |`),
   ].join('\n');
 
-function renderFailed(record) {
+/** A benchmark's output as its result type: the results file is this script's own output. */
+function resultOf<T>(record: BenchRecord | undefined): T | undefined {
+  return record?.result as T | undefined;
+}
+
+function renderFailed(record: BenchRecord | undefined): string {
   return `**Not measured in this run**: ${record ? record.error : 'not selected'}.`;
 }
 
-function renderPool(record) {
-  if (!record?.result) return renderFailed(record);
-  const r = record.result;
+function renderPool(record: BenchRecord | undefined): string {
+  const r = resultOf<PoolResult>(record);
+  if (!r) return renderFailed(record);
   const sizes = r.sizes;
-  const out = [];
+  const out: string[] = [];
   out.push(
     `Sizes ${sizes.join(', ')}; median of ${r.repeats} run(s) each, the original, tapnet (nft) and tapnet (iptables) interleaved per repeat. ` +
       '"tasks" = PIDs handed out in the sandbox\'s PID namespace during the step (processes, plus any threads they start).',
   );
-  for (const step of ['setup', 'teardown']) {
+  for (const step of ['setup', 'teardown'] as const) {
     out.push(
       `\n**Devices + firewall, ${step}** (like for like with the replay: TAPs, addresses, links, rules${step === 'setup' ? ', sysctls' : ''})\n`,
     );
     const rows = sizes.map((n) => {
-      const o = r.original[n];
+      const o = r.original[n]!;
       const row = [
         String(n),
         `${fmt(o[`${step}Ms`])} ms`,
         fmt(o[`${step}Pids`]),
         fmt(r.originalCommands?.[n]?.[step]),
       ];
-      for (const b of ['nft', 'iptables']) {
-        const t = r.network[b][n];
+      for (const b of ['nft', 'iptables'] as const) {
+        const t = r.network[b][n]!;
         row.push(
           `${fmt(t[`${step}Ms`], 1)} ms`,
           fmt(t[`${step}Pids`]),
@@ -316,9 +344,9 @@ function renderPool(record) {
         'dispose iptables',
       ],
       sizes.map((n) => {
-        const o = r.original[n];
-        const pn = r.pool.nft[n];
-        const pi = r.pool.iptables[n];
+        const o = r.original[n]!;
+        const pn = r.pool.nft[n]!;
+        const pi = r.pool.iptables[n]!;
         return [
           String(n),
           `${fmt(o.setupMs)} ms`,
@@ -336,11 +364,14 @@ function renderPool(record) {
   );
   // Growth with N: the largest size over the second smallest (e.g. t(250)/t(10)).
   if (sizes.length >= 2) {
-    const lo = sizes.includes(10) ? 10 : sizes[0];
-    const hi = sizes.at(-1);
+    const lo = sizes.includes(10) ? 10 : sizes[0]!;
+    const hi = sizes.at(-1)!;
     if (hi !== lo) {
-      const g = (x) => ratio(x[hi].setupMs, x[lo].setupMs);
-      const gd = (x) => ratio(x[hi].teardownMs, x[lo].teardownMs);
+      type BySize = Record<number, StepSummary>;
+      const at = (x: BySize, n: number) => x[n]!;
+      const g = (x: BySize) => ratio(at(x, hi).setupMs, at(x, lo).setupMs);
+      const gd = (x: BySize) => ratio(at(x, hi).teardownMs, at(x, lo).teardownMs);
+      const pids = (x: BySize) => `${at(x, lo).setupPids} → ${at(x, hi).setupPids}`;
       out.push(
         `\n**Growth from ${lo} to ${hi} networks** (t(${hi}) / t(${lo}); ${hi / lo}× the networks)\n`,
       );
@@ -348,35 +379,25 @@ function renderPool(record) {
         table(
           ['', 'setup', 'teardown', `tasks at ${lo} → ${hi}`],
           [
-            [
-              'original (replayed)',
-              g(r.original),
-              gd(r.original),
-              `${r.original[lo].setupPids} → ${r.original[hi].setupPids}`,
-            ],
+            ['original (replayed)', g(r.original), gd(r.original), pids(r.original)],
             [
               'tapnet devices + firewall, nft',
               g(r.network.nft),
               gd(r.network.nft),
-              `${r.network.nft[lo].setupPids} → ${r.network.nft[hi].setupPids}`,
+              pids(r.network.nft),
             ],
             [
               'tapnet devices + firewall, iptables',
               g(r.network.iptables),
               gd(r.network.iptables),
-              `${r.network.iptables[lo].setupPids} → ${r.network.iptables[hi].setupPids}`,
+              pids(r.network.iptables),
             ],
-            [
-              'tapnet Pool.create, nft',
-              g(r.pool.nft),
-              gd(r.pool.nft),
-              `${r.pool.nft[lo].setupPids} → ${r.pool.nft[hi].setupPids}`,
-            ],
+            ['tapnet Pool.create, nft', g(r.pool.nft), gd(r.pool.nft), pids(r.pool.nft)],
             [
               'tapnet Pool.create, iptables',
               g(r.pool.iptables),
               gd(r.pool.iptables),
-              `${r.pool.iptables[lo].setupPids} → ${r.pool.iptables[hi].setupPids}`,
+              pids(r.pool.iptables),
             ],
           ],
         ),
@@ -384,10 +405,10 @@ function renderPool(record) {
     }
   }
   if (sizes.includes(100)) {
-    const o = r.original[100].setupMs;
+    const o = r.original[100]!.setupMs;
     out.push(
-      `\nTarget "100 networks in under 5 % of the original's time": devices + firewall ${pct(r.network.nft[100].setupMs, o)} (nft), ${pct(r.network.iptables[100].setupMs, o)} (iptables); ` +
-        `full Pool.create ${pct(r.pool.nft[100].setupMs, o)} (nft), ${pct(r.pool.iptables[100].setupMs, o)} (iptables).`,
+      `\nTarget "100 networks in under 5 % of the original's time": devices + firewall ${pct(r.network.nft[100]!.setupMs, o)} (nft), ${pct(r.network.iptables[100]!.setupMs, o)} (iptables); ` +
+        `full Pool.create ${pct(r.pool.nft[100]!.setupMs, o)} (nft), ${pct(r.pool.iptables[100]!.setupMs, o)} (iptables).`,
     );
   } else {
     out.push("\n(100 networks not in this run's sizes: the 5 % target is not evaluated.)");
@@ -399,10 +420,10 @@ function renderPool(record) {
   return out.join('\n');
 }
 
-function renderAcquire(record) {
-  if (!record?.result?.acquire) return renderFailed(record);
-  const a = record.result.acquire;
-  const row = (label, x) => [
+function renderAcquire(record: BenchRecord | undefined): string {
+  const a = resultOf<PoolResult>(record)?.acquire;
+  if (!a) return renderFailed(record);
+  const row = (label: string, x: LatencySummary) => [
     label,
     fmt(x.ops),
     fmt(x.opsPerSec),
@@ -435,10 +456,10 @@ function renderAcquire(record) {
   return out.join('\n');
 }
 
-function renderProxy(record) {
-  if (!record?.result) return renderFailed(record);
-  const r = record.result;
-  const row = (label, x, base) => [
+function renderProxy(record: BenchRecord | undefined): string {
+  const r = resultOf<ProxyResult>(record);
+  if (!r) return renderFailed(record);
+  const row = (label: string, x: LoadStats, base?: LoadStats) => [
     label,
     fmt(x.requestsPerSecond),
     `${fmt(x.p50Ms, 3)} ms`,
@@ -460,10 +481,10 @@ function renderProxy(record) {
   ].join('\n');
 }
 
-function renderProxyNetworks(record) {
-  if (!record?.result) return renderFailed(record);
-  const r = record.result;
-  const rows = [];
+function renderProxyNetworks(record: BenchRecord | undefined): string {
+  const r = resultOf<ProxyNetworksResult>(record);
+  if (!r) return renderFailed(record);
+  const rows: string[][] = [];
   for (const [label, s] of Object.entries(r.scenarios)) {
     rows.push([
       label,
@@ -493,10 +514,10 @@ function renderProxyNetworks(record) {
   ].join('\n');
 }
 
-function renderProxyMemory(record) {
-  if (!record?.result) return renderFailed(record);
-  const r = record.result;
-  const kib = (b) => `${fmt(b / 1024, 1)} KiB`;
+function renderProxyMemory(record: BenchRecord | undefined): string {
+  const r = resultOf<ProxyMemoryResult>(record);
+  if (!r) return renderFailed(record);
+  const kib = (b: number) => `${fmt(b / 1024, 1)} KiB`;
   return [
     `Server process after \`gc()\`: ${kib(r.base.rssBytes)} RSS, ${kib(r.base.heapBytes)} heap with no network. Per network = (value − that) / networks; the clients run in a child process.\n`,
     table(
@@ -521,10 +542,10 @@ function renderProxyMemory(record) {
   ].join('\n');
 }
 
-function renderGuest(record) {
-  if (!record?.result) return renderFailed(record);
-  const r = record.result;
-  const out = [];
+function renderGuest(record: BenchRecord | undefined): string {
+  const r = resultOf<GuestResult>(record);
+  if (!r) return renderFailed(record);
+  const out: string[] = [];
   if (r.boots) {
     const m = r.boots.median;
     out.push(
@@ -575,7 +596,7 @@ function renderGuest(record) {
   }
   if (r.debian) {
     const d = r.debian;
-    const mib = (bytes) => `${fmt(bytes / 1048576, 0)} MiB`;
+    const mib = (bytes: number) => `${fmt(bytes / 1048576, 0)} MiB`;
     out.push(
       `\n**A stock distribution: the Debian guest** (bookworm from Debian's packages: systemd-networkd for DHCP, systemd-resolved as resolver; root filesystem ${mib(d.rootfsBytes)}, initramfs ${mib(d.initrdBytes)}), median of ${d.count} boot(s) under ${d.accel.toUpperCase()} on a facade pool's TAP, times from QEMU's start. Its scenario is fetched ${d.byName ? 'by name (`http://taskcluster/…`, resolved answering over LLMNR)' : 'from the metadata IP'}; the busybox rows above are the same run's comparison.\n`,
     );
@@ -598,7 +619,7 @@ function renderGuest(record) {
     );
   }
   if (r.dhcp) {
-    const row = (label, s) => [
+    const row = (label: string, s: SampleStats) => [
       label,
       fmt(s.samples),
       `${fmt(s.p50Ms, 1)} ms`,
@@ -616,7 +637,9 @@ function renderGuest(record) {
           ...(r.dhcp.newMacOffer
             ? [
                 row('discover → offer, new MAC each time', r.dhcp.newMacOffer),
-                row('discover → offer, same MAC again', r.dhcp.knownMacOffer),
+                ...(r.dhcp.knownMacOffer
+                  ? [row('discover → offer, same MAC again', r.dhcp.knownMacOffer)]
+                  : []),
               ]
             : []),
           row('discover → lease, new MAC each time (new address)', r.dhcp.newMac),
@@ -630,7 +653,7 @@ function renderGuest(record) {
     );
   }
   if (r.dns) {
-    const row = (label, s) => [
+    const row = (label: string, s: SampleStats) => [
       label,
       fmt(s.samples),
       `${fmt(s.p50Ms * 1000)} µs`,
@@ -654,17 +677,19 @@ function renderGuest(record) {
   return out.join('\n');
 }
 
-function renderNoisy(record) {
-  if (!record?.result) return renderFailed(record);
-  const r = record.result;
-  const ms = (x) => (x === null || x === undefined ? '–' : `${fmt(x, x < 10 ? 2 : 1)} ms`);
-  const kinds = [
+function renderNoisy(record: BenchRecord | undefined): string {
+  const r = resultOf<NoisyResult>(record);
+  if (!r) return renderFailed(record);
+  const ms = (x: number | null | undefined) =>
+    x === null || x === undefined ? '–' : `${fmt(x, x < 10 ? 2 : 1)} ms`;
+  const kinds: [NoisyKind, string][] = [
     ['dhcp', 'DHCP DISCOVER → ACK (own MAC)'],
     ['dns', 'DNS `taskcluster` from the gateway'],
     ['metadata', 'metadata GET, new connection'],
   ];
-  const failures = (k) => `${fmt(k.failures)} / ${fmt(k.samples)}`;
-  const statuses = (counts) =>
+  const failures = (k: { failures: number; samples: number }) =>
+    `${fmt(k.failures)} / ${fmt(k.samples)}`;
+  const statuses = (counts: Record<string, number>) =>
     Object.entries(counts)
       .map(([status, n]) => `${status}×${fmt(n)}`)
       .join(', ');
@@ -689,16 +714,16 @@ function renderNoisy(record) {
   ].join('\n');
 }
 
-function render(results) {
+function render(results: BenchResults): string {
   const m = results.machine;
   const b = results.benchmarks;
   const cores = m.cores;
   const loads = [
     results.loadavgBefore,
     results.loadavgAfter,
-    ...Object.values(b).flatMap((x) => [x.loadavgBefore, x.loadavgAfter]),
+    ...Object.values(b).flatMap((x) => [x?.loadavgBefore, x?.loadavgAfter]),
   ]
-    .filter(Boolean)
+    .filter((l): l is string => Boolean(l))
     .map((l) => Number(l.split(' ')[0]));
   const maxLoad = Math.max(...loads);
   // The benchmarks load the machine themselves (a load generator shares the cores with the
@@ -706,7 +731,7 @@ function render(results) {
   // run began says whether other work was there.
   const startLoad = Number(String(results.loadavgBefore ?? '0').split(' ')[0]);
   const busy = startLoad > cores * 0.5;
-  const perBench = (name) => {
+  const perBench = (name: string) => {
     const x = b[name];
     return x
       ? `\n_Run ${x.seconds} s; loadavg before \`${x.loadavgBefore}\`, after \`${x.loadavgAfter}\`${x.note ? `; ${x.note}` : ''}._\n`
@@ -752,7 +777,7 @@ function render(results) {
     'pnpm build && pnpm bench     # full run, rewrites BENCHMARKS.md',
     'pnpm bench --quick           # smoke run (small sizes, few repeats)',
     'pnpm bench --only pool,proxy # some benchmarks: pool, proxy, proxy-networks, proxy-memory, guest, noisy',
-    'node scripts/bench.mjs --render .test-results/bench/<time>.json  # report from saved results',
+    'node scripts/bench.ts --render .test-results/bench/<time>.json  # report from saved results',
     '```',
     '',
     "Needs root and `/dev/net/tun`. Each benchmark runs in a sandbox of its own (fresh network, PID and mount namespaces, as `pnpm test` makes them); nothing changes in the host's network namespace. Raw results are saved to `.test-results/bench/`.",
@@ -769,7 +794,7 @@ function render(results) {
     '',
     '## Pool create and dispose vs the original',
     '',
-    "The baseline is the original Go package's sequence (one `ip`/`iptables` process per command: a TAP, its address and link, 4 chains with their rules and NAT per network, then the same one by one on teardown) replayed from `scripts/bench/original-replay.mjs` in the same sandbox. tapnet does the same work in a constant number of processes (`ip -batch`, one `nft -f` or `iptables-restore`).",
+    "The baseline is the original Go package's sequence (one `ip`/`iptables` process per command: a TAP, its address and link, 4 chains with their rules and NAT per network, then the same one by one on teardown) replayed from `scripts/bench/original-replay.ts` in the same sandbox. tapnet does the same work in a constant number of processes (`ip -batch`, one `nft -f` or `iptables-restore`).",
     perBench('pool'),
     renderPool(b.pool),
     '',
@@ -783,7 +808,7 @@ function render(results) {
     perBench('proxy'),
     renderProxy(b.proxy),
     '',
-    '### 1 vs 50 networks sending (`scripts/bench/proxy-networks.bench.mjs`)',
+    '### 1 vs 50 networks sending (`scripts/bench/proxy-networks.bench.ts`)',
     perBench('proxy-networks'),
     renderProxyNetworks(b['proxy-networks']),
     '',
@@ -805,9 +830,9 @@ function render(results) {
 
 // ---------------------------------------------------------------------------------------------
 
-let results;
+let results: BenchResults;
 if (flags.render) {
-  results = JSON.parse(readFileSync(flags.render, 'utf8'));
+  results = JSON.parse(readFileSync(flags.render, 'utf8')) as BenchResults;
 } else {
   results = await measureAll();
   const dir = join(root, '.test-results/bench');
@@ -818,8 +843,8 @@ if (flags.render) {
 }
 writeFileSync(flags.out, render(results));
 console.error(`wrote ${relative(root, resolve(flags.out)) || flags.out}`);
-const failed = Object.values(results.benchmarks).filter((x) => x.error);
+const failed = Object.values(results.benchmarks).filter((x) => x?.error);
 if (failed.length > 0) {
-  console.error(`failed: ${failed.map((x) => x.name).join(', ')}`);
+  console.error(`failed: ${failed.map((x) => x?.name).join(', ')}`);
   process.exit(1);
 }

@@ -3,17 +3,9 @@
 // die with it), a guard that the root namespace did not change, and the closing line
 // `N passed, N failed, N skipped`.
 //
-// Usage: node scripts/run-tests.mjs [--jobs N] [FILTER...]  (FILTER: substrings of test paths)
+// Usage: node scripts/run-tests.ts [--jobs N] [FILTER...]  (FILTER: substrings of test paths)
 import { spawn } from 'node:child_process';
-import * as fs from 'node:fs';
-
-if (typeof fs.globSync !== 'function') {
-  console.error(
-    `run-tests needs Node >= 22 (this is ${process.version}): run \`./tapnet.sh test\`, or put .tools/node/package/bin first on PATH`,
-  );
-  process.exit(2);
-}
-const {
+import {
   closeSync,
   existsSync,
   globSync,
@@ -22,21 +14,21 @@ const {
   readFileSync,
   readlinkSync,
   writeFileSync,
-} = fs;
-
+} from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join, relative, resolve } from 'node:path';
-import { diffHostState, hostState } from './host-state.mjs';
-import { sandboxArgv } from './sandbox.mjs';
+import { diffHostState, hostState } from './host-state.ts';
+import { sandboxArgv } from './sandbox.ts';
 
 const root = resolve(import.meta.dirname, '..');
 process.chdir(root);
 const args = process.argv.slice(2);
 let jobs = Math.max(1, Math.min(2, availableParallelism()));
-const filters = [];
+const filters: string[] = [];
 for (let i = 0; i < args.length; i++) {
-  if (args[i] === '--jobs') jobs = Number(args[++i]);
-  else filters.push(args[i]);
+  const arg = args[i]!;
+  if (arg === '--jobs') jobs = Number(args[++i]);
+  else filters.push(arg);
 }
 const FILE_TIMEOUT_MS = 20 * 60_000;
 // One folder per run, so runs started side by side do not overwrite each other's reports.
@@ -68,10 +60,15 @@ const hasTun = existsSync('/dev/net/tun');
 const canSandbox = isRoot && hasTun;
 const hostNetns = readlinkSync('/proc/self/ns/net');
 
-function runToLog(argv, logFile, env) {
+interface Outcome {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+function runToLog(argv: string[], logFile: string, env: Record<string, string>): Promise<Outcome> {
   return new Promise((resolveRun) => {
     const fd = openSync(logFile, 'w');
-    const child = spawn(argv[0], argv.slice(1), {
+    const child = spawn(argv[0]!, argv.slice(1), {
       stdio: ['ignore', fd, fd],
       env: { ...process.env, ...env },
     });
@@ -84,7 +81,7 @@ function runToLog(argv, logFile, env) {
   });
 }
 
-function vitestArgv(files, jsonFile) {
+function vitestArgv(files: string[], jsonFile: string): string[] {
   return [
     process.execPath,
     vitest,
@@ -96,7 +93,26 @@ function vitestArgv(files, jsonFile) {
   ];
 }
 
-const results = [];
+interface FileResult extends Outcome {
+  label: string;
+  json: string;
+}
+
+/** The part of vitest's JSON report read here. */
+interface VitestReport {
+  numPassedTests: number;
+  numFailedTests: number;
+  numPendingTests: number;
+  numTodoTests: number;
+  testResults: {
+    name: string;
+    status: string;
+    message?: string;
+    assertionResults: { status: string; fullName: string }[];
+  }[];
+}
+
+const results: FileResult[] = [];
 
 async function runUnit() {
   if (unitFiles.length === 0) return;
@@ -108,7 +124,7 @@ async function runUnit() {
   results.push({ label: 'unit', json, ...outcome });
 }
 
-async function runPrivileged(file, index) {
+async function runPrivileged(file: string, index: number): Promise<void> {
   const json = join(resultsDir, `netns-${index}.json`);
   const log = join(resultsDir, `netns-${index}.log`);
   const argv = canSandbox ? sandboxArgv(vitestArgv([file], json)) : vitestArgv([file], json);
@@ -137,11 +153,11 @@ await Promise.all(
 let passed = 0;
 let failed = 0;
 let skipped = 0;
-const failures = [];
+const failures: string[] = [];
 for (const r of results) {
-  let report;
+  let report: VitestReport;
   try {
-    report = JSON.parse(readFileSync(r.json, 'utf8'));
+    report = JSON.parse(readFileSync(r.json, 'utf8')) as VitestReport;
   } catch {
     failed += 1;
     failures.push(`${r.label}: no results (exit ${r.code ?? r.signal})`);
