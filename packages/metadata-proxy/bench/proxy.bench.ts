@@ -16,9 +16,11 @@
 // runs by default, with its lightweight `Response` installed as the global one. The latter runs
 // in a worker thread of its own, so its globals do not leak into the servers measured here.
 import { once } from 'node:events';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { connect } from 'node:net';
-import { cpus, loadavg } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { getRequestListener } from '@hono/node-server';
@@ -133,12 +135,21 @@ async function load(job: LoadJob): Promise<LoadResult> {
   return result;
 }
 
-type WorkerJob = LoadJob | { role: 'hono-globals' };
+type WorkerJob = LoadJob | { role: 'hono-globals' } | { role: 'upstream'; socketPath: string };
 
 if (isMainThread) {
   await main();
 } else if ((workerData as WorkerJob).role === 'load') {
   parentPort?.postMessage(await load(workerData as LoadJob));
+} else if ((workerData as WorkerJob).role === 'upstream') {
+  // The forward handlers' upstream: the node-style handler on its own thread (as a real
+  // upstream runs apart from the proxy), on TCP and on a unix socket.
+  const { socketPath } = workerData as { socketPath: string };
+  const tcp = await listen(handler);
+  const unix = createServer(handler);
+  unix.listen(socketPath);
+  await once(unix, 'listening');
+  parentPort?.postMessage(tcp.port);
 } else {
   // hono as it runs by default: its lightweight Request/Response installed as the globals of
   // this thread only. Serves until the main thread terminates the worker.
@@ -151,8 +162,9 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
 
-async function honoWithGlobalsServer(): Promise<{ port: number; close(): Promise<number> }> {
-  const worker = new Worker(new URL(import.meta.url), { workerData: { role: 'hono-globals' } });
+/** A server in a worker thread of its own; `close` terminates the thread. */
+async function workerServer(job: WorkerJob): Promise<{ port: number; close(): Promise<number> }> {
+  const worker = new Worker(new URL(import.meta.url), { workerData: job });
   const [port] = (await once(worker, 'message')) as [number];
   return { port, close: () => worker.terminate() };
 }
@@ -207,7 +219,10 @@ async function main(): Promise<void> {
 
   const bare = await listen(handler);
   const hono = await listen(getRequestListener(fetchHandler, { overrideGlobalObjects: false }));
-  const honoGlobals = await honoWithGlobalsServer();
+  const honoGlobals = await workerServer({ role: 'hono-globals' });
+  const folder = mkdtempSync(join(tmpdir(), 'tapnet-proxy-bench-'));
+  const socketPath = join(folder, 'upstream.sock');
+  const upstream = await workerServer({ role: 'upstream', socketPath });
 
   // Default hardening, except a rate limit high enough not to answer 429 (its bucket still runs).
   const hardening = { perNetwork: { requestsPerSecond: 1e9, burst: 1e9, maxConnections: 1024 } };
@@ -217,6 +232,12 @@ async function main(): Promise<void> {
   const fetchProxy = await MetadataServer.create({ host: '127.0.0.1', port: 0, hardening });
   fetchProxy.addNetwork('bench', '127.0.0.0/8');
   fetchProxy.setHandler('bench', fetchHandler);
+  const forwardProxy = await MetadataServer.create({ host: '127.0.0.1', port: 0, hardening });
+  forwardProxy.addNetwork('bench', '127.0.0.0/8');
+  forwardProxy.setHandler('bench', { forward: `http://127.0.0.1:${upstream.port}` });
+  const forwardUnixProxy = await MetadataServer.create({ host: '127.0.0.1', port: 0, hardening });
+  forwardUnixProxy.addNetwork('bench', '127.0.0.0/8');
+  forwardUnixProxy.setHandler('bench', { forward: `unix:${socketPath}` });
 
   const ports = {
     bare: bare.port,
@@ -224,6 +245,9 @@ async function main(): Promise<void> {
     proxyFetch: fetchProxy.address.port,
     hono: hono.port,
     honoGlobals: honoGlobals.port,
+    upstream: upstream.port,
+    proxyForward: forwardProxy.address.port,
+    proxyForwardUnix: forwardUnixProxy.address.port,
   };
   type Name = keyof typeof ports;
   const names = Object.keys(ports) as Name[];
@@ -254,6 +278,10 @@ async function main(): Promise<void> {
   await honoGlobals.close();
   await proxy.close({ deadlineMs: 100 });
   await fetchProxy.close({ deadlineMs: 100 });
+  await forwardProxy.close({ deadlineMs: 100 });
+  await forwardUnixProxy.close({ deadlineMs: 100 });
+  await upstream.close();
+  rmSync(folder, { recursive: true, force: true });
 
   const summary = Object.fromEntries(names.map((n) => [n, summarize(results[n])])) as Record<
     Name,
@@ -263,7 +291,8 @@ async function main(): Promise<void> {
   // steadier than the ratio of totals when other work shares the machine.
   const rate = (r: LoadResult) => r.requests / r.elapsedMs;
   const r3 = (n: number) => Math.round(n * 1000) / 1000;
-  const perRound = (name: Name) => results.bare.map((b, i) => rate(results[name][i]!) / rate(b));
+  const perRound = (name: Name, baseline: Name = 'bare') =>
+    results[baseline].map((b, i) => rate(results[name][i]!) / rate(b));
   const median = (values: number[]) => {
     const sorted = [...values].sort((a, b) => a - b);
     return sorted[Math.floor(sorted.length / 2)]!;
@@ -289,6 +318,11 @@ async function main(): Promise<void> {
         proxyFetchThroughputRatioPerRound: perRound('proxyFetch').map(r3),
         honoThroughputRatio: r3(median(perRound('hono'))),
         honoGlobalsThroughputRatio: r3(median(perRound('honoGlobals'))),
+        // Forward handlers against their upstream alone (a TCP port on its own thread): what
+        // the proxy costs in front of it. The unix-socket row has the same upstream.
+        proxyForwardThroughputRatio: r3(median(perRound('proxyForward', 'upstream'))),
+        proxyForwardThroughputRatioPerRound: perRound('proxyForward', 'upstream').map(r3),
+        proxyForwardUnixThroughputRatio: r3(median(perRound('proxyForwardUnix', 'upstream'))),
         target: 0.95,
         fetchTarget: 0.9,
         meetsTarget: ratio >= 0.95 && fetchRatio >= 0.9,

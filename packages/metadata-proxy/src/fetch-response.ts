@@ -1,4 +1,5 @@
 import type { ServerResponse } from 'node:http';
+import { endWith } from './http-util.js';
 
 /**
  * Writes a fetch `Response` to a Node response.
@@ -70,16 +71,8 @@ function end(res: ServerResponse, status: number, head: string[], chunks: Uint8A
   const size = chunks.reduce((n, c) => n + c.length, 0);
   head.push('content-length', String(size));
   res.writeHead(status, head);
-  const body = chunks[0];
-  // Node sends a string body in the same write as the head, but a Buffer as a second chunk of
-  // a writev; for the small bodies metadata is made of, one write is measurably cheaper, and
-  // latin1 maps each byte to one character and back, so the bytes are sent unchanged.
-  if (body !== undefined && body.length <= ONE_WRITE_BYTES) {
-    res.end(Buffer.from(body.buffer, body.byteOffset, body.length).toString('latin1'), 'latin1');
-  } else res.end(body);
+  endWith(res, chunks[0]);
 }
-
-const ONE_WRITE_BYTES = 16 * 1024;
 
 /**
  * The read's result if it is ready now, else undefined: a whole body ends here without
