@@ -86,7 +86,7 @@ function drive(
 ): Promise<void> {
   return new Promise((resolve) => {
     const socket = connect({ port: job.port, host: '127.0.0.1', noDelay: true });
-    let buffer = Buffer.alloc(0);
+    let buffer: Buffer = Buffer.alloc(0);
     let sentAt = 0;
     const send = () => {
       if (performance.now() >= deadline || budget.left <= 0) {

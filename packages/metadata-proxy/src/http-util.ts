@@ -11,6 +11,31 @@ export function rawResponse(status: number, extra = ''): string {
   return `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\n${extra}Connection: close\r\nContent-Length: 0\r\n\r\n`;
 }
 
+/** A short plain-text answer from the server itself (refusals, errors). */
+export function reply(
+  res: ServerResponse,
+  status: number,
+  message: string,
+  close: boolean,
+  headers?: Record<string, string>,
+): void {
+  const body = `${message}\n`;
+  res.statusCode = status;
+  res.setHeader('content-type', 'text/plain; charset=utf-8');
+  res.setHeader('content-length', Buffer.byteLength(body));
+  if (headers) for (const [k, v] of Object.entries(headers)) res.setHeader(k, v);
+  if (close) res.setHeader('connection', 'close');
+  res.end(body);
+}
+
+/** The answer to one of Node's parser errors (`clientError`). */
+export function clientErrorStatus(code: string | undefined): number {
+  if (code === 'HPE_HEADER_OVERFLOW') return 431;
+  if (code === 'ERR_HTTP_REQUEST_TIMEOUT') return 408;
+  if (code === 'HPE_CHUNK_EXTENSIONS_OVERFLOW') return 413;
+  return 400;
+}
+
 export function hasBody(req: IncomingMessage): boolean {
   const length = req.headers['content-length'];
   return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
