@@ -29,6 +29,10 @@ export default defineConfig({
         extends: true as const,
         test: { name: basename(dir), root: resolve(root, dir), include: ['src/**/*.test.ts'] },
       })),
+      {
+        extends: true as const,
+        test: { name: 'scripts', root: resolve(root, 'scripts'), include: ['**/*.test.ts'] },
+      },
       ...(existsSync(resolve(root, 'e2e/package.json'))
         ? [
             {

@@ -17,7 +17,7 @@ import {
 } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join, relative, resolve } from 'node:path';
-import { diffHostState, hostState } from './host-state.ts';
+import { diffNamespaceState, snapshotHost } from '../tooling/testing/src/snapshot.ts';
 import { sandboxArgv } from './sandbox.ts';
 
 const root = resolve(import.meta.dirname, '..');
@@ -41,7 +41,12 @@ mkdirSync(resultsDir, { recursive: true });
 
 const vitest = join(root, 'node_modules/vitest/vitest.mjs');
 const allFiles = globSync(
-  ['packages/*/src/**/*.test.ts', 'tooling/*/src/**/*.test.ts', 'e2e/**/*.test.ts'],
+  [
+    'packages/*/src/**/*.test.ts',
+    'tooling/*/src/**/*.test.ts',
+    'e2e/**/*.test.ts',
+    'scripts/**/*.test.ts',
+  ],
   {
     exclude: (f) => f.includes('node_modules'),
   },
@@ -137,7 +142,8 @@ async function runPrivileged(file: string, index: number): Promise<void> {
   results.push({ label: file, json, ...outcome });
 }
 
-const before = hostState();
+// The root namespace before and after: a run that changed it fails (the host-state guard).
+const before = await snapshotHost();
 if (!canSandbox) {
   console.log(`privileged tests will be skipped: ${!isRoot ? 'not root' : 'no /dev/net/tun'}`);
 }
@@ -186,7 +192,7 @@ for (const r of results) {
   }
 }
 
-const changes = diffHostState(before, hostState());
+const changes = diffNamespaceState(before, await snapshotHost());
 if (changes.length > 0) {
   failed += 1;
   failures.push('host-state guard: the root network namespace changed during the run');

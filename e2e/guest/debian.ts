@@ -8,20 +8,16 @@
 import { createHash } from 'node:crypto';
 import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import type { GuestImage } from './build.ts';
+import { exists, GuestBuildError, out, repoRoot } from './common.ts';
+import { packInitramfs, publishImage } from './image.ts';
 import {
   copyModule,
   ensureKernelTree,
-  exists,
   findKernel,
-  GuestBuildError,
-  type GuestImage,
   guestModules,
-  out,
-  packInitramfs,
-  publishImage,
-  repoRoot,
   resolveKernelPackage,
-} from './build.ts';
+} from './kernel.ts';
 
 export const debianCacheDir = join(repoRoot, '.cache/guest-debian');
 const filesDir = join(import.meta.dirname, 'debian');

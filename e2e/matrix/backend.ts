@@ -1,226 +1,32 @@
 // The issue-7 matrix against the facade (`Pool` from 'tapnet') for one firewall backend, with
 // real guests. `nft.netns.test.ts` and `iptables.netns.test.ts` each call
-// `defineBackendMatrix`, so the runner gives each backend its own sandbox.
-//
-// Topology (inside the file's sandbox):
-//
-//   guest A ── tn0 ┐                       ┌ up0 198.51.100.1/24 ══ veth ══ eth0 198.51.100.2/24
-//   guest B ── tn1 ┤ sandbox (the "host") ─┘  default route via .2         "internet" namespace:
-//   (free)     tn2 ┘  169.254.169.254 on lo                                lo 203.0.113.10/32
-//                    listeners: TCP 0.0.0.0, TCP ::, TCP 127.0.0.1,           + 10.99.0.1, 172.16.9.1,
-//                    UDP 0.0.0.0                                               192.168.9.1 (private)
-//                                                                          HTTP :80, UDP responder
-import { createSocket } from 'node:dgram';
-import { once } from 'node:events';
+// `defineBackendMatrix`, so the runner gives each backend its own sandbox. The world around the
+// guests is topology.ts; what each guest probes, stage-two.ts.
 import { readFile } from 'node:fs/promises';
-import { type AddressInfo, connect, createServer, type Server } from 'node:net';
-import { join } from 'node:path';
-import {
-  createNetns,
-  createVethPeer,
-  describeNetns,
-  type Netns,
-  runOk,
-  waitFor,
-} from '@tapnet/testing';
+import { describeNetns, runOk } from '@tapnet/testing';
 import { type Network, Pool } from 'tapnet';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { buildGuest, type GuestImage } from '../guest/build.ts';
-import {
-  type ProbeResult,
-  parseProbeResults,
-  probeDns,
-  probeHttp,
-  probePing,
-  probePing6,
-  probeTcp,
-  probeUdp,
-} from '../src/probes.ts';
-import { bootGuest, type GuestRun } from '../src/qemu.ts';
+import type { ProbeResult } from '../src/probes.ts';
 import { startUdpResponder, type UdpResponder } from '../src/responders.ts';
-import { GUEST_TCP_PORT, GuestSlot, parseSnmp, Rendezvous, selfTcpProbe } from './guests.ts';
+import { GuestSlot, parseSnmp, Rendezvous } from './guests.ts';
 import { MatrixReport } from './report.ts';
-
-export const UPLINK = { device: 'up0', host: '198.51.100.1', internet: '198.51.100.2' };
-export const INTERNET_IP = '203.0.113.10';
-export const INTERNET_UDP_PORT = 6969;
-export const PRIVATE_TARGETS = {
-  'private-10': '10.99.0.1',
-  'private-172': '172.16.9.1',
-  'private-192': '192.168.9.1',
-};
-const METADATA_IP = '169.254.169.254';
-const HOST_RECORD = { names: ['artifacts.tapnet.test'], ipv4: INTERNET_IP };
-const SRV_RECORD = {
-  service: 'artifacts',
-  protocol: 'tcp',
-  domain: 'tapnet.test',
-  target: 'artifacts.tapnet.test',
-  port: 8080,
-};
-const GUEST_TIMEOUT_MS = 420_000;
-
-function ipToInt(ip: string): number {
-  return ip.split('.').reduce((n, part) => n * 256 + Number(part), 0);
-}
-function intToIp(n: number): string {
-  return [24, 16, 8, 0].map((s) => Math.floor(n / 2 ** s) % 256).join('.');
-}
-export function inSubnet(ip: string, cidr: string): boolean {
-  const [base = '', len = '32'] = cidr.split('/');
-  const size = 2 ** (32 - Number(len));
-  const start = ipToInt(base);
-  return ipToInt(ip) >= start && ipToInt(ip) < start + size;
-}
-function hostInSubnet(cidr: string, offset: number): string {
-  return intToIp(ipToInt(cidr.split('/')[0] ?? '') + offset);
-}
-/** The EUI-64 IPv6 link-local address a device with this MAC would have. */
-export function linkLocalOf(mac: string): string {
-  const b = mac.split(':').map((x) => Number.parseInt(x, 16));
-  const bytes = [(b[0] ?? 0) ^ 2, b[1], b[2], 0xff, 0xfe, b[3], b[4], b[5]].map((x) => x ?? 0);
-  const groups = [0, 2, 4, 6].map((i) =>
-    (((bytes[i] ?? 0) << 8) | (bytes[i + 1] ?? 0)).toString(16),
-  );
-  return `fe80::${groups.join(':')}`;
-}
-
-/** A TCP listener that records who connected. */
-export async function tcpListener(
-  host: string,
-): Promise<{ server: Server; port: number; peers: string[] }> {
-  const peers: string[] = [];
-  const server = createServer((socket) => {
-    // The controls close at once (RST); a guest's nc may too.
-    socket.on('error', () => {});
-    peers.push((socket.remoteAddress ?? '').replace(/^::ffff:/, ''));
-    socket.end('host-tcp-ok\n');
-  });
-  server.listen(0, host);
-  await once(server, 'listening');
-  return { server, port: (server.address() as AddressInfo).port, peers };
-}
-
-/** Connects from the sandbox itself: 'ok' or the error code. The positive control. */
-function tcpControl(host: string, port: number, localAddress?: string): Promise<string> {
-  return new Promise((resolve) => {
-    const socket = connect({ host, port, ...(localAddress && { localAddress }), timeout: 5000 });
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve('ok');
-    });
-    socket.once('timeout', () => {
-      socket.destroy();
-      resolve('timeout');
-    });
-    socket.once('error', (error: NodeJS.ErrnoException) => resolve(error.code ?? 'error'));
-  });
-}
-
-/** Sends one TFTP read request from the sandbox and waits for the responder to log it. */
-async function udpControl(responder: UdpResponder, host: string, name: string): Promise<string> {
-  const socket = createSocket('udp4');
-  const rrq = Buffer.concat([Buffer.from([0, 1]), Buffer.from(`${name}\0octet\0`)]);
-  try {
-    socket.send(rrq, responder.port, host);
-    await waitFor(() => responder.received.some((d) => d.name === name), {
-      what: `UDP control ${name} to ${host}:${responder.port}`,
-      timeout: 5000,
-    });
-    return 'ok';
-  } catch {
-    return 'noreply';
-  } finally {
-    socket.close();
-  }
-}
-
-interface InternetHost {
-  ns: Netns;
-  log: { proto: string; path?: string; name?: string; from: string }[];
-}
-
-async function startInternet(): Promise<InternetHost> {
-  const ns = await createNetns('inet');
-  await createVethPeer({
-    hostName: UPLINK.device,
-    peer: ns,
-    hostAddress: `${UPLINK.host}/24`,
-    peerAddress: `${UPLINK.internet}/24`,
-  });
-  for (const ip of [INTERNET_IP, ...Object.values(PRIVATE_TARGETS)])
-    await ns.runOk(['ip', 'addr', 'add', `${ip}/32`, 'dev', 'lo']);
-  // The sandbox's default route: `detectUplink` picks up0, and private ranges would go there too.
-  await runOk(['ip', 'route', 'add', 'default', 'via', UPLINK.internet, 'dev', UPLINK.device]);
-  const log: InternetHost['log'] = [];
-  const child = ns.spawn([
-    process.execPath,
-    join(import.meta.dirname, 'internet.ts'),
-    INTERNET_IP,
-    String(INTERNET_UDP_PORT),
-  ]);
-  let buffered = '';
-  let ready = false;
-  child.stdout?.on('data', (chunk: Buffer) => {
-    buffered += chunk.toString('utf8');
-    for (let nl = buffered.indexOf('\n'); nl >= 0; nl = buffered.indexOf('\n')) {
-      const line = buffered.slice(0, nl);
-      buffered = buffered.slice(nl + 1);
-      try {
-        const entry = JSON.parse(line) as InternetHost['log'][number] & { ready?: boolean };
-        if (entry.ready) ready = true;
-        else log.push(entry);
-      } catch {
-        // not ours
-      }
-    }
-  });
-  await waitFor(() => ready, {
-    what: 'the internet host ready',
-    timeout: 20_000,
-    seen: () => buffered,
-  });
-  return { ns, log };
-}
-
-/** The probe results a guest reported: its POST, else what it echoed on the console. */
-interface GuestOutcome {
-  slot: GuestSlot;
-  network: Network;
-  run?: GuestRun;
-  error?: unknown;
-  posted?: { output: string; exitCode: number };
-  probes: Record<string, ProbeResult>;
-}
-
-async function runGuest(
-  image: GuestImage,
-  name: string,
-  network: Network,
-  slot: GuestSlot,
-): Promise<GuestOutcome> {
-  network.setHandler(slot.handler);
-  const outcome: GuestOutcome = { slot, network, probes: {} };
-  try {
-    outcome.run = await bootGuest({
-      image,
-      name,
-      mode: 'dhcp',
-      netArgs: network.qemuArgs('n0'),
-      append: 'tapnet.timeout=360',
-      timeoutMs: GUEST_TIMEOUT_MS,
-    });
-    const posted = await Promise.race([
-      slot.result,
-      new Promise<undefined>((resolve) => setTimeout(resolve, 5000, undefined)),
-    ]);
-    if (posted) outcome.posted = posted;
-    outcome.probes = parseProbeResults(posted?.output ?? outcome.run.output);
-  } catch (error) {
-    outcome.error = error;
-  }
-  return outcome;
-}
+import { GUEST_TIMEOUT_MS, type GuestOutcome, runGuest } from './run-guest.ts';
+import { reuseProbes, stageTwoProbes } from './stage-two.ts';
+import {
+  HOST_RECORD,
+  type InternetHost,
+  inSubnet,
+  linkLocalOf,
+  METADATA_IP,
+  PRIVATE_TARGETS,
+  SRV_RECORD,
+  startInternet,
+  tcpControl,
+  tcpListener,
+  UPLINK,
+  udpControl,
+} from './topology.ts';
 
 function verdicts(probes: Record<string, ProbeResult>, names: readonly string[]): string {
   return names.map((n) => `${n}=${probes[n]?.verdict ?? 'missing'}`).join(' ');
@@ -297,64 +103,18 @@ export function defineBackendMatrix(backend: 'nft' | 'iptables'): void {
       for (const [name, ip] of Object.entries(PRIVATE_TARGETS))
         controls[`http ${name}`] = await tcpControl(ip, 80);
 
-      const stage2 =
-        (net: Network, other: Network) => (self: string, peers: Map<string, string>) => {
-          const otherGw = other.gateway;
-          const spoof = hostInSubnet(other.subnet, 77);
-          const lines = [
-            probeDns('dns-taskcluster', 'taskcluster'),
-            probeDns('dns-host-record', HOST_RECORD.names[0] ?? ''),
-            probeDns(
-              'dns-srv',
-              `_${SRV_RECORD.service}._${SRV_RECORD.protocol}.${SRV_RECORD.domain}`,
-              {
-                type: 'srv',
-              },
-            ),
-            probeHttp('meta-identity', `http://${METADATA_IP}/identity`),
-            probeHttp('meta-identity-by-name', 'http://taskcluster/identity'),
-            selfTcpProbe(self),
-            probeHttp('internet-http', `http://${INTERNET_IP}/probe/internet-http`),
-            probeUdp('internet-udp', INTERNET_IP, INTERNET_UDP_PORT),
-            probePing('internet-ping', INTERNET_IP),
-          ];
-          for (const [, peer] of peers) {
-            lines.push(
-              probePing('peer-ping', peer),
-              probeTcp('peer-tcp', peer, GUEST_TCP_PORT),
-              probeUdp('peer-udp', peer, INTERNET_UDP_PORT),
-            );
-          }
-          lines.push(
-            probePing('other-gw-ping', otherGw),
-            probeDns('other-gw-dns', 'taskcluster', { server: otherGw }),
-            probeTcp('other-gw-dns-tcp', otherGw, 53),
-            probeTcp('other-gw-listener-tcp', otherGw, tcp4.port),
-            probeUdp('other-gw-listener-udp', otherGw, udp4.port),
-            probePing('gw-ping', net.gateway),
-            probeTcp('gw-listener-tcp', net.gateway, tcp4.port),
-            probeUdp('gw-listener-udp', net.gateway, udp4.port),
-            probeTcp('gw-v6listener-tcp', net.gateway, tcp6.port),
-            probeTcp('meta-ip-other-port-tcp', METADATA_IP, tcp4.port),
-            probeUdp('meta-ip-other-port-udp', METADATA_IP, udp4.port),
-            probeTcp('uplink-addr-tcp', UPLINK.host, tcp4.port),
-            probeUdp('uplink-addr-udp', UPLINK.host, udp4.port),
-            ...Object.entries(PRIVATE_TARGETS).map(([name, ip]) =>
-              probeHttp(name, `http://${ip}/probe/${name}`),
-            ),
-            probePing6('v6-all-nodes', 'ff02::1%eth0'),
-            probeTcp('v6-host-listener', `${hostLinkLocal[net.name]}%eth0`, tcp6.port),
-            // A source address from the other network's subnet, routed to the metadata IP.
-            `ip addr add ${spoof}/32 dev eth0 && ip route add ${METADATA_IP}/32 via ${net.gateway} dev eth0 src ${spoof} && probe_http spoof-meta 'http://${METADATA_IP}/spoof'`,
-            `ip route del ${METADATA_IP}/32 2>/dev/null; ip addr del ${spoof}/32 dev eth0 2>/dev/null`,
-            // 127.0.0.1 sent out of eth0 towards the gateway (the guest's own loopback routes removed for the probe).
-            'sysctl -w net.ipv4.conf.all.route_localnet=1 >/dev/null; sysctl -w net.ipv4.conf.eth0.route_localnet=1 >/dev/null',
-            'ip route del local 127.0.0.1 dev lo table local 2>/dev/null; ip route del local 127.0.0.0/8 dev lo table local 2>/dev/null',
-            `ip route add 127.0.0.1/32 via ${net.gateway} dev eth0 && probe_tcp loopback-via-gw 127.0.0.1 ${tcpLo.port}`,
-            `ip route del 127.0.0.1/32 via ${net.gateway} dev eth0 2>/dev/null; ip route add local 127.0.0.0/8 dev lo table local; ip route add local 127.0.0.1 dev lo table local 2>/dev/null`,
-          );
-          return lines;
-        };
+      const stage2 = (net: Network, other: Network) => (self: string, peers: Map<string, string>) =>
+        stageTwoProbes(
+          {
+            gateway: net.gateway,
+            otherGateway: other.gateway,
+            otherSubnet: other.subnet,
+            hostLinkLocal: hostLinkLocal[net.name] ?? '',
+            ports: { tcp4: tcp4.port, tcp6: tcp6.port, tcpLo: tcpLo.port, udp4: udp4.port },
+          },
+          self,
+          peers,
+        );
       const slotA = new GuestSlot({
         name: 'A',
         identity: `guest-A-${backend}-${netA.name}`,
@@ -678,13 +438,7 @@ export function defineBackendMatrix(backend: 'nft' | 'iptables'): void {
           identity: `guest-C-${backend}-${netC.name}`,
           round: ['C'],
           rendezvous: new Rendezvous(60_000),
-          stage2: (self) => [
-            probeHttp('meta-identity', `http://${METADATA_IP}/identity`),
-            probeHttp('meta-identity-by-name', 'http://taskcluster/identity'),
-            probeHttp('a-only', `http://${METADATA_IP}/a-only`),
-            selfTcpProbe(self),
-            probeHttp('internet-http', `http://${INTERNET_IP}/probe/internet-http-C`),
-          ],
+          stage2: reuseProbes,
         });
         const c = await runGuest(image, `matrix-${backend}-C-reuse`, netC, slotC);
         report.note(

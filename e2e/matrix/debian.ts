@@ -24,8 +24,8 @@ import {
   scenario,
 } from '../src/probes.ts';
 import { bootGuest, type GuestRun } from '../src/qemu.ts';
-import { inSubnet } from './backend.ts';
 import { MatrixReport } from './report.ts';
+import { inSubnet } from './topology.ts';
 
 const METADATA_IP = '169.254.169.254';
 const PEER_PORT = 7777;

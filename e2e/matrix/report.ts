@@ -2,7 +2,7 @@
 // evidence, written to .test-results/e2e-report-<backend>.txt and printed at the end of a file.
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { repoRoot } from '../guest/build.ts';
+import { repoRoot } from '../guest/common.ts';
 
 export interface ReportLine {
   scenario: string;

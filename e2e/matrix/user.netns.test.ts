@@ -16,9 +16,9 @@ import {
 } from '../src/probes.ts';
 import { bootGuest, type GuestRun } from '../src/qemu.ts';
 import { startUdpResponder, type UdpResponder } from '../src/responders.ts';
-import { tcpListener } from './backend.ts';
 import { GuestSlot, Rendezvous } from './guests.ts';
 import { MatrixReport } from './report.ts';
+import { tcpListener } from './topology.ts';
 
 // A guest on `UserNetwork` (slirp) per mode, restrict off and on, with the metadata socket in
 // a folder whose path has a space and a comma. QEMU runs in the file's sandbox, which has only

@@ -14,122 +14,26 @@
 // BENCH_PROXY_NETWORKS (50), BENCH_MEMORY_SIZES (50,250).
 import { execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { createInterface } from 'node:readline';
-import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
+import { MetadataServer, nodeHandler } from '../../packages/metadata-proxy/dist/index.js';
+import { assertSandbox, loadavg, median, progress, round } from './lib.ts';
+import { metadataHandler as handler } from './load/handler.ts';
+import {
+  DEFAULT_REQUEST,
+  type LoadJob,
+  type LoadResult,
+  loadInWorker,
+  ratios,
+  summarize,
+} from './load/http-load.ts';
 
 const METADATA_IP = '169.254.169.254';
-const REQUEST = Buffer.from(
-  `GET /latest/meta-data/instance-id HTTP/1.1\r\nHost: ${METADATA_IP}\r\n\r\n`,
-);
-const BODY = JSON.stringify({
-  instanceId: 'i-0123456789abcdef0',
-  region: 'local',
-  tags: ['bench'],
-});
-
-/** The handler both servers run (node-style). */
-function handler(_req: IncomingMessage, res: ServerResponse): void {
-  res.setHeader('content-type', 'application/json');
-  res.setHeader('content-length', Buffer.byteLength(BODY));
-  res.end(BODY);
-}
 
 /** Source address of network i (10.200.0.2, 10.200.1.2, ...; 10.201.x past 256). */
 const clientAddress = (i: number): string => `10.${200 + (i >> 8)}.${i & 255}.2`;
 const clientSubnet = (i: number): string => `10.${200 + (i >> 8)}.${i & 255}.0/24`;
-
-interface LoadJob {
-  port: number;
-  connections: number;
-  networks: number;
-  durationMs: number;
-  maxRequests: number;
-}
-
-interface LoadResult {
-  requests: number;
-  errors: number;
-  elapsedMs: number;
-  latenciesMs: number[];
-}
-
-interface DriveOptions {
-  port: number;
-  localAddress: string;
-  deadline: number;
-  budget: { left: number };
-  result: LoadResult;
-}
-
-/**
- * One keep-alive connection from `localAddress`: send, read a whole response (Content-Length
- * framed), repeat until the deadline or the shared request budget runs out.
- */
-function drive({ port, localAddress, deadline, budget, result }: DriveOptions): Promise<void> {
-  return new Promise((resolve) => {
-    const socket = connect({ port, host: METADATA_IP, localAddress, noDelay: true });
-    let buffer: Buffer = Buffer.alloc(0);
-    let sentAt = 0;
-    const send = () => {
-      if (performance.now() >= deadline || budget.left <= 0) {
-        socket.end();
-        return resolve();
-      }
-      budget.left--;
-      sentAt = performance.now();
-      socket.write(REQUEST);
-    };
-    socket.on('connect', send);
-    socket.on('error', () => {
-      result.errors++;
-      resolve();
-    });
-    socket.on('close', () => resolve());
-    socket.on('data', (chunk: Buffer) => {
-      buffer = buffer.length === 0 ? chunk : Buffer.concat([buffer, chunk]);
-      for (;;) {
-        const end = buffer.indexOf('\r\n\r\n');
-        if (end === -1) return;
-        const head = buffer.subarray(0, end).toString('latin1');
-        const match = /\r\ncontent-length: *(\d+)/i.exec(head);
-        const length = match ? Number(match[1]) : 0;
-        if (buffer.length < end + 4 + length) return;
-        if (!head.startsWith('HTTP/1.1 200')) result.errors++;
-        buffer = buffer.subarray(end + 4 + length);
-        result.requests++;
-        result.latenciesMs.push(performance.now() - sentAt);
-        send();
-      }
-    });
-  });
-}
-
-async function load({
-  port,
-  connections,
-  networks,
-  durationMs,
-  maxRequests,
-}: LoadJob): Promise<LoadResult> {
-  const result: LoadResult = { requests: 0, errors: 0, elapsedMs: 0, latenciesMs: [] };
-  const started = performance.now();
-  const budget = { left: maxRequests };
-  await Promise.all(
-    Array.from({ length: connections }, (_, j) =>
-      drive({
-        port,
-        localAddress: clientAddress(j % networks),
-        deadline: started + durationMs,
-        budget,
-        result,
-      }),
-    ),
-  );
-  result.elapsedMs = performance.now() - started;
-  return result;
-}
 
 function addClientAddresses(count: number): void {
   const lines = [`addr add ${METADATA_IP}/32 dev lo`];
@@ -137,18 +41,7 @@ function addClientAddresses(count: number): void {
   execFileSync('ip', ['-batch', '-'], { input: `${lines.join('\n')}\n` });
 }
 
-async function runLoad(job: LoadJob): Promise<LoadResult> {
-  const worker = new Worker(new URL(import.meta.url), { workerData: job });
-  const [result] = (await once(worker, 'message')) as [LoadResult];
-  await worker.terminate();
-  return result;
-}
-
 async function throughput() {
-  const { assertSandbox, loadavg, median, percentile, progress, round } = await import('./lib.ts');
-  const { MetadataServer, nodeHandler } = await import(
-    '../../packages/metadata-proxy/dist/index.js'
-  );
   assertSandbox();
   const durationMs = Number(process.env.BENCH_PROXY_DURATION_MS ?? 2000);
   const rounds = Number(process.env.BENCH_PROXY_ROUNDS ?? 5);
@@ -172,16 +65,18 @@ async function throughput() {
   }
 
   const scenarios = { 1: 1, [String(networks)]: networks };
+  // Connection j sends from network j % active: all from one network, or spread over all.
   const job = (port: number, active: number): LoadJob => ({
+    host: METADATA_IP,
     port,
     connections,
-    networks: active,
+    localAddresses: Array.from({ length: active }, (_, i) => clientAddress(i)),
     durationMs,
     maxRequests,
   });
   for (const active of Object.values(scenarios)) {
     for (const port of [81, 80]) {
-      await runLoad({ ...job(port, active), durationMs: Math.min(500, durationMs) });
+      await loadInWorker({ ...job(port, active), durationMs: Math.min(500, durationMs) });
     }
   }
   const raw: Record<string, { bare: LoadResult[]; proxy: LoadResult[] }> = {};
@@ -189,8 +84,8 @@ async function throughput() {
     const runs: { bare: LoadResult[]; proxy: LoadResult[] } = { bare: [], proxy: [] };
     raw[label] = runs;
     for (let r = 0; r < rounds; r++) {
-      runs.bare.push(await runLoad(job(81, active)));
-      runs.proxy.push(await runLoad(job(80, active)));
+      runs.bare.push(await loadInWorker(job(81, active)));
+      runs.proxy.push(await loadInWorker(job(80, active)));
     }
     progress(`proxy bench: traffic from ${label} network(s) done (loadavg ${loadavg()})`);
   }
@@ -198,27 +93,14 @@ async function throughput() {
   bare.close();
   await proxy.close({ deadlineMs: 100 });
 
-  const summarize = (results: LoadResult[]) => {
-    const requests = results.reduce((n, r) => n + r.requests, 0);
-    const elapsed = results.reduce((n, r) => n + r.elapsedMs, 0);
-    const lat = results.flatMap((r) => r.latenciesMs).sort((a, b) => a - b);
-    return {
-      requestsPerSecond: Math.round((requests / elapsed) * 1000),
-      p50Ms: round(percentile(lat, 50)),
-      p99Ms: round(percentile(lat, 99)),
-      requests,
-      errors: results.reduce((n, r) => n + r.errors, 0),
-    };
-  };
-  const rate = (r: LoadResult) => r.requests / r.elapsedMs;
   const out: Record<string, unknown> = {};
   for (const [label, { bare: b, proxy: p }] of Object.entries(raw)) {
-    const ratios = b.map((x, i) => rate(p[i]!) / rate(x));
+    const perRound = ratios(p, b);
     out[label] = {
       bare: summarize(b),
       proxy: summarize(p),
-      throughputRatio: round(median(ratios)),
-      throughputRatioPerRound: ratios.map((x) => round(x)),
+      throughputRatio: round(median(perRound)),
+      throughputRatioPerRound: perRound.map((x) => round(x)),
     };
   }
   return {
@@ -244,7 +126,7 @@ async function client(addresses: string[]): Promise<void> {
           const socket = connect({ port: 80, host: METADATA_IP, localAddress });
           sockets.push(socket);
           socket.on('error', reject);
-          socket.on('connect', () => socket.write(REQUEST));
+          socket.on('connect', () => socket.write(DEFAULT_REQUEST));
           let text = '';
           socket.on('data', (chunk: Buffer) => {
             text += chunk.toString('latin1');
@@ -262,10 +144,6 @@ async function client(addresses: string[]): Promise<void> {
 }
 
 async function memory() {
-  const { assertSandbox, loadavg, progress } = await import('./lib.ts');
-  const { MetadataServer, nodeHandler } = await import(
-    '../../packages/metadata-proxy/dist/index.js'
-  );
   assertSandbox();
   const gc = globalThis.gc;
   if (typeof gc !== 'function') throw new Error('run with node --expose-gc');
@@ -348,9 +226,7 @@ async function memory() {
   };
 }
 
-if (!isMainThread) {
-  parentPort?.postMessage(await load(workerData as LoadJob));
-} else if (process.argv[2] === '--client') {
+if (process.argv[2] === '--client') {
   await client(process.argv.slice(3));
 } else {
   const result = process.argv[2] === '--memory' ? await memory() : await throughput();

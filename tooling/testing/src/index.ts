@@ -2,7 +2,13 @@ export { askLlmnr, type LlmnrAnswer, type LlmnrAskResult } from './llmnr-client.
 export { createNetns, type Netns, withNetns } from './netns.js';
 export { type RunResult, run, runOk } from './run.js';
 export { assertInSandbox, describeNetns, sandboxSkipReason } from './sandbox.js';
-export { type NamespaceState, snapshotNamespace } from './state.js';
+export {
+  diffNamespaceState,
+  type HostState,
+  type NamespaceState,
+  snapshotHost,
+  snapshotNamespace,
+} from './snapshot.js';
 export {
   clientAddress,
   createTapPeer,
