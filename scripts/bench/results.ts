@@ -102,6 +102,20 @@ export interface ProxyResult {
   proxyThroughputRatio: number;
   proxyThroughputRatioPerRound: number[];
   target: number;
+  // Since the fetch fast path (issue 13); absent from older results files.
+  hono?: LoadStats;
+  honoGlobals?: LoadStats;
+  upstream?: LoadStats;
+  proxyForward?: LoadStats;
+  proxyForwardUnix?: LoadStats;
+  proxyFetchThroughputRatio?: number;
+  proxyFetchThroughputRatioPerRound?: number[];
+  honoThroughputRatio?: number;
+  honoGlobalsThroughputRatio?: number;
+  proxyForwardThroughputRatio?: number;
+  proxyForwardThroughputRatioPerRound?: number[];
+  proxyForwardUnixThroughputRatio?: number;
+  fetchTarget?: number;
 }
 
 /** scripts/bench/proxy-networks.bench.ts (without --memory) */
