@@ -17,6 +17,7 @@
 //   proxyForward, proxyForwardUnix
 //                 the proxy forwarding to that upstream over TCP / a unix socket (baseline:
 //                 the upstream alone)
+// Besides requests/s, each server's CPU time per request on the main thread (cpuUsPerRequest).
 // Ratios are medians of per-round ratios; every round runs each server once, starting with a
 // different one, so drift on a shared machine hits all of them. The load generator is the one
 // of scripts/bench (raw keep-alive sockets in a worker thread).
@@ -152,10 +153,17 @@ async function main(): Promise<void> {
     Name,
     LoadResult[]
   >;
+  // CPU time of this thread (where bare, hono and the proxies run; not the load generator's,
+  // nor honoGlobals' or the upstream's, which have threads of their own) per run: a cost per
+  // request that a machine shared with other work disturbs far less than requests/s.
+  const cpuUs = Object.fromEntries(names.map((n) => [n, 0])) as Record<Name, number>;
   for (let i = 0; i < rounds; i++) {
     for (let k = 0; k < names.length; k++) {
       const name = names[(i + k) % names.length] as Name;
+      const before = process.threadCpuUsage();
       results[name].push(await loadInWorker(job(ports[name])));
+      const after = process.threadCpuUsage();
+      cpuUs[name] += after.user - before.user + (after.system - before.system);
     }
   }
   bare.close();
@@ -165,7 +173,18 @@ async function main(): Promise<void> {
   for (const server of Object.values(proxies)) await server.close({ deadlineMs: 100 });
   rmSync(folder, { recursive: true, force: true });
 
-  const summary = Object.fromEntries(names.map((n) => [n, summarize(results[n])]));
+  const cpuPerRequest = (name: Name) =>
+    cpuUs[name] /
+    Math.max(
+      1,
+      results[name].reduce((n, r) => n + r.requests, 0),
+    );
+  const summary = Object.fromEntries(
+    names.map((n) => [
+      n,
+      { ...summarize(results[n]), cpuUsPerRequest: round(cpuPerRequest(n), 1) },
+    ]),
+  );
   const perRound = (name: Name, baseline: Name = 'bare') =>
     ratios(results[name], results[baseline]).map((x) => round(x));
   const ratio = round(median(perRound('proxy')));
@@ -192,6 +211,11 @@ async function main(): Promise<void> {
         proxyForwardThroughputRatio: round(median(perRound('proxyForward', 'upstream'))),
         proxyForwardThroughputRatioPerRound: perRound('proxyForward', 'upstream'),
         proxyForwardUnixThroughputRatio: round(median(perRound('proxyForwardUnix', 'upstream'))),
+        // bare's CPU per request over the server's: the throughput ratio a CPU-bound server
+        // would reach (forward: the proxy's own share, the upstream runs elsewhere).
+        proxyCpuRatio: round(cpuPerRequest('bare') / cpuPerRequest('proxy')),
+        proxyFetchCpuRatio: round(cpuPerRequest('bare') / cpuPerRequest('proxyFetch')),
+        honoCpuRatio: round(cpuPerRequest('bare') / cpuPerRequest('hono')),
         target: 0.95,
         fetchTarget: 0.9,
         meetsTarget: ratio >= 0.95 && fetchRatio >= 0.9,
