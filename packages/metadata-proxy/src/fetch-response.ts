@@ -22,12 +22,14 @@ export async function writeFetchResponse(
 ): Promise<void> {
   const status = response.status;
   const head: string[] = [];
+  let cookies = false;
   response.headers.forEach((value, name) => {
     // The length and framing are this server's to set; cookies are added one by one below.
-    if (name !== 'set-cookie' && name !== 'content-length' && name !== 'transfer-encoding')
-      head.push(name, value);
+    if (name === 'set-cookie') cookies = true;
+    else if (name !== 'content-length' && name !== 'transfer-encoding') head.push(name, value);
   });
-  for (const cookie of response.headers.getSetCookie?.() ?? []) head.push('set-cookie', cookie);
+  if (cookies)
+    for (const cookie of response.headers.getSetCookie()) head.push('set-cookie', cookie);
   const body = response.body;
   if (method === 'HEAD' || body === null || status === 204 || status === 304) {
     body?.cancel().catch(() => {});

@@ -439,7 +439,7 @@ describe('MetadataServer hardening (loopback)', () => {
   });
 
   it('refuses a streamed body over the limit to a fetch handler with 413', async () => {
-    const { port } = await startLo(async (request) => new Response(await request.text()), {
+    const { port } = await startLo(async (request: Request) => new Response(await request.text()), {
       hardening: { maxBodyBytes: 100 },
     });
     const fetchStreamed = await rawExchange(
@@ -460,7 +460,7 @@ describe('MetadataServer hardening (loopback)', () => {
 
   it('never fetches an absolute-form target (400, no handler call)', async () => {
     const urls: string[] = [];
-    const { port } = await startLo((request) => {
+    const { port } = await startLo((request: Request) => {
       urls.push(request.url);
       return new Response('ok');
     });
