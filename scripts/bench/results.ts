@@ -87,6 +87,8 @@ export interface LoadStats {
   p50Ms: number;
   p99Ms: number;
   errors: number;
+  /** The server thread's CPU time per request (proxy.bench.ts, when the server is on it). */
+  cpuUsPerRequest?: number;
 }
 
 /** packages/metadata-proxy/bench/proxy.bench.ts */
@@ -116,6 +118,9 @@ export interface ProxyResult {
   proxyForwardThroughputRatioPerRound?: number[];
   proxyForwardUnixThroughputRatio?: number;
   fetchTarget?: number;
+  proxyCpuRatio?: number;
+  proxyFetchCpuRatio?: number;
+  honoCpuRatio?: number;
 }
 
 /** scripts/bench/proxy-networks.bench.ts (without --memory) */
