@@ -1,5 +1,6 @@
 import { type IncomingMessage, type ServerResponse, STATUS_CODES } from 'node:http';
-import { describe, HandlerError, type UpstreamError } from './errors.js';
+import { describeValue as describe } from '@tapnet/internal';
+import { HandlerError, type UpstreamError } from './errors.js';
 import { createFetchRequest } from './fetch-request.js';
 import { writeFetchResponse } from './fetch-response.js';
 import type { FetchHandler, HandlerContext } from './handler.js';

@@ -147,7 +147,7 @@ describe('MetadataServer dispatch (loopback)', () => {
     expect(errors.map((e) => [e.network, (e.error as Error).message])).toEqual([
       [
         'lo',
-        'Expected the handler of network `lo` to return a Response with a status from 200 to 599, got `not a response` (string)',
+        'Expected the handler of network `lo` to return a Response with a status from 200 to 599, got `"not a response"` (string)',
       ],
     ]);
   });

@@ -6,10 +6,11 @@ import {
   type ServerResponse,
 } from 'node:http';
 import type { Server as NetServer, Socket } from 'node:net';
+import { describeValue as describe } from '@tapnet/internal';
 import { type Acceptor, startAccepting } from './acceptor.js';
 import { normalizeRemoteAddress } from './address.js';
 import { gateConnection } from './connection-gate.js';
-import { ClosedError, describe, UnknownNetworkError } from './errors.js';
+import { ClosedError, UnknownNetworkError } from './errors.js';
 import { type BridgeHost, serveAsync } from './fetch-bridge.js';
 import { Forwarder } from './forward.js';
 import {
