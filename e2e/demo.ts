@@ -4,9 +4,9 @@
 // namespace shown clean. Run directly by Node 24 (type stripping) inside the sandbox that
 // tapnet.sh makes.
 import { execFileSync } from 'node:child_process';
-import { readlinkSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer } from 'node:net';
+import { sandboxSkipReason } from '@tapnet/testing/sandbox-guard';
 import { type Network, nodeHandler, Pool } from 'tapnet';
 import { buildGuest } from './guest/build.ts';
 import {
@@ -27,11 +27,11 @@ const HOST_SERVICE_PORT = 8080;
 const bold = (s: string) => (process.stdout.isTTY ? `\x1b[1m${s}\x1b[0m` : s);
 const log = (s: string) => process.stdout.write(`${s}\n`);
 
-if (
-  process.env.TAPNET_SANDBOX !== '1' ||
-  readlinkSync('/proc/self/ns/net') === process.env.TAPNET_HOST_NETNS
-) {
-  log('The demo runs only inside its own network namespace: use `./tapnet.sh demo`.');
+const notHere = sandboxSkipReason();
+if (notHere !== undefined) {
+  log(
+    `The demo runs only inside its own network namespace (${notHere}): use \`./tapnet.sh demo\`.`,
+  );
   process.exit(2);
 }
 

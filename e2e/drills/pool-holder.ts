@@ -8,6 +8,7 @@
 // Usage: node pool-holder.ts '<json: { options, guests, tag }>'
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { HEADLESS, hubArgs } from '@tapnet/testing/qemu-hub';
 import type { Network, PoolOptions } from '../../packages/tapnet/dist/index.js';
 import { Pool } from '../../packages/tapnet/dist/index.js';
 
@@ -28,27 +29,7 @@ for (let i = 0; i < input.guests; i++) {
   network.setHandler(() => new Response(tag));
   networks.push(network);
   const wire = input.wires?.[i];
-  const hub = wire
-    ? [
-        '-machine',
-        'none',
-        '-nodefaults',
-        '-display',
-        'none',
-        '-monitor',
-        'none',
-        '-serial',
-        'none',
-        '-netdev',
-        `tap,id=pool,ifname=${network.name},script=no,downscript=no`,
-        '-netdev',
-        `tap,id=client,ifname=${wire},script=no,downscript=no`,
-        '-netdev',
-        'hubport,id=p0,hubid=0,netdev=pool',
-        '-netdev',
-        'hubport,id=p1,hubid=0,netdev=client',
-      ]
-    : undefined;
+  const hub = wire ? hubArgs(network.name, wire) : undefined;
   qemus.push(
     spawn(
       'qemu-system-x86_64',
@@ -58,13 +39,7 @@ for (let i = 0; i < input.guests; i++) {
         '-S',
         '-m',
         '32',
-        '-nodefaults',
-        '-display',
-        'none',
-        '-monitor',
-        'none',
-        '-serial',
-        'none',
+        ...HEADLESS,
         '-accel',
         'tcg',
         ...network.qemuArgs('net0'),

@@ -3,7 +3,6 @@
 // everything that goes into it; a no-op when nothing changed.
 //
 // CLI: `node e2e/guest/build.ts` prints the image's paths (tapnet.sh setup calls exactly that).
-import { createHash } from 'node:crypto';
 import {
   chmod,
   copyFile,
@@ -14,10 +13,10 @@ import {
   symlink,
   writeFile,
 } from 'node:fs/promises';
-import { dirname, join, relative, resolve } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { execa } from 'execa';
-import { exists, GuestBuildError, guestCacheDir, out } from './common.ts';
-import { packInitramfs, publishImage } from './image.ts';
+import { buildFromCommandLine, exists, GuestBuildError, guestCacheDir, out } from './common.ts';
+import { locateImage, packInitramfs, publishImage } from './image.ts';
 import {
   copyModule,
   ensureKernelTree,
@@ -133,25 +132,12 @@ export async function buildGuest(options: BuildGuestOptions = {}): Promise<Guest
   for (const { source, target } of guestScripts) {
     scripts.set(target, await readFile(join(rootfsDir, source), 'utf8'));
   }
-  const hash = createHash('sha256');
-  hash.update(
-    JSON.stringify({
-      layout: LAYOUT_VERSION,
-      kernel: pkg,
-      busybox: busybox.version,
-      modules: guestModules,
-    }),
+  const { key, imageDir, manifestPath, cached } = await locateImage<GuestImage>(
+    guestCacheDir,
+    { layout: LAYOUT_VERSION, kernel: pkg, busybox: busybox.version, modules: guestModules },
+    scripts,
   );
-  for (const [target, text] of scripts) hash.update(`\0${target}\0${text}`);
-  const key = hash.digest('hex').slice(0, 16);
-  const imageDir = join(guestCacheDir, `image-${key}`);
-  const manifestPath = join(imageDir, 'image.json');
-
-  const cached = await readFile(manifestPath, 'utf8').then(
-    (text) => JSON.parse(text) as GuestImage,
-    () => undefined,
-  );
-  if (cached && (await exists(cached.kernel)) && (await exists(cached.initrd))) {
+  if (cached) {
     log(`cached guest ${cached.version}`);
     return cached;
   }
@@ -177,18 +163,4 @@ export async function buildGuest(options: BuildGuestOptions = {}): Promise<Guest
   }
 }
 
-async function main(): Promise<void> {
-  const started = performance.now();
-  const image = await buildGuest({ log: (line) => console.error(`[guest] ${line}`) });
-  console.error(`[guest] ready in ${((performance.now() - started) / 1000).toFixed(1)} s`);
-  console.log(`kernel  ${image.kernel}\ninitrd  ${image.initrd}\nversion ${image.version}`);
-}
-
-if (process.argv[1] && resolve(process.argv[1]) === import.meta.filename) {
-  main().catch((error: unknown) => {
-    console.error(
-      `[guest] build failed: ${error instanceof Error ? error.message : String(error)}`,
-    );
-    process.exit(1);
-  });
-}
+buildFromCommandLine(import.meta.filename, 'guest', buildGuest);

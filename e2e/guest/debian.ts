@@ -5,12 +5,11 @@
 // stock-looking `DHCP=yes` on en*/eth*. Cached under .cache/guest-debian/, keyed by inputs.
 //
 // CLI: `node e2e/guest/debian.ts` prints the image's paths (tapnet.sh setup calls exactly that).
-import { createHash } from 'node:crypto';
 import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import type { GuestImage } from './build.ts';
-import { exists, GuestBuildError, out, repoRoot } from './common.ts';
-import { packInitramfs, publishImage } from './image.ts';
+import { buildFromCommandLine, exists, GuestBuildError, out, repoRoot } from './common.ts';
+import { locateImage, packInitramfs, publishImage } from './image.ts';
 import {
   copyModule,
   ensureKernelTree,
@@ -179,9 +178,9 @@ export async function buildDebianGuest(
   for (const { source, target } of guestFiles) {
     files.set(target, await readFile(join(filesDir, source), 'utf8'));
   }
-  const hash = createHash('sha256');
-  hash.update(
-    JSON.stringify({
+  const { key, imageDir, manifestPath, cached } = await locateImage<DebianImage>(
+    debianCacheDir,
+    {
       layout: LAYOUT_VERSION,
       kernel: pkg,
       suite: debianSuite,
@@ -190,17 +189,10 @@ export async function buildDebianGuest(
       dpkgExcludes,
       prunePaths,
       modules: debianModules,
-    }),
+    },
+    files,
   );
-  for (const [target, text] of files) hash.update(`\0${target}\0${text}`);
-  const key = hash.digest('hex').slice(0, 16);
-  const imageDir = join(debianCacheDir, `image-${key}`);
-  const manifestPath = join(imageDir, 'image.json');
-  const cached = await readFile(manifestPath, 'utf8').then(
-    (text) => JSON.parse(text) as DebianImage,
-    () => undefined,
-  );
-  if (cached && (await exists(cached.kernel)) && (await exists(cached.initrd))) {
+  if (cached) {
     log(`cached Debian guest ${cached.version}`);
     return cached;
   }
@@ -233,20 +225,10 @@ export async function buildDebianGuest(
   }
 }
 
-async function main(): Promise<void> {
-  const started = performance.now();
-  const image = await buildDebianGuest({ log: (line) => console.error(`[guest-debian] ${line}`) });
-  console.error(
-    `[guest-debian] ready in ${((performance.now() - started) / 1000).toFixed(1)} s: rootfs ${(image.rootfsBytes / 2 ** 20).toFixed(0)} MiB, initramfs ${(image.initrdBytes / 2 ** 20).toFixed(0)} MiB`,
-  );
-  console.log(`kernel  ${image.kernel}\ninitrd  ${image.initrd}\nversion ${image.version}`);
-}
-
-if (process.argv[1] && resolve(process.argv[1]) === import.meta.filename) {
-  main().catch((error: unknown) => {
-    console.error(
-      `[guest-debian] build failed: ${error instanceof Error ? error.message : String(error)}`,
-    );
-    process.exit(1);
-  });
-}
+buildFromCommandLine(
+  import.meta.filename,
+  'guest-debian',
+  buildDebianGuest,
+  (image) =>
+    `: rootfs ${(image.rootfsBytes / 2 ** 20).toFixed(0)} MiB, initramfs ${(image.initrdBytes / 2 ** 20).toFixed(0)} MiB`,
+);

@@ -1,7 +1,8 @@
-// Packing and publishing a guest image: the initramfs as a newc cpio archive, and the finished
-// image folder moved into the cache in one rename.
+// A guest image in the cache: found by a hash of everything that goes into it, its initramfs
+// packed as a newc cpio archive, and the finished image folder moved into the cache in one rename.
+import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
@@ -65,4 +66,37 @@ export async function packInitramfs(
   if (result.exitCode !== 0) {
     throw new GuestBuildError(`cpio exited ${result.exitCode}: ${String(result.stderr)}`);
   }
+}
+
+/** Where an image of these inputs lives in `cacheDir`, and the image when it is built already. */
+export interface ImageSlot<T> {
+  /** 16 hex digits of the inputs' hash: part of the folder name and the image's version. */
+  key: string;
+  imageDir: string;
+  manifestPath: string;
+  cached: T | undefined;
+}
+
+/**
+ * The cache slot for an image built from `settings` (anything JSON) and `files` (path in the
+ * guest → text): any change to either is a new key, so a stale image is never reused.
+ */
+export async function locateImage<T extends { kernel: string; initrd: string }>(
+  cacheDir: string,
+  settings: object,
+  files: ReadonlyMap<string, string>,
+): Promise<ImageSlot<T>> {
+  const hash = createHash('sha256');
+  hash.update(JSON.stringify(settings));
+  for (const [target, text] of files) hash.update(`\0${target}\0${text}`);
+  const key = hash.digest('hex').slice(0, 16);
+  const imageDir = join(cacheDir, `image-${key}`);
+  const manifestPath = join(imageDir, 'image.json');
+  const manifest = await readFile(manifestPath, 'utf8').then(
+    (text) => JSON.parse(text) as T,
+    () => undefined,
+  );
+  const complete =
+    manifest !== undefined && (await exists(manifest.kernel)) && (await exists(manifest.initrd));
+  return { key, imageDir, manifestPath, cached: complete ? manifest : undefined };
 }

@@ -14,6 +14,7 @@ import { createSocket } from 'node:dgram';
 import { once } from 'node:events';
 import { type AddressInfo, connect, createServer, type Server } from 'node:net';
 import { join } from 'node:path';
+import { contains, formatIPv4, parseCidr, parseIPv4 } from '@tapnet/internal';
 import { createNetns, createVethPeer, type Netns, runOk, waitFor } from '@tapnet/testing';
 import type { UdpResponder } from '../src/responders.ts';
 
@@ -34,21 +35,21 @@ export const SRV_RECORD = {
   target: 'artifacts.tapnet.test',
   port: 8080,
 };
-function ipToInt(ip: string): number {
-  return ip.split('.').reduce((n, part) => n * 256 + Number(part), 0);
-}
-function intToIp(n: number): string {
-  return [24, 16, 8, 0].map((s) => Math.floor(n / 2 ** s) % 256).join('.');
-}
+/** Whether `ip` is an address of `cidr`; false when either does not parse. */
 export function inSubnet(ip: string, cidr: string): boolean {
-  const [base = '', len = '32'] = cidr.split('/');
-  const size = 2 ** (32 - Number(len));
-  const start = ipToInt(base);
-  return ipToInt(ip) >= start && ipToInt(ip) < start + size;
+  const range = parseCidr(cidr, { bareAddress: true });
+  const address = parseIPv4(ip);
+  return range !== undefined && address !== undefined && contains(range, address);
 }
+
+/** The address `offset` past the network address of `cidr` (`10.0.1.0/24`, 77 → `10.0.1.77`). */
 export function hostInSubnet(cidr: string, offset: number): string {
-  return intToIp(ipToInt(cidr.split('/')[0] ?? '') + offset);
+  const range = parseCidr(cidr, { bareAddress: true });
+  if (!range)
+    throw new TypeError(`Expected a CIDR such as 10.0.1.0/24, got ${JSON.stringify(cidr)}`);
+  return formatIPv4(range.base + offset);
 }
+
 /** The EUI-64 IPv6 link-local address a device with this MAC would have. */
 export function linkLocalOf(mac: string): string {
   const b = mac.split(':').map((x) => Number.parseInt(x, 16));

@@ -9,9 +9,8 @@
 //     a namespace standing in for the VM running `busybox udhcpc`: discover→lease from
 //     udhcpc's own log lines, for new MACs (a new address) and a MAC seen before.
 //   dns: UDP A queries for `taskcluster` from that namespace to its gateway (node:dgram in a
-//     child process run with `ip netns exec`), p50/p99; baseline in the same process: a
+//     child process run with `ip netns exec`: guest-dns-client.ts), p50/p99; baseline in the same process: a
 //     canned-answer node:dgram responder on the namespace's loopback.
-//   --dns-client GATEWAY COUNT: (internal) the dns part's client.
 //
 //   debian: the Debian e2e guest (systemd-networkd, systemd-resolved; e2e/guest/debian.ts), QEMU
 //     start to the first metadata request (its scenario, fetched as http://taskcluster/… once
@@ -20,23 +19,25 @@
 //
 // Env: BENCH_BOOTS (3), BENCH_DEBIAN_BOOTS (2), BENCH_DHCP_SAMPLES (10), BENCH_DNS_QUERIES (2000),
 // BENCH_SKIP_BOOTS=1.
-import { execFile, execFileSync, spawn } from 'node:child_process';
-import { createSocket, type Socket } from 'node:dgram';
-import { once } from 'node:events';
+import { execFile, execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
-import { createInterface } from 'node:readline';
-import type { nodeHandler as NodeHandler } from '../../packages/metadata-proxy/dist/index.js';
+import { join } from 'node:path';
+import { Dnsmasq } from '../../packages/dhcp-dns/dist/index.js';
+import { buildPolicy, createFirewall } from '../../packages/firewall/dist/index.js';
+import { nodeHandler } from '../../packages/metadata-proxy/dist/index.js';
+import { planPool } from '../../packages/tap-pool/dist/index.js';
+import { Pool } from '../../packages/tapnet/dist/index.js';
+import type { DnsTimes } from './guest-dns-client.ts';
+import { assertSandbox, loadavg, median, percentile, progress, round } from './lib.ts';
 import type { BootRun, GuestResult, SampleStats } from './results.ts';
+import { runUdhcpc, type Udhcpc } from './udhcpc.ts';
 
 /**
  * What a benched guest is served: a one-line scenario to fetch, a result it POSTs. `seen(req)`
  * is told of every request first (the timing the benchmark is about).
  */
-function benchScenario(
-  nodeHandler: typeof NodeHandler,
-  seen: (req: IncomingMessage) => void,
-): ReturnType<typeof NodeHandler> {
+function benchScenario(seen: (req: IncomingMessage) => void): ReturnType<typeof nodeHandler> {
   return nodeHandler((req, res) => {
     seen(req);
     if (req.method === 'POST') {
@@ -49,103 +50,7 @@ function benchScenario(
   });
 }
 
-/** A DNS query for `name` (A, recursion desired) with the given id. */
-function dnsQuery(id: number, name: string): Buffer {
-  const labels = name.split('.').flatMap((l) => [Buffer.from([l.length]), Buffer.from(l)]);
-  const header = Buffer.alloc(12);
-  header.writeUInt16BE(id, 0);
-  header.writeUInt16BE(0x0100, 2);
-  header.writeUInt16BE(1, 4);
-  return Buffer.concat([header, ...labels, Buffer.from([0, 0, 1, 0, 1])]);
-}
-
-interface DnsTimes {
-  times: number[];
-  errors: number;
-}
-
-/** Sequential queries to `host:port`, one in flight; returns round-trip times in ms. */
-async function queryLoop(
-  socket: Socket,
-  host: string,
-  port: number,
-  count: number,
-): Promise<DnsTimes> {
-  const times: number[] = [];
-  let errors = 0;
-  for (let i = 0; i < count; i++) {
-    const id = i & 0xffff;
-    const query = dnsQuery(id, 'taskcluster');
-    const t0 = performance.now();
-    const answer = new Promise<boolean>((resolve) => {
-      const timer = setTimeout(() => {
-        socket.off('message', onMessage);
-        resolve(false);
-      }, 1000);
-      const onMessage = (msg: Buffer) => {
-        if (msg.readUInt16BE(0) !== id) return;
-        clearTimeout(timer);
-        socket.off('message', onMessage);
-        // rcode 0 and at least one answer
-        resolve((msg.readUInt16BE(2) & 0xf) === 0 && msg.readUInt16BE(6) > 0);
-      };
-      socket.on('message', onMessage);
-    });
-    socket.send(query, port, host);
-    if (await answer) times.push(performance.now() - t0);
-    else errors++;
-  }
-  return { times, errors };
-}
-
-async function dnsClient(gateway: string, count: number): Promise<void> {
-  // The baseline: answers every query at once with a fixed A record.
-  const responder = createSocket('udp4');
-  responder.on('message', (msg, rinfo) => {
-    const reply = Buffer.concat([
-      msg,
-      Buffer.from([0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 169, 254, 169, 254]),
-    ]);
-    reply.writeUInt16BE(0x8180, 2);
-    reply.writeUInt16BE(1, 6);
-    responder.send(reply, rinfo.port, rinfo.address);
-  });
-  responder.bind(5353, '127.0.0.1');
-  await once(responder, 'listening');
-  const socket = createSocket('udp4');
-  socket.bind(0);
-  await once(socket, 'listening');
-  // Warm-up, then alternate blocks so drift hits both.
-  await queryLoop(socket, gateway, 53, 50);
-  await queryLoop(socket, '127.0.0.1', 5353, 50);
-  const out: Record<'dnsmasq' | 'baseline', DnsTimes> = {
-    dnsmasq: { times: [], errors: 0 },
-    baseline: { times: [], errors: 0 },
-  };
-  const block = 100;
-  for (let done = 0; done < count; done += block) {
-    const n = Math.min(block, count - done);
-    for (const [key, host, port] of [
-      ['dnsmasq', gateway, 53],
-      ['baseline', '127.0.0.1', 5353],
-    ] as const) {
-      const r = await queryLoop(socket, host, port, n);
-      out[key].times.push(...r.times);
-      out[key].errors += r.errors;
-    }
-  }
-  socket.close();
-  responder.close();
-  process.stdout.write(`${JSON.stringify(out)}\n`);
-}
-
 async function main() {
-  const { assertSandbox, loadavg, median, percentile, progress, round } = await import('./lib.ts');
-  const { buildPolicy, createFirewall } = await import('../../packages/firewall/dist/index.js');
-  const { planPool } = await import('../../packages/tap-pool/dist/index.js');
-  const { Dnsmasq } = await import('../../packages/dhcp-dns/dist/index.js');
-  const { Pool } = await import('../../packages/tapnet/dist/index.js');
-  const { nodeHandler } = await import('../../packages/metadata-proxy/dist/index.js');
   assertSandbox();
   const boots = Number(process.env.BENCH_BOOTS ?? 3);
   const dhcpSamples = Number(process.env.BENCH_DHCP_SAMPLES ?? 10);
@@ -203,71 +108,7 @@ async function main() {
     });
     writeFileSync('/run/tapnet/bd-udhcpc.sh', '#!/bin/sh\nexit 0\n', { mode: 0o755 });
 
-    /** One udhcpc run; times from its "sending/broadcasting discover" line to "lease ... obtained". */
-    interface Udhcpc {
-      discoverToOffer: number;
-      discoverToLease: number;
-      processToLease: number;
-      ip: string | undefined;
-    }
-    const udhcpc = (mac: string) =>
-      new Promise<Udhcpc>((resolve, reject) => {
-        execFileSync('ip', ['-n', 'bdvm', 'link', 'set', 'eth0', 'address', mac]);
-        const child = spawn(
-          'ip',
-          [
-            'netns',
-            'exec',
-            'bdvm',
-            'busybox',
-            'udhcpc',
-            '-i',
-            'eth0',
-            '-f',
-            '-q',
-            '-n',
-            '-t',
-            '5',
-            '-T',
-            '2',
-            '-s',
-            '/run/tapnet/bd-udhcpc.sh',
-          ],
-          { stdio: ['ignore', 'pipe', 'pipe'] },
-        );
-        const spawned = performance.now();
-        let discover: number | undefined;
-        let lease: number | undefined;
-        let offer: number | undefined;
-        let ip: string | undefined;
-        const log: string[] = [];
-        const onLine = (line: string) => {
-          const at = performance.now();
-          log.push(line);
-          if (discover === undefined && /discover/.test(line)) discover = at;
-          // udhcpc logs "sending select for ..." as soon as it has the offer.
-          if (offer === undefined && /select for/.test(line)) offer = at;
-          const m = /lease of (\S+) obtained/.exec(line);
-          if (m) {
-            lease = at;
-            ip = m[1];
-          }
-        };
-        createInterface({ input: child.stdout }).on('line', onLine);
-        createInterface({ input: child.stderr }).on('line', onLine);
-        child.on('exit', (code) => {
-          if (code !== 0 || discover === undefined || lease === undefined || offer === undefined) {
-            reject(new Error(`udhcpc exited ${code}: ${log.join(' | ')}`));
-          } else {
-            resolve({
-              discoverToOffer: offer - discover,
-              discoverToLease: lease - discover,
-              processToLease: lease - spawned,
-              ip,
-            });
-          }
-        });
-      });
+    const udhcpc = (mac: string) => runUdhcpc('bdvm', mac, '/run/tapnet/bd-udhcpc.sh');
     const macFor = (k: number) =>
       `02:bd:00:00:${((k >> 8) & 255).toString(16).padStart(2, '0')}:${(k & 255).toString(16).padStart(2, '0')}`;
     await udhcpc(macFor(9999)); // warm-up
@@ -296,8 +137,7 @@ async function main() {
           'exec',
           'bdvm',
           process.execPath,
-          import.meta.filename,
-          '--dns-client',
+          join(import.meta.dirname, 'guest-dns-client.ts'),
           net.gateway,
           String(dnsQueries),
         ],
@@ -350,7 +190,7 @@ async function main() {
       let firstRequest: number | undefined;
       const times: Record<string, number> = {};
       network.setHandler(
-        benchScenario(nodeHandler, () => {
+        benchScenario(() => {
           firstRequest ??= performance.now();
         }),
       );
@@ -425,7 +265,7 @@ async function main() {
       let firstRequest: number | undefined;
       let firstByName: number | undefined;
       network.setHandler(
-        benchScenario(nodeHandler, (req) => {
+        benchScenario((req) => {
           const now = performance.now();
           firstRequest ??= now;
           // The scenario is fetched by name: `taskcluster` resolved through resolved's LLMNR.
@@ -474,8 +314,4 @@ async function main() {
   process.stdout.write(`${JSON.stringify(results)}\n`);
 }
 
-if (process.argv[2] === '--dns-client') {
-  await dnsClient(process.argv[3] ?? '', Number(process.argv[4]));
-} else {
-  await main();
-}
+await main();

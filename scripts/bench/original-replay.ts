@@ -21,6 +21,8 @@ export function originalSetup(n: number, uplink: string): string[][] {
     const { net, gw } = subnetOf(i);
     const [cin, cout, fout, fin] = [`${tap}-in`, `${tap}-out`, `${tap}-fo`, `${tap}-fi`];
     const ipt = (...a: string[]) => cmds.push(['iptables', '-w', ...a]);
+    // One iptables rule as the original wrote it (no argument holds a space).
+    const rule = (text: string) => ipt(...text.split(' '));
     cmds.push(['ip', 'tuntap', 'add', 'dev', tap, 'mode', 'tap']);
     cmds.push(['ip', 'addr', 'add', `${gw}/24`, 'dev', tap]);
     cmds.push(['ip', 'link', 'set', 'dev', tap, 'up']);
@@ -32,114 +34,22 @@ export function originalSetup(n: number, uplink: string): string[][] {
     ipt('-A', cin, '-p', 'tcp', '-s', net, '-d', METADATA, '--dport', '80', '-j', 'ACCEPT');
     ipt('-A', cin, '-p', 'udp', '-s', net, '-d', gw, '--dport', '53', '-j', 'ACCEPT');
     ipt('-A', cin, '-p', 'tcp', '-s', net, '-d', gw, '--dport', '53', '-j', 'ACCEPT');
-    ipt(
-      '-A',
-      cin,
-      '-p',
-      'udp',
-      '-s',
-      '0.0.0.0',
-      '-d',
-      '255.255.255.255',
-      '--sport',
-      '68',
-      '--dport',
-      '67',
-      '-j',
-      'ACCEPT',
-    );
-    ipt(
-      '-A',
-      cin,
-      '-p',
-      'udp',
-      '-s',
-      net,
-      '-d',
-      gw,
-      '--sport',
-      '68',
-      '--dport',
-      '67',
-      '-j',
-      'ACCEPT',
-    );
+    rule(`-A ${cin} -p udp -s 0.0.0.0 -d 255.255.255.255 --sport 68 --dport 67 -j ACCEPT`);
+    rule(`-A ${cin} -p udp -s ${net} -d ${gw} --sport 68 --dport 67 -j ACCEPT`);
     ipt('-A', cin, '-d', METADATA, '-j', 'REJECT', '--reject-with', 'icmp-port-unreachable');
     ipt('-A', cin, '-j', 'REJECT', '--reject-with', 'icmp-host-unreachable');
-    ipt(
-      '-A',
-      cout,
-      '-p',
-      'tcp',
-      '-s',
-      METADATA,
-      '--sport',
-      '80',
-      '-d',
-      net,
-      '-m',
-      'state',
-      '--state',
-      'ESTABLISHED',
-      '-j',
-      'ACCEPT',
+    rule(
+      `-A ${cout} -p tcp -s ${METADATA} --sport 80 -d ${net} -m state --state ESTABLISHED -j ACCEPT`,
     );
-    ipt(
-      '-A',
-      cout,
-      '-p',
-      'udp',
-      '-s',
-      gw,
-      '--sport',
-      '53',
-      '-d',
-      net,
-      '-m',
-      'state',
-      '--state',
-      'ESTABLISHED',
-      '-j',
-      'ACCEPT',
-    );
-    ipt(
-      '-A',
-      cout,
-      '-p',
-      'tcp',
-      '-s',
-      gw,
-      '--sport',
-      '53',
-      '-d',
-      net,
-      '-m',
-      'state',
-      '--state',
-      'ESTABLISHED',
-      '-j',
-      'ACCEPT',
-    );
+    rule(`-A ${cout} -p udp -s ${gw} --sport 53 -d ${net} -m state --state ESTABLISHED -j ACCEPT`);
+    rule(`-A ${cout} -p tcp -s ${gw} --sport 53 -d ${net} -m state --state ESTABLISHED -j ACCEPT`);
     ipt('-A', cout, '-p', 'udp', '-s', gw, '--sport', '67', '--dport', '68', '-j', 'ACCEPT');
     ipt('-A', cout, '-j', 'REJECT');
     for (const p of PRIVATE) ipt('-A', fout, '-d', p, '-j', 'REJECT');
     ipt('-A', fout, '-s', net, '-o', uplink, '-j', 'ACCEPT');
     ipt('-A', fout, '-j', 'DROP');
     for (const p of PRIVATE) ipt('-A', fin, '-s', p, '-j', 'DROP');
-    ipt(
-      '-A',
-      fin,
-      '-i',
-      uplink,
-      '-d',
-      net,
-      '-m',
-      'state',
-      '--state',
-      'RELATED,ESTABLISHED',
-      '-j',
-      'ACCEPT',
-    );
+    rule(`-A ${fin} -i ${uplink} -d ${net} -m state --state RELATED,ESTABLISHED -j ACCEPT`);
     ipt('-A', fin, '-j', 'DROP');
     ipt('-t', 'nat', '-A', 'POSTROUTING', '-s', net, '-o', uplink, '-j', 'MASQUERADE');
   }

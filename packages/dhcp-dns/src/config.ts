@@ -1,6 +1,6 @@
+import { parseIPv4 } from '@tapnet/internal';
 import type { DnsmasqOptions, NormalizedNetwork, NormalizedOptions } from './options.js';
 import { normalizeOptions } from './options.js';
-import { parseIPv4 } from './validate.js';
 
 /**
  * dnsmasq's configuration for `options`, one option per line. Pure; every value has been

@@ -1,4 +1,4 @@
-import { formatIPv4, parseIPv4 } from './validate.js';
+import { formatIPv4, parseIPv4 } from '@tapnet/internal';
 
 /** DHCP message types (option 53). */
 export const DhcpType = Object.freeze({

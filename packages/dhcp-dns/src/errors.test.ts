@@ -1,9 +1,9 @@
+import { describeValue } from '@tapnet/internal';
 import { describe, expect, it } from 'vitest';
 import {
   DhcpDnsError,
   DnsmasqFailedError,
   DnsmasqStartError,
-  describeValue,
   InvalidConfigError,
 } from './errors.js';
 
@@ -54,6 +54,12 @@ describe('errors', () => {
       describeValue(null),
       describeValue([1]),
       describeValue(1.5),
-    ]).toEqual(['`"a\\nb"` (string)', '`undefined`', '`null`', '`[1]` (array)', '`1.5` (number)']);
+    ]).toEqual([
+      '`"a\\nb"` (string)',
+      '`undefined` (undefined)',
+      '`null` (null)',
+      '`[1]` (array)',
+      '`1.5` (number)',
+    ]);
   });
 });

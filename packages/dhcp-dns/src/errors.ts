@@ -1,48 +1,34 @@
-const brand = Symbol.for('@tapnet/dhcp-dns.error');
+import { errorFamily, expectedMessage } from '@tapnet/internal';
 
-/** Base class of every error this package throws; `code` is stable, messages are not. */
+const family = errorFamily('@tapnet/dhcp-dns');
+
+/**
+ * Base class of every error this package throws; `code` is stable, messages are not.
+ * `instanceof` works across duplicate installs (a `Symbol.for` brand per class: the kit's
+ * `errorFamily`, after undici).
+ */
 export class DhcpDnsError extends Error {
+  static {
+    family.base(DhcpDnsError, 'DhcpDnsError');
+  }
   readonly code: string;
 
   constructor(code: string, message: string, options?: ErrorOptions) {
     super(message, options);
-    this.name = 'DhcpDnsError';
     this.code = code;
-    Object.defineProperty(this, brand, { value: true });
-    // One brand per class in the chain, so `instanceof InvalidConfigError` survives too.
-    for (
-      let c = new.target;
-      c !== DhcpDnsError && typeof c === 'function';
-      c = Object.getPrototypeOf(c)
-    ) {
-      Object.defineProperty(this, classBrand(c.name), { value: true });
-    }
   }
-
-  /** Survives two copies of this package in one process (undici's trick). */
-  static override [Symbol.hasInstance](value: unknown): boolean {
-    if (typeof value !== 'object' || value === null) return false;
-    // biome-ignore lint/complexity/noThisInStatic: `this` is the class instanceof was asked about, maybe a subclass
-    const key = this === DhcpDnsError ? brand : classBrand(this.name);
-    return (value as Record<symbol, unknown>)[key] === true;
-  }
-}
-
-function classBrand(name: string): symbol {
-  return Symbol.for(`@tapnet/dhcp-dns.error.${name}`);
 }
 
 /** An option failed validation; nothing was written or started. */
 export class InvalidConfigError extends DhcpDnsError {
+  static {
+    family.member(InvalidConfigError, 'InvalidConfigError');
+  }
   readonly field: string;
   readonly value: unknown;
 
   constructor(field: string, expected: string, value: unknown) {
-    super(
-      'ERR_INVALID_CONFIG',
-      `Expected \`${field}\` to be ${expected}, got ${describeValue(value)}`,
-    );
-    this.name = 'InvalidConfigError';
+    super('ERR_INVALID_CONFIG', expectedMessage(field, expected, value));
     this.field = field;
     this.value = value;
   }
@@ -59,40 +45,24 @@ export interface DnsmasqRunDetails {
 
 /** dnsmasq did not start, or did not answer DNS on every gateway in time. */
 export class DnsmasqStartError extends DhcpDnsError {
+  static {
+    family.member(DnsmasqStartError, 'DnsmasqStartError');
+  }
   constructor(message: string, cause: DnsmasqRunDetails) {
     super('ERR_DNSMASQ_START', `${message}\n${tail(cause.stderr)}`.trimEnd(), { cause });
-    this.name = 'DnsmasqStartError';
   }
 }
 
 /** dnsmasq kept dying quickly; the supervisor gave up restarting it. */
 export class DnsmasqFailedError extends DhcpDnsError {
+  static {
+    family.member(DnsmasqFailedError, 'DnsmasqFailedError');
+  }
   readonly restarts: number;
 
   constructor(message: string, restarts: number, cause: unknown) {
     super('ERR_DNSMASQ_FAILED', message, { cause });
-    this.name = 'DnsmasqFailedError';
     this.restarts = restarts;
-  }
-}
-
-/** "`"a\\nb"` (string)": strings JSON-quoted so control characters are visible. */
-export function describeValue(value: unknown): string {
-  if (value === null) return '`null`';
-  if (Array.isArray(value)) return `\`${safeJson(value)}\` (array)`;
-  const type = typeof value;
-  if (type === 'string') return `\`${JSON.stringify(value)}\` (string)`;
-  if (type === 'object') return `\`${safeJson(value)}\` (object)`;
-  if (type === 'undefined') return '`undefined`';
-  return `\`${String(value)}\` (${type})`;
-}
-
-function safeJson(value: unknown): string {
-  try {
-    const text = JSON.stringify(value);
-    return text.length > 80 ? `${text.slice(0, 77)}...` : text;
-  } catch {
-    return String(value);
   }
 }
 
@@ -102,8 +72,10 @@ function tail(text: string, lines = 20): string {
 
 /** The LLMNR responder could not bind its sockets or join the group; nothing is left open. */
 export class LlmnrStartError extends DhcpDnsError {
+  static {
+    family.member(LlmnrStartError, 'LlmnrStartError');
+  }
   constructor(message: string, cause: unknown) {
     super('ERR_LLMNR_START', message, { cause });
-    this.name = 'LlmnrStartError';
   }
 }

@@ -1,6 +1,6 @@
+import { parseIPv4 } from '@tapnet/internal';
 import { DhcpType, encodeDhcpMessage, ipv4Bytes } from './dhcp-message.js';
 import type { NormalizedNetwork } from './options.js';
-import { parseIPv4 } from './validate.js';
 
 /**
  * One line of dnsmasq's lease file as dnsmasq holds it: unlike `parseLeaseFile` (which keeps

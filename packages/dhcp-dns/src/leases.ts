@@ -1,5 +1,5 @@
+import { parseIPv4 } from '@tapnet/internal';
 import type { NormalizedNetwork } from './options.js';
-import { parseIPv4 } from './validate.js';
 
 export interface Lease {
   /**

@@ -1,4 +1,5 @@
-import { parseIPv4, prefixLengthOfNetmask } from './validate.js';
+import { maskOf, parseIPv4 } from '@tapnet/internal';
+import { prefixLengthOfNetmask } from './validate.js';
 
 /** Per-network query budget: a token bucket refilled at `perSecond`, holding at most `burst`. */
 export interface LlmnrRate {
@@ -64,7 +65,7 @@ export class SubnetIndex<T> {
         map = new Map();
         this.#byLength.set(length, map);
       }
-      map.set(maskOf(address, length), value);
+      map.set((address & maskOf(length)) >>> 0, value);
     }
   }
 
@@ -72,13 +73,9 @@ export class SubnetIndex<T> {
     const address = parseIPv4(source);
     if (address === undefined) return undefined;
     for (const [length, map] of this.#byLength) {
-      const found = map.get(maskOf(address, length));
+      const found = map.get((address & maskOf(length)) >>> 0);
       if (found !== undefined) return found;
     }
     return undefined;
   }
-}
-
-function maskOf(address: number, length: number): number {
-  return length === 0 ? 0 : (address & (~0 << (32 - length))) >>> 0;
 }

@@ -1,6 +1,7 @@
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { readFileSync } from 'node:fs';
-import { describeValue, InvalidConfigError, LlmnrStartError } from './errors.js';
+import { describeValue } from '@tapnet/internal';
+import { InvalidConfigError, LlmnrStartError } from './errors.js';
 import { type LlmnrRate, SubnetIndex, TokenBuckets } from './llmnr-budget.js';
 import {
   answerLlmnrQuery,

@@ -1,9 +1,10 @@
+import { parseIPv4 } from '@tapnet/internal';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { DhcpDnsError, InvalidConfigError } from './errors.js';
 import { testNetwork, testNetworks } from './fixtures.test-helpers.js';
 import { normalizeOptions, normalizeRecords } from './options.js';
-import { isDnsName, isLeaseTime, parseIPv4, prefixLengthOfNetmask } from './validate.js';
+import { isDnsName, isLeaseTime, prefixLengthOfNetmask } from './validate.js';
 
 const stateDir = '/run/tapnet/tn';
 const net = testNetwork(0);
@@ -42,7 +43,7 @@ const cases: [string, unknown, string, string][] = [
     'network not an object',
     { networks: [null], stateDir },
     'networks[0]',
-    'Expected `networks[0]` to be an object, got `null`',
+    'Expected `networks[0]` to be an object, got `null` (null)',
   ],
   [
     'unknown network field',
@@ -192,7 +193,7 @@ const cases: [string, unknown, string, string][] = [
     'host record without address',
     { networks: [net], stateDir, hostRecords: [{ names: ['a'] }] },
     'hostRecords[0].ipv4',
-    'Expected `hostRecords[0].ipv4` to be an IPv4 address (or `ipv6` set), got `undefined`',
+    'Expected `hostRecords[0].ipv4` to be an IPv4 address (or `ipv6` set), got `undefined` (undefined)',
   ],
   [
     'host record bad ipv4',

@@ -1,4 +1,5 @@
 import { isIPv6 as nodeIsIPv6 } from 'node:net';
+import { isIPv4 as kitIsIPv4, parseIPv4 } from '@tapnet/internal';
 
 const LABEL = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;
 const SRV_LABEL = /^_[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;
@@ -14,28 +15,8 @@ export function isSrvLabel(value: unknown): value is string {
   return typeof value === 'string' && SRV_LABEL.test(value);
 }
 
-/** Parses a dotted-quad IPv4 address strictly (no leading zeros, no shorthand) to a 32-bit number. */
-export function parseIPv4(value: unknown): number | undefined {
-  if (typeof value !== 'string') return undefined;
-  const parts = value.split('.');
-  if (parts.length !== 4) return undefined;
-  let n = 0;
-  for (const part of parts) {
-    if (!/^(?:0|[1-9][0-9]{0,2})$/.test(part)) return undefined;
-    const octet = Number(part);
-    if (octet > 255) return undefined;
-    n = n * 256 + octet;
-  }
-  return n;
-}
-
-export function formatIPv4(n: number): string {
-  return [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join('.');
-}
-
-export function isIPv4(value: unknown): value is string {
-  return parseIPv4(value) !== undefined;
-}
+/** A strict dotted quad (no leading zeros, no shorthand): the kit's one IPv4 parser. */
+export const isIPv4: (value: unknown) => value is string = kitIsIPv4;
 
 /** An IPv6 address without zone index (a `%` would reach dnsmasq's parser). */
 export function isIPv6(value: unknown): value is string {

@@ -79,7 +79,7 @@ describe('createFirewall with the nft backend', () => {
 
   it('validates its own options', () => {
     expect(() => createFirewall({ backend: 'pf' as 'nft' })).toThrow(
-      'Expected `backend` to be one of auto, nft, iptables, got `pf` (string)',
+      'Expected `backend` to be one of auto, nft, iptables, got `"pf"` (string)',
     );
   });
 });

@@ -1,11 +1,7 @@
+import { describeValue } from '@tapnet/internal';
 import { type Conflict, iptablesConflicts, nftConflicts } from './conflicts.js';
 import { type Backend, detectBackend } from './detect.js';
-import {
-  describeValue,
-  FirewallApplyError,
-  FirewallCommandError,
-  InvalidPolicyError,
-} from './errors.js';
+import { FirewallApplyError, FirewallCommandError, InvalidPolicyError } from './errors.js';
 import {
   compileIptables,
   compileIptablesRemoval,

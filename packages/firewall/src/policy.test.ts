@@ -88,31 +88,31 @@ describe('buildPolicy', () => {
       'prefix with a dash',
       base({ prefix: 'tn-1' }),
       'prefix',
-      'Expected `prefix` to be a string of 1 to 12 characters from [a-z0-9_] starting with a letter, got `tn-1` (string)',
+      'Expected `prefix` to be a string of 1 to 12 characters from [a-z0-9_] starting with a letter, got `"tn-1"` (string)',
     ],
     [
       'prefix too long',
       base({ prefix: 'abcdefghijklm' }),
       'prefix',
-      'Expected `prefix` to be a string of 1 to 12 characters from [a-z0-9_] starting with a letter, got `abcdefghijklm` (string)',
+      'Expected `prefix` to be a string of 1 to 12 characters from [a-z0-9_] starting with a letter, got `"abcdefghijklm"` (string)',
     ],
     ...[0, -1, 1.5, 2 ** 31, '100', null].map((value): [string, unknown, string, string] => [
       `connections ${String(value)}`,
       base({ connections: value }),
       'connections',
-      `Expected \`connections\` to be an integer from 1 to 2147483647, got \`${value === null ? 'null' : String(value)}\` (${value === null ? 'null' : typeof value})`,
+      `Expected \`connections\` to be an integer from 1 to 2147483647, got \`${JSON.stringify(value)}\` (${value === null ? 'null' : typeof value})`,
     ]),
     [
       'metadataIp',
       base({ metadataIp: '169.254.169' }),
       'metadataIp',
-      'Expected `metadataIp` to be an IPv4 address, got `169.254.169` (string)',
+      'Expected `metadataIp` to be an IPv4 address, got `"169.254.169"` (string)',
     ],
     [
       'metadataIp leading zero',
       base({ metadataIp: '169.254.169.054' }),
       'metadataIp',
-      'Expected `metadataIp` to be an IPv4 address, got `169.254.169.054` (string)',
+      'Expected `metadataIp` to be an IPv4 address, got `"169.254.169.054"` (string)',
     ],
     [
       'metadataPort 0',
@@ -126,7 +126,12 @@ describe('buildPolicy', () => {
       'metadataPort',
       'Expected `metadataPort` to be an integer from 1 to 65535, got `80.5` (number)',
     ],
-    ['ipv6', base({ ipv6: 'yes' }), 'ipv6', 'Expected `ipv6` to be a boolean, got `yes` (string)'],
+    [
+      'ipv6',
+      base({ ipv6: 'yes' }),
+      'ipv6',
+      'Expected `ipv6` to be a boolean, got `"yes"` (string)',
+    ],
     [
       'networks empty',
       base({ networks: [] }),
@@ -143,97 +148,97 @@ describe('buildPolicy', () => {
       'device too long',
       base({ networks: [net(0, { device: 'abcdefghijklmnop' })] }),
       'networks[0].device',
-      'Expected `networks[0].device` to be an interface name of 1 to 15 characters from [A-Za-z0-9_.-], got `abcdefghijklmnop` (string)',
+      'Expected `networks[0].device` to be an interface name of 1 to 15 characters from [A-Za-z0-9_.-], got `"abcdefghijklmnop"` (string)',
     ],
     [
       'device with a quote',
       base({ networks: [net(0, { device: 'a"b' })] }),
       'networks[0].device',
-      'Expected `networks[0].device` to be an interface name of 1 to 15 characters from [A-Za-z0-9_.-], got `a"b` (string)',
+      'Expected `networks[0].device` to be an interface name of 1 to 15 characters from [A-Za-z0-9_.-], got `"a\\"b"` (string)',
     ],
     [
       'device wildcard',
       base({ networks: [net(0, { device: 'tn+' })] }),
       'networks[0].device',
-      'Expected `networks[0].device` to be an interface name of 1 to 15 characters from [A-Za-z0-9_.-], got `tn+` (string)',
+      'Expected `networks[0].device` to be an interface name of 1 to 15 characters from [A-Za-z0-9_.-], got `"tn+"` (string)',
     ],
     [
       'device duplicate',
       base({ networks: [net(0), net(1, { device: 'tn0' })] }),
       'networks[1].device',
-      'Expected `networks[1].device` to be a device not already used by `networks[0]`, got `tn0` (string)',
+      'Expected `networks[1].device` to be a device not already used by `networks[0]`, got `"tn0"` (string)',
     ],
     [
       'subnet host bits',
       base({ networks: [net(0, { subnet: '10.231.0.1/24' })] }),
       'networks[0].subnet',
-      'Expected `networks[0].subnet` to be an IPv4 CIDR with no host bits set and a prefix length from 1 to 30, got `10.231.0.1/24` (string)',
+      'Expected `networks[0].subnet` to be an IPv4 CIDR with no host bits set and a prefix length from 1 to 30, got `"10.231.0.1/24"` (string)',
     ],
     [
       'subnet /31',
       base({ networks: [net(0, { subnet: '10.231.0.0/31' })] }),
       'networks[0].subnet',
-      'Expected `networks[0].subnet` to be an IPv4 CIDR with no host bits set and a prefix length from 1 to 30, got `10.231.0.0/31` (string)',
+      'Expected `networks[0].subnet` to be an IPv4 CIDR with no host bits set and a prefix length from 1 to 30, got `"10.231.0.0/31"` (string)',
     ],
     [
       'subnet loopback',
       base({ networks: [net(0, { subnet: '127.0.0.0/24', gateway: '127.0.0.1' })] }),
       'networks[0].subnet',
-      'Expected `networks[0].subnet` to be a subnet outside `127.0.0.0/8`, got `127.0.0.0/24` (string)',
+      'Expected `networks[0].subnet` to be a subnet outside `127.0.0.0/8`, got `"127.0.0.0/24"` (string)',
     ],
     [
       'subnet multicast',
       base({ networks: [net(0, { subnet: '224.1.0.0/24', gateway: '224.1.0.1' })] }),
       'networks[0].subnet',
-      'Expected `networks[0].subnet` to be a subnet outside `224.0.0.0/4`, got `224.1.0.0/24` (string)',
+      'Expected `networks[0].subnet` to be a subnet outside `224.0.0.0/4`, got `"224.1.0.0/24"` (string)',
     ],
     [
       'subnet holds the metadata IP',
       base({ networks: [net(0, { subnet: '169.254.169.0/24', gateway: '169.254.169.1' })] }),
       'networks[0].subnet',
-      'Expected `networks[0].subnet` to be a subnet not containing the metadata IP `169.254.169.254`, got `169.254.169.0/24` (string)',
+      'Expected `networks[0].subnet` to be a subnet not containing the metadata IP `169.254.169.254`, got `"169.254.169.0/24"` (string)',
     ],
     [
       'subnets overlap',
       base({ networks: [net(0, { subnet: '10.231.0.0/16' }), net(1)] }),
       'networks[1].subnet',
-      'Expected `networks[1].subnet` to be a subnet not overlapping `networks[0].subnet` (10.231.0.0/16), got `10.231.1.0/24` (string)',
+      'Expected `networks[1].subnet` to be a subnet not overlapping `networks[0].subnet` (10.231.0.0/16), got `"10.231.1.0/24"` (string)',
     ],
     [
       'gateway outside',
       base({ networks: [net(0, { gateway: '10.231.1.1' })] }),
       'networks[0].gateway',
-      'Expected `networks[0].gateway` to be an IPv4 address inside `10.231.0.0/24` other than its network and broadcast address, got `10.231.1.1` (string)',
+      'Expected `networks[0].gateway` to be an IPv4 address inside `10.231.0.0/24` other than its network and broadcast address, got `"10.231.1.1"` (string)',
     ],
     [
       'gateway = network address',
       base({ networks: [net(0, { gateway: '10.231.0.0' })] }),
       'networks[0].gateway',
-      'Expected `networks[0].gateway` to be an IPv4 address inside `10.231.0.0/24` other than its network and broadcast address, got `10.231.0.0` (string)',
+      'Expected `networks[0].gateway` to be an IPv4 address inside `10.231.0.0/24` other than its network and broadcast address, got `"10.231.0.0"` (string)',
     ],
     [
       'gateway = broadcast',
       base({ networks: [net(0, { gateway: '10.231.0.255' })] }),
       'networks[0].gateway',
-      'Expected `networks[0].gateway` to be an IPv4 address inside `10.231.0.0/24` other than its network and broadcast address, got `10.231.0.255` (string)',
+      'Expected `networks[0].gateway` to be an IPv4 address inside `10.231.0.0/24` other than its network and broadcast address, got `"10.231.0.255"` (string)',
     ],
     [
       'uplink bad name',
       base({ uplink: 'eth 0' }),
       'uplink',
-      'Expected `uplink` to be an interface name of 1 to 15 characters from [A-Za-z0-9_.-], got `eth 0` (string)',
+      'Expected `uplink` to be an interface name of 1 to 15 characters from [A-Za-z0-9_.-], got `"eth 0"` (string)',
     ],
     [
       'uplink is a TAP',
       base({ uplink: 'tn1' }),
       'uplink',
-      'Expected `uplink` to be an interface that is not one of the networks’ devices, got `tn1` (string)',
+      'Expected `uplink` to be an interface that is not one of the networks’ devices, got `"tn1"` (string)',
     ],
     [
       'allow not an array',
       base({ allow: 'x' }),
       'allow',
-      'Expected `allow` to be an array of { cidr, via? }, got `x` (string)',
+      'Expected `allow` to be an array of { cidr, via? }, got `"x"` (string)',
     ],
     [
       'allow entry',
@@ -245,19 +250,19 @@ describe('buildPolicy', () => {
       'allow cidr',
       base({ allow: [{ cidr: '10.8.0.1/16' }] }),
       'allow[0].cidr',
-      'Expected `allow[0].cidr` to be an IPv4 CIDR with no host bits set, got `10.8.0.1/16` (string)',
+      'Expected `allow[0].cidr` to be an IPv4 CIDR with no host bits set, got `"10.8.0.1/16"` (string)',
     ],
     [
       'allow via a TAP',
       base({ allow: [{ cidr: '10.8.0.0/16', via: 'tn0' }] }),
       'allow[0].via',
-      'Expected `allow[0].via` to be an interface that is not one of the networks’ devices, got `tn0` (string)',
+      'Expected `allow[0].via` to be an interface that is not one of the networks’ devices, got `"tn0"` (string)',
     ],
     [
       'allow overlap',
       base({ allow: [{ cidr: '10.8.0.0/16' }, { cidr: '10.8.1.0/24' }] }),
       'allow[1].cidr',
-      'Expected `allow[1].cidr` to be a range not overlapping `allow[0].cidr`, got `10.8.1.0/24` (string)',
+      'Expected `allow[1].cidr` to be a range not overlapping `allow[0].cidr`, got `"10.8.1.0/24"` (string)',
     ],
   ];
   it('checks `allow` overlaps per `via` only (as the README says): across devices they may overlap', () => {
@@ -315,9 +320,12 @@ describe('errors', () => {
     });
   });
 
-  it('instanceof works by brand (a duplicate install) and tells subclasses apart', () => {
-    const foreign = Object.assign(new Error('x'), { code: 'ERR_INVALID_POLICY' });
-    Object.defineProperty(foreign, Symbol.for('@tapnet/firewall.error'), { value: true });
+  it('instanceof works by brand (a duplicate install) and tells subclasses apart', async () => {
+    // A second install of the package: its errors module evaluated again, other class objects.
+    const again = './errors.js?duplicate-install';
+    const copy: typeof import('./errors.js') = await import(/* @vite-ignore */ again);
+    expect(copy.InvalidPolicyError).not.toBe(InvalidPolicyError);
+    const foreign = new copy.InvalidPolicyError('x', 'x');
     expect(foreign).toBeInstanceOf(FirewallError);
     expect(foreign).toBeInstanceOf(InvalidPolicyError);
     expect(foreign).not.toBeInstanceOf(FirewallApplyError);

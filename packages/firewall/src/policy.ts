@@ -1,5 +1,14 @@
-import { describeValue, InvalidPolicyError } from './errors.js';
-import { type Cidr, contains, formatCidr, lastOf, overlaps, parseCidr, parseIpv4 } from './ipv4.js';
+import {
+  type Cidr,
+  contains,
+  describeValue,
+  formatCidr,
+  lastOf,
+  overlaps,
+  parseCidr,
+  parseIPv4,
+} from '@tapnet/internal';
+import { InvalidPolicyError } from './errors.js';
 
 export interface FirewallNetwork {
   /** Host-side device of the VM (TAP), e.g. `tn0`. */
@@ -93,10 +102,10 @@ export const BLOCKED_DESTINATIONS: readonly string[] = Object.freeze([
 
 /** Ranges a VM subnet may not overlap: they cannot be a link's subnet. */
 const RESERVED_FOR_SUBNETS: readonly [string, Cidr][] = [
-  ['0.0.0.0/8', { base: 0, length: 8 }],
-  ['127.0.0.0/8', { base: 0x7f000000, length: 8 }],
-  ['224.0.0.0/4', { base: 0xe0000000, length: 4 }],
-  ['240.0.0.0/4', { base: 0xf0000000, length: 4 }],
+  ['0.0.0.0/8', { base: 0, prefixLength: 8 }],
+  ['127.0.0.0/8', { base: 0x7f000000, prefixLength: 8 }],
+  ['224.0.0.0/4', { base: 0xe0000000, prefixLength: 4 }],
+  ['240.0.0.0/4', { base: 0xf0000000, prefixLength: 4 }],
 ];
 
 export const MAX_NETWORKS = 4096;
@@ -174,11 +183,11 @@ export function buildPolicy(options: PolicyOptions): Policy {
   }
   const prefix = o.prefix;
 
-  if (typeof o.metadataIp !== 'string' || parseIpv4(o.metadataIp) === undefined) {
+  if (typeof o.metadataIp !== 'string' || parseIPv4(o.metadataIp) === undefined) {
     fail('metadataIp', 'an IPv4 address', o.metadataIp);
   }
   const metadataIp = o.metadataIp;
-  const metadataAddress = parseIpv4(metadataIp)!;
+  const metadataAddress = parseIPv4(metadataIp)!;
   const port = o.metadataPort;
   if (typeof port !== 'number' || !Number.isInteger(port) || port < 1 || port > 65535) {
     fail('metadataPort', 'an integer from 1 to 65535', port);
@@ -213,7 +222,7 @@ export function buildPolicy(options: PolicyOptions): Policy {
       fail(`${at}.device`, `a device not already used by \`networks[${seen}]\``, name);
     devices.set(name, index);
     const cidr = typeof n.subnet === 'string' ? parseCidr(n.subnet) : undefined;
-    if (!cidr?.canonical || cidr.length < 1 || cidr.length > 30) {
+    if (!cidr?.canonical || cidr.prefixLength < 1 || cidr.prefixLength > 30) {
       fail(
         `${at}.subnet`,
         'an IPv4 CIDR with no host bits set and a prefix length from 1 to 30',
@@ -226,7 +235,7 @@ export function buildPolicy(options: PolicyOptions): Policy {
     if (contains(cidr, metadataAddress)) {
       fail(`${at}.subnet`, `a subnet not containing the metadata IP \`${metadataIp}\``, n.subnet);
     }
-    const gateway = typeof n.gateway === 'string' ? parseIpv4(n.gateway) : undefined;
+    const gateway = typeof n.gateway === 'string' ? parseIPv4(n.gateway) : undefined;
     if (
       gateway === undefined ||
       !contains(cidr, gateway) ||

@@ -73,10 +73,10 @@ describe('parseCidr', () => {
   });
 
   it.each([
-    ['10.0.0.0/33', '`10.0.0.0/33` (string)'],
-    ['10.0.0.0/', '`10.0.0.0/` (string)'],
-    ['10.0.0.0/08', '`10.0.0.0/08` (string)'],
-    ['fe80::/64', '`fe80::/64` (string)'],
+    ['10.0.0.0/33', '`"10.0.0.0/33"` (string)'],
+    ['10.0.0.0/', '`"10.0.0.0/"` (string)'],
+    ['10.0.0.0/08', '`"10.0.0.0/08"` (string)'],
+    ['fe80::/64', '`"fe80::/64"` (string)'],
     [24, '`24` (number)'],
   ])('refuses %j with a message that names it', (text, got) => {
     expect(() => parseCidr(text)).toThrow(InvalidOptionError);

@@ -1,57 +1,34 @@
-import { describe, InvalidOptionError } from './errors.js';
+import * as kit from '@tapnet/internal';
+import { describeValue } from '@tapnet/internal';
+import { InvalidOptionError } from './errors.js';
 
-/** An IPv4 subnet as integers: `network` has no host bits set. */
+// The IPv4 arithmetic is the kit's, one parser for every package; what is here is what the
+// metadata service adds (remote-address unwrapping, a throwing subnet parser). The public
+// functions are typed here, not re-exported, so the published types never name the kit.
+
+/** An IPv4 subnet as integers: `base` has no host bits set, `prefixLength` is 0 to 32. */
 export interface Cidr {
-  readonly network: number;
-  readonly prefix: number;
-}
-
-const MASKS: readonly number[] = Array.from({ length: 33 }, (_, p) =>
-  p === 0 ? 0 : (0xffffffff << (32 - p)) >>> 0,
-);
-
-/** The netmask of a prefix length as an unsigned 32-bit integer. */
-export function maskOf(prefix: number): number {
-  return MASKS[prefix] ?? 0;
+  readonly base: number;
+  readonly prefixLength: number;
 }
 
 /**
  * Parses a strict dotted-quad IPv4 address ("10.0.0.1"; no leading zeros, no shorthand) into an
  * unsigned 32-bit integer, or undefined.
  */
-export function parseIPv4(text: string): number | undefined {
-  const length = text.length;
-  if (length < 7 || length > 15) return undefined;
-  let value = 0;
-  let octet = 0;
-  let digits = 0;
-  let dots = 0;
-  for (let i = 0; i < length; i++) {
-    const c = text.charCodeAt(i);
-    if (c === 46) {
-      if (digits === 0) return undefined;
-      value = value * 256 + octet;
-      octet = 0;
-      digits = 0;
-      dots++;
-    } else if (c >= 48 && c <= 57) {
-      // "01" is octal to some parsers and decimal to others: refuse it.
-      if (digits === 1 && octet === 0) return undefined;
-      octet = octet * 10 + (c - 48);
-      digits++;
-      if (octet > 255) return undefined;
-    } else {
-      return undefined;
-    }
-  }
-  if (dots !== 3 || digits === 0) return undefined;
-  return value * 256 + octet;
-}
+export const parseIPv4: (text: unknown) => number | undefined = kit.parseIPv4;
 
 /** Formats an unsigned 32-bit integer as a dotted quad. */
-export function formatIPv4(value: number): string {
-  return `${value >>> 24}.${(value >>> 16) & 255}.${(value >>> 8) & 255}.${value & 255}`;
-}
+export const formatIPv4: (value: number) => string = kit.formatIPv4;
+
+/** The netmask of a prefix length as an unsigned 32-bit integer. */
+export const maskOf: (prefixLength: number) => number = kit.maskOf;
+
+/** "a.b.c.d/p" of a parsed subnet. */
+export const formatCidr: (cidr: Cidr) => string = kit.formatCidr;
+
+/** True when two subnets share at least one address. */
+export const overlaps: (a: Cidr, b: Cidr) => boolean = kit.overlaps;
 
 /**
  * The IPv4 address a socket's remote address stands for, as an integer, or undefined when it is
@@ -60,10 +37,10 @@ export function formatIPv4(value: number): string {
  */
 export function remoteIPv4(address: string | undefined): number | undefined {
   if (address === undefined) return undefined;
-  const direct = parseIPv4(address);
+  const direct = kit.parseIPv4(address);
   if (direct !== undefined) return direct;
   if (address.length > 7 && address.slice(0, 7).toLowerCase() === '::ffff:') {
-    return parseIPv4(address.slice(7));
+    return kit.parseIPv4(address.slice(7));
   }
   return undefined;
 }
@@ -72,7 +49,7 @@ export function remoteIPv4(address: string | undefined): number | undefined {
 export function normalizeRemoteAddress(address: string | undefined): string {
   if (address === undefined) return '';
   const ip = remoteIPv4(address);
-  return ip === undefined ? address.toLowerCase() : formatIPv4(ip);
+  return ip === undefined ? address.toLowerCase() : kit.formatIPv4(ip);
 }
 
 /**
@@ -80,30 +57,11 @@ export function normalizeRemoteAddress(address: string | undefined): string {
  * "192.168.150.1/24" is the subnet 192.168.150.0/24.
  */
 export function parseCidr(text: unknown, label = 'cidr'): Cidr {
-  const fail = () =>
-    new InvalidOptionError(
-      `Expected \`${label}\` to be an IPv4 subnet like "192.168.150.0/24", got ${describe(text)}`,
+  const cidr = kit.parseCidr(text, { bareAddress: true });
+  if (cidr === undefined) {
+    throw new InvalidOptionError(
+      `Expected \`${label}\` to be an IPv4 subnet like "192.168.150.0/24", got ${describeValue(text)}`,
     );
-  if (typeof text !== 'string') throw fail();
-  const slash = text.indexOf('/');
-  const address = parseIPv4(slash === -1 ? text : text.slice(0, slash));
-  if (address === undefined) throw fail();
-  let prefix = 32;
-  if (slash !== -1) {
-    const p = text.slice(slash + 1);
-    if (!/^(?:[0-9]|[12][0-9]|3[0-2])$/.test(p)) throw fail();
-    prefix = Number(p);
   }
-  return { network: (address & maskOf(prefix)) >>> 0, prefix };
-}
-
-/** "a.b.c.d/p" of a parsed subnet. */
-export function formatCidr(cidr: Cidr): string {
-  return `${formatIPv4(cidr.network)}/${cidr.prefix}`;
-}
-
-/** True when two subnets share at least one address. */
-export function overlaps(a: Cidr, b: Cidr): boolean {
-  const mask = maskOf(Math.min(a.prefix, b.prefix));
-  return (a.network & mask) >>> 0 === (b.network & mask) >>> 0;
+  return { base: cidr.base, prefixLength: cidr.prefixLength };
 }

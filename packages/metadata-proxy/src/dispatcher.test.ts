@@ -69,9 +69,9 @@ describe('createDispatcher', () => {
             }
           });
           // Probe both random addresses and the subnets' own first addresses.
-          for (const ip of [...probes, ...added.map((a) => a.cidr.network)]) {
+          for (const ip of [...probes, ...added.map((a) => a.cidr.base)]) {
             const expected = added.find(
-              (a) => (ip & maskOf(a.cidr.prefix)) >>> 0 === a.cidr.network,
+              (a) => (ip & maskOf(a.cidr.prefixLength)) >>> 0 === a.cidr.base,
             );
             expect(d.lookupIPv4(ip)?.name).toBe(expected?.name);
           }

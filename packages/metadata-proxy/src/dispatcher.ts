@@ -1,10 +1,6 @@
+import { describeValue } from '@tapnet/internal';
 import { type Cidr, formatCidr, maskOf, overlaps, parseCidr, remoteIPv4 } from './address.js';
-import {
-  DuplicateNetworkError,
-  describe,
-  InvalidOptionError,
-  NetworkOverlapError,
-} from './errors.js';
+import { DuplicateNetworkError, InvalidOptionError, NetworkOverlapError } from './errors.js';
 
 export interface DispatchEntry<T> {
   readonly name: string;
@@ -43,7 +39,7 @@ const NAME_PATTERN = /^[\w.:@-]{1,128}$/;
 export function assertNetworkName(name: unknown, label = 'name'): asserts name is string {
   if (typeof name !== 'string' || !NAME_PATTERN.test(name)) {
     throw new InvalidOptionError(
-      `Expected \`${label}\` to be 1 to 128 characters of letters, digits, "_.:@-", got ${describe(name)}`,
+      `Expected \`${label}\` to be 1 to 128 characters of letters, digits, "_.:@-", got ${describeValue(name)}`,
     );
   }
 }
@@ -79,12 +75,12 @@ export function createDispatcher<T = undefined>(): Dispatcher<T> {
         }
       }
       const entry: DispatchEntry<T> = { name, cidr, value };
-      let level = levels.find((l) => l.prefix === cidr.prefix);
+      let level = levels.find((l) => l.prefix === cidr.prefixLength);
       if (!level) {
-        level = { prefix: cidr.prefix, mask: maskOf(cidr.prefix), table: new Map() };
+        level = { prefix: cidr.prefixLength, mask: maskOf(cidr.prefixLength), table: new Map() };
         levels = [...levels, level].sort((a, b) => b.prefix - a.prefix);
       }
-      level.table.set(cidr.network, entry);
+      level.table.set(cidr.base, entry);
       byName.set(name, entry);
       return entry;
     },
@@ -92,8 +88,8 @@ export function createDispatcher<T = undefined>(): Dispatcher<T> {
       const entry = byName.get(name);
       if (!entry) return false;
       byName.delete(name);
-      const level = levels.find((l) => l.prefix === entry.cidr.prefix);
-      level?.table.delete(entry.cidr.network);
+      const level = levels.find((l) => l.prefix === entry.cidr.prefixLength);
+      level?.table.delete(entry.cidr.base);
       if (level && level.table.size === 0) levels = levels.filter((l) => l !== level);
       return true;
     },

@@ -13,10 +13,13 @@ describe('errors', () => {
     expect(error).toBeInstanceOf(Error);
   });
 
-  it('are recognised across duplicate installs by brand and code', () => {
-    // What an error from a second copy of the package looks like: another class, same brand.
-    const foreign = Object.assign(new Error('dup'), { code: 'ERR_NETWORK_OVERLAP' });
-    Object.defineProperty(foreign, Symbol.for('@tapnet/metadata-proxy.error'), { value: true });
+  it('are recognised across duplicate installs by brand and code', async () => {
+    // What an error from a second copy of the package looks like: the errors module evaluated
+    // again, other class objects.
+    const again = './errors.js?duplicate-install';
+    const copy: typeof import('./errors.js') = await import(/* @vite-ignore */ again);
+    expect(copy.NetworkOverlapError).not.toBe(NetworkOverlapError);
+    const foreign = new copy.NetworkOverlapError('dup');
     expect(foreign instanceof MetadataProxyError).toBe(true);
     expect(foreign instanceof NetworkOverlapError).toBe(true);
     expect(foreign instanceof InvalidOptionError).toBe(false);

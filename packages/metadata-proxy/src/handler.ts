@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { describe, InvalidOptionError } from './errors.js';
+import { describeValue } from '@tapnet/internal';
+import { InvalidOptionError } from './errors.js';
 import { integer } from './options.js';
 
 /** What a handler learns about the request it serves: never taken from request headers. */
@@ -44,7 +45,7 @@ const FETCH = Symbol.for('@tapnet/metadata-proxy.fetch-handler');
 /** Marks a `(req, res, ctx)` function as node-style (plain functions are taken as fetch-style). */
 export function nodeHandler(fn: NodeHandler): NodeHandler {
   if (typeof fn !== 'function') {
-    throw new InvalidOptionError(`Expected \`handler\` to be a function, got ${describe(fn)}`);
+    throw new InvalidOptionError(`Expected \`handler\` to be a function, got ${describeValue(fn)}`);
   }
   Object.defineProperty(fn, NODE, { value: true });
   return fn;
@@ -53,7 +54,7 @@ export function nodeHandler(fn: NodeHandler): NodeHandler {
 /** Marks a `(request, ctx) => Response` function as fetch-style (the default; for clarity). */
 export function fetchHandler(fn: FetchHandler): FetchHandler {
   if (typeof fn !== 'function') {
-    throw new InvalidOptionError(`Expected \`handler\` to be a function, got ${describe(fn)}`);
+    throw new InvalidOptionError(`Expected \`handler\` to be a function, got ${describeValue(fn)}`);
   }
   Object.defineProperty(fn, FETCH, { value: true });
   return fn;
@@ -87,7 +88,7 @@ export function parseForwardTarget(input: ForwardTarget, label = 'handler'): Par
   const { forward } = o;
   const bad = () =>
     new InvalidOptionError(
-      `Expected \`${label}.forward\` to be "http://host:port/base" or "unix:/absolute/path.sock", got ${describe(forward)}`,
+      `Expected \`${label}.forward\` to be "http://host:port/base" or "unix:/absolute/path.sock", got ${describeValue(forward)}`,
     );
   if (typeof forward !== 'string') throw bad();
   const timeoutMs = integer(o.timeoutMs ?? 5_000, `${label}.timeoutMs`, 1, 3_600_000);
@@ -152,6 +153,6 @@ export function resolveHandler(handler: unknown, label = 'handler'): ResolvedHan
       return { kind: 'forward', target: parseForwardTarget(o as unknown as ForwardTarget, label) };
   }
   throw new InvalidOptionError(
-    `Expected \`${label}\` to be a function, \`{ fetch }\` or \`{ forward }\`, got ${describe(handler)}`,
+    `Expected \`${label}\` to be a function, \`{ fetch }\` or \`{ forward }\`, got ${describeValue(handler)}`,
   );
 }

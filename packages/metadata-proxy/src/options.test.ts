@@ -63,15 +63,15 @@ describe('normalizeOptions', () => {
 
   it.each([
     [{ port: 0.5 }, 'Expected `port` to be an integer from 0 to 65535, got `0.5` (number)'],
-    [{ port: '80' }, 'Expected `port` to be an integer from 0 to 65535, got `80` (string)'],
-    [{ host: 'localhost' }, 'Expected `host` to be an IP address, got `localhost` (string)'],
+    [{ port: '80' }, 'Expected `port` to be an integer from 0 to 65535, got `"80"` (string)'],
+    [{ host: 'localhost' }, 'Expected `host` to be an IP address, got `"localhost"` (string)'],
     [
       { prot: 80 },
-      'Expected `options` to have only `host`, `port`, `listener`, `server`, `singleNetwork`, `hardening`, got `prot`',
+      'Expected `options` to have only `host`, `port`, `listener`, `singleNetwork`, `hardening`, got `prot`',
     ],
     [
       { hardening: { tokens: { required: 'no' } } },
-      'Expected `hardening.tokens.required` to be a boolean, got `no` (string)',
+      'Expected `hardening.tokens.required` to be a boolean, got `"no"` (string)',
     ],
     [
       { hardening: { perNetwork: { connectionsPerSecond: 0 } } },
@@ -99,15 +99,15 @@ describe('normalizeOptions', () => {
     ],
     [
       { hardening: { requiredHeader: { name: 'Bad Name', value: 'x' } } },
-      'Expected `hardening.requiredHeader.name` to be an HTTP header name, got `Bad Name` (string)',
+      'Expected `hardening.requiredHeader.name` to be an HTTP header name, got `"Bad Name"` (string)',
     ],
     [
       { hardening: { requiredHeader: { name: 'X', value: 'a\r\nb' } } },
-      'Expected `hardening.requiredHeader.value` to be printable ASCII without leading or trailing spaces, got `a\\r\\nb` (string)',
+      'Expected `hardening.requiredHeader.value` to be printable ASCII without leading or trailing spaces, got `"a\\r\\nb"` (string)',
     ],
     [
       { hardening: { tokens: { path: 'latest' } } },
-      'Expected `hardening.tokens.path` to be an absolute URL path without a query, got `latest` (string)',
+      'Expected `hardening.tokens.path` to be an absolute URL path without a query, got `"latest"` (string)',
     ],
     [
       { listener: new Server() },
@@ -115,9 +115,9 @@ describe('normalizeOptions', () => {
     ],
     [
       { singleNetwork: '' },
-      'Expected `singleNetwork` to be 1 to 128 characters of letters, digits, "_.:@-", got `` (string)',
+      'Expected `singleNetwork` to be 1 to 128 characters of letters, digits, "_.:@-", got `""` (string)',
     ],
-    [null, 'Expected `options` to be an object, got `null`'],
+    [null, 'Expected `options` to be an object, got `null` (null)'],
   ])('refuses %j', (input, message) => {
     let error: unknown;
     try {

@@ -1,5 +1,6 @@
-import { accessSync, constants, realpathSync, statSync } from 'node:fs';
-import { basename, delimiter, isAbsolute, join } from 'node:path';
+import { realpathSync } from 'node:fs';
+import { basename } from 'node:path';
+import { isExecutableFile, which as whichOnPath } from '@tapnet/internal';
 import { BridgeNotFoundError, InvalidOptionError } from './errors.js';
 
 export type BridgeChoice = 'auto' | 'nc' | 'socat';
@@ -21,24 +22,12 @@ export interface BridgeLookup {
 
 export const realLookup = (searchPath = process.env.PATH ?? ''): BridgeLookup => ({
   searchPath,
-  isExecutable(path) {
-    try {
-      accessSync(path, constants.X_OK);
-      return statSync(path).isFile();
-    } catch {
-      return false;
-    }
-  },
+  isExecutable: isExecutableFile,
   realpath: (path) => realpathSync(path),
 });
 
 function which(name: string, lookup: BridgeLookup): string | undefined {
-  for (const dir of lookup.searchPath.split(delimiter)) {
-    if (!dir || !isAbsolute(dir)) continue;
-    const candidate = join(dir, name);
-    if (lookup.isExecutable(candidate)) return candidate;
-  }
-  return undefined;
+  return whichOnPath(name, { searchPath: lookup.searchPath, isExecutable: lookup.isExecutable });
 }
 
 /**

@@ -1,10 +1,11 @@
+import { checks, expectedMessage, firstUnknownKey, nullPrototypeCopy } from '@tapnet/internal';
 import {
   type HardeningOptions,
   type NormalizedHardening,
   normalizeHardening,
 } from '@tapnet/metadata-proxy';
 import type { BridgeChoice } from './bridge.js';
-import { describe, InvalidOptionError } from './errors.js';
+import { InvalidOptionError } from './errors.js';
 
 export interface UserNetworkOptions {
   /** `restrict=on`: the guest reaches nothing but the forwards (no host, no outside). */
@@ -43,45 +44,29 @@ export const DEFAULTS = Object.freeze({
 
 const KEYS = ['restrict', 'bridge', 'metadataIp', 'net', 'hardening', 'socketName', 'searchPath'];
 
+function fail(field: string, expected: string, value: unknown): never {
+  throw new InvalidOptionError(expectedMessage(field, expected, value));
+}
+
+const check = checks(fail);
+
 export function normalizeOptions(input: unknown): NormalizedUserNetworkOptions {
-  if (
-    input !== undefined &&
-    (typeof input !== 'object' || input === null || Array.isArray(input))
-  ) {
-    throw new InvalidOptionError(`Expected \`options\` to be an object, got ${describe(input)}`);
-  }
-  const o: Record<string, unknown> = Object.assign(Object.create(null), input);
-  for (const key of Object.keys(o)) {
-    if (!KEYS.includes(key)) {
-      throw new InvalidOptionError(
-        `Expected \`options\` to have only ${KEYS.map((k) => `\`${k}\``).join(', ')}, got \`${key}\``,
-      );
-    }
-  }
-  const restrict = o.restrict ?? DEFAULTS.restrict;
-  if (typeof restrict !== 'boolean') {
+  const o = nullPrototypeCopy(input === undefined ? {} : check.object('options', input));
+  const unknown = firstUnknownKey(o, KEYS);
+  if (unknown !== undefined) {
     throw new InvalidOptionError(
-      `Expected \`restrict\` to be a boolean, got ${describe(restrict)}`,
+      `Expected \`options\` to have only ${KEYS.map((k) => `\`${k}\``).join(', ')}, got \`${unknown}\``,
     );
   }
+  const restrict = check.boolean('restrict', o.restrict ?? DEFAULTS.restrict);
   const bridge = o.bridge ?? DEFAULTS.bridge;
   if (bridge !== 'auto' && bridge !== 'nc' && bridge !== 'socat') {
-    throw new InvalidOptionError(
-      `Expected \`bridge\` to be 'auto', 'nc' or 'socat', got ${describe(bridge)}`,
-    );
+    fail('bridge', "'auto', 'nc' or 'socat'", bridge);
   }
   const metadataIp = o.metadataIp ?? DEFAULTS.metadataIp;
-  if (typeof metadataIp !== 'string') {
-    throw new InvalidOptionError(
-      `Expected \`metadataIp\` to be an IPv4 address, got ${describe(metadataIp)}`,
-    );
-  }
+  if (typeof metadataIp !== 'string') fail('metadataIp', 'an IPv4 address', metadataIp);
   const net = o.net ?? DEFAULTS.net;
-  if (typeof net !== 'string') {
-    throw new InvalidOptionError(
-      `Expected \`net\` to be an IPv4 network like "169.254.0.0/16", got ${describe(net)}`,
-    );
-  }
+  if (typeof net !== 'string') fail('net', 'an IPv4 network like "169.254.0.0/16"', net);
   const socketName = o.socketName;
   if (
     socketName !== undefined &&
@@ -90,16 +75,10 @@ export function normalizeOptions(input: unknown): NormalizedUserNetworkOptions {
       socketName === '.' ||
       socketName === '..')
   ) {
-    throw new InvalidOptionError(
-      `Expected \`socketName\` to be a file name (no \`/\`), got ${describe(socketName)}`,
-    );
+    fail('socketName', 'a file name (no `/`)', socketName);
   }
   const searchPath = o.searchPath ?? process.env.PATH ?? '';
-  if (typeof searchPath !== 'string') {
-    throw new InvalidOptionError(
-      `Expected \`searchPath\` to be a string, got ${describe(searchPath)}`,
-    );
-  }
+  if (typeof searchPath !== 'string') fail('searchPath', 'a string', searchPath);
   let hardening: NormalizedHardening;
   try {
     hardening = normalizeHardening(o.hardening, 'hardening');

@@ -225,7 +225,7 @@ describe('UserNetwork', () => {
       BridgeNotFoundError,
     );
     await expect(UserNetwork.create(dir, { bridge: 'telnet' as never })).rejects.toThrow(
-      "Expected `bridge` to be 'auto', 'nc' or 'socat', got `telnet` (string)",
+      "Expected `bridge` to be 'auto', 'nc' or 'socat', got `\"telnet\"` (string)",
     );
     await expect(UserNetwork.create(dir, { metadataIp: '10.0.0.1' })).rejects.toThrow(
       InvalidOptionError,

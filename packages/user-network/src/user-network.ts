@@ -10,7 +10,7 @@ import {
 } from 'node:fs';
 import { connect, createServer, type Server } from 'node:net';
 import { join, resolve } from 'node:path';
-import { checkFolderChain } from '@tapnet/internal';
+import { checkFolderChain, describeValue } from '@tapnet/internal';
 import {
   type FetchHandler,
   type MetadataHandler,
@@ -20,7 +20,6 @@ import {
 import { userNetdev } from '@tapnet/qemu-args';
 import { type Bridge, bridgeCommand, findBridge, realLookup } from './bridge.js';
 import {
-  describe,
   InvalidOptionError,
   ReleasedError,
   SocketInUseError,
@@ -109,7 +108,7 @@ export class UserNetwork implements AsyncDisposable {
     const o = normalizeOptions(options);
     if (typeof socketFolder !== 'string' || socketFolder === '' || socketFolder.includes('\0')) {
       throw new InvalidOptionError(
-        `Expected \`socketFolder\` to be a folder path, got ${describe(socketFolder)}`,
+        `Expected \`socketFolder\` to be a folder path, got ${describeValue(socketFolder)}`,
       );
     }
     const bridge: Bridge = findBridge(o.bridge, realLookup(o.searchPath));

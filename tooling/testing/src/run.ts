@@ -1,3 +1,4 @@
+import { exitCodeOf } from '@tapnet/internal';
 import { execa } from 'execa';
 
 export interface RunResult {
@@ -20,7 +21,8 @@ export async function run(
     stripFinalNewline: true,
   });
   return {
-    exitCode: result.exitCode ?? -1,
+    // The kit's one mapping: 127 for a command that never started, 124 for the timeout.
+    exitCode: exitCodeOf(result),
     stdout: String(result.stdout),
     stderr: String(result.stderr),
   };

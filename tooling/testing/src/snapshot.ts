@@ -1,11 +1,15 @@
 // A snapshot of the network namespace this process is in, for "nothing was left behind"
 // checks: the privileged tests compare one taken before and after a pool's life inside their
 // sandbox (snapshotNamespace), and the test command (scripts/run-tests.ts) one taken before and
-// after the whole run in the root namespace (snapshotHost: the same, plus the named namespaces). Self-contained (node: modules only), so the test command can import it
-// from the source as Node runs it, before anything is built.
-import { execFile } from 'node:child_process';
+// after the whole run in the root namespace (snapshotHost: the same, plus the named namespaces).
+// The test command imports this file from the source as Node runs it (type stripping, before
+// anything is built), so it imports no workspace module through its package name.
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
+import { execa } from 'execa';
+// The kit's runner by path, not through '@tapnet/internal': Node's type stripping does not map
+// the kit index's `.js` specifiers to its `.ts` files, and run.ts imports nothing but node:os.
+import { createRunner } from '../../../packages/internal/src/run.ts';
 
 export interface NamespaceState {
   links: string;
@@ -28,15 +32,13 @@ export interface HostState extends NamespaceState {
   netns: string;
 }
 
+const run = createRunner(execa);
+
 /** stdout of argv; a failure is recorded as text, so it shows in a difference instead of throwing. */
-function output(argv: readonly string[]): Promise<string> {
-  const [file, ...args] = argv;
-  return new Promise((resolve) => {
-    if (!file) return resolve('<empty argv>');
-    execFile(file, args, { encoding: 'utf8', timeout: 30_000 }, (error, stdout, stderr) => {
-      resolve(error ? `<${argv.join(' ')} failed: ${(stderr || error.message).trim()}>` : stdout);
-    });
-  });
+async function output(argv: readonly string[]): Promise<string> {
+  const result = await run(argv);
+  if (result.exitCode === 0) return result.stdout;
+  return `<${argv.join(' ')} exited ${result.exitCode}: ${result.stderr.trim()}>`;
 }
 
 /** Firewall listings without what moves on its own: packet counters and comment lines. */

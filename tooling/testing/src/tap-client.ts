@@ -1,6 +1,7 @@
 import { createInterface } from 'node:readline';
 import { execa, type ResultPromise } from 'execa';
 import { createNetns, type Netns } from './netns.js';
+import { hubArgs } from './qemu-hub.js';
 import { runOk } from './run.js';
 import { assertInSandbox } from './sandbox.js';
 import { waitFor } from './wait.js';
@@ -23,29 +24,10 @@ export async function tapWire(options: {
   const temp = `w${Math.random().toString(36).slice(2, 10)}`;
   await runOk(['ip', 'tuntap', 'add', 'dev', temp, 'mode', 'tap']);
   await runOk(['ip', 'link', 'set', temp, 'up']); // so that NO-CARRIER shows until QEMU attaches
-  const qemu = execa(
-    'qemu-system-x86_64',
-    [
-      '-machine',
-      'none',
-      '-nodefaults',
-      '-display',
-      'none',
-      '-monitor',
-      'none',
-      '-serial',
-      'none',
-      '-netdev',
-      `tap,id=pool,ifname=${options.poolTap},script=no,downscript=no`,
-      '-netdev',
-      `tap,id=client,ifname=${temp},script=no,downscript=no`,
-      '-netdev',
-      'hubport,id=p0,hubid=0,netdev=pool',
-      '-netdev',
-      'hubport,id=p1,hubid=0,netdev=client',
-    ],
-    { reject: false, all: true },
-  );
+  const qemu = execa('qemu-system-x86_64', hubArgs(options.poolTap, temp), {
+    reject: false,
+    all: true,
+  });
   let output = '';
   qemu.all?.on('data', (chunk: Buffer) => {
     output += chunk.toString();
