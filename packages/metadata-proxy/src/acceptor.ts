@@ -1,6 +1,7 @@
-import type { Server as HttpServer } from 'node:http';
+import { createServer, type Server as HttpServer } from 'node:http';
 import type { Server as NetServer, Socket } from 'node:net';
 import { ListenError } from './errors.js';
+import type { NormalizedHardening } from './options.js';
 
 /** Where the server's connections come from, and how it stops taking them. */
 export interface Acceptor {
@@ -66,4 +67,43 @@ function addressOf(server: NetServer): { host: string; port: number } {
   if (address === null) return { host: '', port: 0 };
   if (typeof address === 'string') return { host: address, port: 0 };
   return { host: address.address, port: address.port };
+}
+
+/** The HTTP server with the hardening's timeouts and header limits. */
+export function createHttpServer(h: NormalizedHardening): HttpServer {
+  const http = createServer({
+    headersTimeout: h.headersTimeoutMs,
+    requestTimeout: h.requestTimeoutMs,
+    keepAliveTimeout: h.keepAliveTimeoutMs,
+    maxHeaderSize: h.maxHeaderSize,
+    connectionsCheckingInterval: Math.max(50, Math.min(1_000, Math.floor(h.headersTimeoutMs / 4))),
+  });
+  // One more than allowed, so a request over the limit is seen (and refused), not truncated.
+  http.maxHeadersCount = h.maxHeadersCount + 1;
+  return http;
+}
+
+/**
+ * Closes what is open at shutdown: idle sockets at once; busy ones are left to end themselves
+ * (the caller ends each after its last response and calls `onEmpty` when the set is empty),
+ * and whatever is left after `deadlineMs` is destroyed.
+ */
+export async function drain(
+  sockets: Set<Socket>,
+  busy: (socket: Socket) => boolean,
+  deadlineMs: number,
+  setOnEmpty: (onEmpty: (() => void) | undefined) => void,
+): Promise<void> {
+  for (const socket of sockets) if (!busy(socket)) socket.destroy();
+  let timer: NodeJS.Timeout | undefined;
+  await new Promise<void>((resolve) => {
+    if (sockets.size === 0) return resolve();
+    setOnEmpty(resolve);
+    timer = setTimeout(() => {
+      for (const socket of sockets) socket.destroy();
+      resolve();
+    }, deadlineMs);
+  });
+  clearTimeout(timer);
+  setOnEmpty(undefined);
 }

@@ -70,3 +70,28 @@ export function statsOf(state: NetworkState): NetworkStats {
     refusedConnections: state.refused,
   };
 }
+
+/** What the server knows of one client connection. */
+export interface Connection {
+  network: NetworkState | undefined;
+  readonly remoteAddress: string;
+  readonly remotePort: number;
+  rejected: boolean;
+  /** Requests received and not yet answered. */
+  active: number;
+  /** Requests received in all. */
+  requests: number;
+}
+
+const kConnection = Symbol('tapnet.metadata-proxy.connection');
+type TrackedSocket = Socket & { [kConnection]?: Connection };
+
+/** Attaches a connection's state to its socket. */
+export function track(socket: Socket, connection: Connection): void {
+  (socket as TrackedSocket)[kConnection] = connection;
+}
+
+/** The state of a socket's connection (undefined for one that never passed the gate). */
+export function connectionOf(socket: Socket): Connection | undefined {
+  return (socket as TrackedSocket)[kConnection];
+}

@@ -1,13 +1,8 @@
 import { EventEmitter } from 'node:events';
-import {
-  createServer,
-  type Server as HttpServer,
-  type IncomingMessage,
-  type ServerResponse,
-} from 'node:http';
+import type { Server as HttpServer, IncomingMessage, ServerResponse } from 'node:http';
 import type { Server as NetServer, Socket } from 'node:net';
 import { describeValue as describe } from '@tapnet/internal';
-import { type Acceptor, startAccepting } from './acceptor.js';
+import { type Acceptor, createHttpServer, drain, startAccepting } from './acceptor.js';
 import { normalizeRemoteAddress } from './address.js';
 import { gateConnection } from './connection-gate.js';
 import { ClosedError, UnknownNetworkError } from './errors.js';
@@ -21,11 +16,14 @@ import {
 } from './handler.js';
 import { clientErrorStatus, hasBody, rawResponse, reply } from './http-util.js';
 import {
+  type Connection,
+  connectionOf,
   countStatus,
   freshBuckets,
   type NetworkState,
   newNetworkState,
   statsOf,
+  track,
 } from './network-state.js';
 import { type NetworkTable, singleTable, subnetTable } from './network-table.js';
 import { serveNode } from './node-bridge.js';
@@ -53,20 +51,7 @@ export type {
   StatusClass,
 } from './server-types.js';
 
-interface Connection {
-  network: NetworkState | undefined;
-  readonly remoteAddress: string;
-  readonly remotePort: number;
-  rejected: boolean;
-  /** Requests received and not yet answered. */
-  active: number;
-  /** Requests received in all. */
-  requests: number;
-}
-
-const kConnection = Symbol('tapnet.metadata-proxy.connection');
 const kExpectContinue = Symbol('tapnet.metadata-proxy.expect-continue');
-type TrackedSocket = Socket & { [kConnection]?: Connection };
 type TrackedRequest = IncomingMessage & { [kExpectContinue]?: boolean };
 
 /**
@@ -110,18 +95,7 @@ export class MetadataServer extends EventEmitter<MetadataServerEvents> implement
       options.singleNetwork === undefined
         ? subnetTable()
         : singleTable(options.singleNetwork, newNetworkState(options.singleNetwork, h));
-    this.#http = createServer({
-      headersTimeout: h.headersTimeoutMs,
-      requestTimeout: h.requestTimeoutMs,
-      keepAliveTimeout: h.keepAliveTimeoutMs,
-      maxHeaderSize: h.maxHeaderSize,
-      connectionsCheckingInterval: Math.max(
-        50,
-        Math.min(1_000, Math.floor(h.headersTimeoutMs / 4)),
-      ),
-    });
-    // One more than allowed, so a request over the limit is seen (and refused), not truncated.
-    this.#http.maxHeadersCount = h.maxHeadersCount + 1;
+    this.#http = createHttpServer(h);
     this.#http.on('connection', this.#onConnection);
     this.#http.on('request', this.#onRequest);
     this.#http.on('checkContinue', (req: TrackedRequest, res: ServerResponse) => {
@@ -131,7 +105,7 @@ export class MetadataServer extends EventEmitter<MetadataServerEvents> implement
     this.#http.on('clientError', this.#onClientError);
     this.#http.on('connect', (_req: IncomingMessage, socket: Socket) => {
       // A CONNECT target is never dialled.
-      countStatus((socket as TrackedSocket)[kConnection]?.network, 405);
+      countStatus(connectionOf(socket)?.network, 405);
       socket.end(rawResponse(405));
     });
     this.#listener = options.listener;
@@ -239,20 +213,14 @@ export class MetadataServer extends EventEmitter<MetadataServerEvents> implement
       const stopped = this.#acceptor?.stop();
       // Connections with no request running (idle keep-alive, or never sent one) go now; busy
       // ones are ended once their last response is out (see #finished).
-      for (const socket of this.#sockets) {
-        if (!((socket as TrackedSocket)[kConnection]?.active ?? 0)) socket.destroy();
-      }
-      let timer: NodeJS.Timeout | undefined;
-      await new Promise<void>((resolve) => {
-        if (this.#sockets.size === 0) return resolve();
-        this.#onDrained = resolve;
-        timer = setTimeout(() => {
-          for (const socket of this.#sockets) socket.destroy();
-          resolve();
-        }, deadlineMs);
-      });
-      clearTimeout(timer);
-      this.#onDrained = undefined;
+      await drain(
+        this.#sockets,
+        (socket) => (connectionOf(socket)?.active ?? 0) > 0,
+        deadlineMs,
+        (onEmpty) => {
+          this.#onDrained = onEmpty;
+        },
+      );
       for (const state of this.#networks.values()) {
         state.forwarder?.close();
         state.forwarder = undefined;
@@ -266,7 +234,7 @@ export class MetadataServer extends EventEmitter<MetadataServerEvents> implement
     await this.close();
   }
 
-  #onConnection = (socket: TrackedSocket): void => {
+  #onConnection = (socket: Socket): void => {
     const remoteAddress = normalizeRemoteAddress(socket.remoteAddress);
     const network = this.#networks.lookup(remoteAddress);
     const connection: Connection = {
@@ -277,7 +245,7 @@ export class MetadataServer extends EventEmitter<MetadataServerEvents> implement
       active: 0,
       requests: 0,
     };
-    socket[kConnection] = connection;
+    track(socket, connection);
     const firstByte = gateConnection({
       socket,
       network,
@@ -310,14 +278,14 @@ export class MetadataServer extends EventEmitter<MetadataServerEvents> implement
       return;
     }
     const status = clientErrorStatus(error.code);
-    const connection = (socket as TrackedSocket)[kConnection];
+    const connection = connectionOf(socket);
     if (!connection?.rejected) countStatus(connection?.network, status);
     socket.end(rawResponse(status));
   };
 
   #onRequest = (req: TrackedRequest, res: ServerResponse): void => {
-    const socket = req.socket as TrackedSocket;
-    const connection = socket[kConnection];
+    const socket = req.socket;
+    const connection = connectionOf(socket);
     if (connection === undefined || connection.rejected) {
       res.destroy();
       return;
