@@ -3,13 +3,13 @@
 // sandbox (snapshotNamespace), and the test command (scripts/run-tests.ts) one taken before and
 // after the whole run in the root namespace (snapshotHost: the same, plus the named namespaces).
 // The test command imports this file from the source as Node runs it (type stripping, before
-// anything is built), so it imports no workspace module through its package name.
+// anything is built), so it imports node: modules only: not the kit (its index's `.js`
+// specifiers do not resolve under type stripping, and a `.ts` path import fails the type check
+// of every package that reaches this file through @tapnet/testing). Its one command helper only
+// needs stdout or a line saying the command failed, which execFile gives.
+import { execFile } from 'node:child_process';
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { execa } from 'execa';
-// The kit's runner by path, not through '@tapnet/internal': Node's type stripping does not map
-// the kit index's `.js` specifiers to its `.ts` files, and run.ts imports nothing but node:os.
-import { createRunner } from '../../../packages/internal/src/run.ts';
 
 export interface NamespaceState {
   links: string;
@@ -32,13 +32,15 @@ export interface HostState extends NamespaceState {
   netns: string;
 }
 
-const run = createRunner(execa);
-
 /** stdout of argv; a failure is recorded as text, so it shows in a difference instead of throwing. */
-async function output(argv: readonly string[]): Promise<string> {
-  const result = await run(argv);
-  if (result.exitCode === 0) return result.stdout;
-  return `<${argv.join(' ')} exited ${result.exitCode}: ${result.stderr.trim()}>`;
+function output(argv: readonly string[]): Promise<string> {
+  const [file, ...args] = argv;
+  return new Promise((resolve) => {
+    if (!file) return resolve('<empty argv>');
+    execFile(file, args, { encoding: 'utf8', timeout: 30_000 }, (error, stdout, stderr) => {
+      resolve(error ? `<${argv.join(' ')} failed: ${(stderr || error.message).trim()}>` : stdout);
+    });
+  });
 }
 
 /** Firewall listings without what moves on its own: packet counters and comment lines. */
