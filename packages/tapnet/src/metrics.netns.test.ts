@@ -51,9 +51,50 @@ describeNetns('pool.metrics() for embedders', () => {
       ),
     );
 
+    // No limits in this pool: no traffic series (the kernel counts nothing to report).
+    expect(text).not.toMatch(/^tapnet_limited_bytes_total\{/m);
+
     metrics.close();
     expect(await registry.getMetricsAsJSON()).toEqual([]);
     // Closed: another set can be registered in the same registry.
     pool.metrics({ registry }).close();
+  });
+
+  it('counts a limited network’s bytes and drops by direction, and nothing for an unlimited one', async () => {
+    await using pool = await Pool.create({
+      size: 2,
+      prefix: 'tq',
+      uplink: null,
+      limits: { ingress: '8mbit' },
+    });
+    const registry = new Registry();
+    const metrics = pool.metrics({ registry });
+    const limited = pool.network();
+    const free = pool.network({ limits: { ingress: null } });
+    limited.setHandler(() => new Response('x'.repeat(20_000)));
+    await using peer = await createTapPeer({
+      tap: limited.name,
+      subnet: limited.subnet,
+      gateway: limited.gateway,
+      mac: limited.mac,
+    });
+    for (let i = 0; i < 5; i++) expect((await peer.get('/')).status).toBe(200);
+    const text = await registry.metrics();
+    const bytes = Number(
+      new RegExp(
+        `^tapnet_limited_bytes_total\\{network="${limited.name}",direction="ingress"\\} (\\d+)$`,
+        'm',
+      ).exec(text)?.[1],
+    );
+    // Five answers of 20 kB went to the VM through its ingress shaper.
+    expect(bytes).toBeGreaterThanOrEqual(100_000);
+    expect(text).toMatch(
+      new RegExp(
+        `^tapnet_limited_drops_total\\{network="${limited.name}",direction="ingress"\\} \\d+$`,
+        'm',
+      ),
+    );
+    expect(text).not.toContain(`network="${free.name}",direction=`);
+    metrics.close();
   });
 });

@@ -166,6 +166,45 @@ export function createPoolMetrics(pool: Pool, options: PoolMetricsOptions = {}):
     },
   });
 
+  // Traffic limits' counters (tc/nft), only for networks that have a limit in that direction:
+  // the kernel counts nothing for an unlimited one, and no series is better than a false 0.
+  const trafficCounter = (
+    name: string,
+    help: string,
+    pick: (n: PoolStatus['networks'][number]) => [direction: string, value: number | undefined][],
+  ) =>
+    new Counter({
+      name,
+      help,
+      labelNames: ['network', 'direction'],
+      registers,
+      async collect() {
+        const s = await status();
+        if (!s) return;
+        this.reset();
+        for (const n of s.networks)
+          for (const [direction, value] of pick(n))
+            if (value !== undefined) this.inc({ network: n.name, direction }, value);
+      },
+    });
+  const limitedBytes = trafficCounter(
+    'tapnet_limited_bytes_total',
+    'Bytes through a network’s rate limit, by direction from the VM’s side (egress: sent)',
+    (n) => [
+      ['egress', n.traffic?.egress?.bytes],
+      ['ingress', n.traffic?.ingress?.bytes],
+    ],
+  );
+  const limitedDrops = trafficCounter(
+    'tapnet_limited_drops_total',
+    'Packets a network’s limits dropped, by direction (packet_rate: the packets-per-second cap)',
+    (n) => [
+      ['egress', n.traffic?.egress?.drops],
+      ['ingress', n.traffic?.ingress?.drops],
+      ['packet_rate', n.traffic?.packetsDropped],
+    ],
+  );
+
   const onRequest = (r: MetadataRequestEvent) => {
     const network = networkLabel(r.network);
     requests.inc({ network, status: statusLabel(r.status) });
@@ -187,6 +226,8 @@ export function createPoolMetrics(pool: Pool, options: PoolMetricsOptions = {}):
     dnsmasqUp,
     intact,
     reapplied,
+    limitedBytes,
+    limitedDrops,
   ];
   return {
     registry,
