@@ -8,9 +8,9 @@ ROOT=$PWD
 TOOLS=$ROOT/.tools
 NODE_VERSION=24.21.0
 PNPM_VERSION=$(sed -n 's/.*"packageManager": *"pnpm@\([^"]*\)".*/\1/p' package.json)
-APT_PACKAGES=(iproute2 iptables nftables dnsmasq-base qemu-system-x86 busybox-static
+APT_PACKAGES=(iproute2 iptables nftables dnsmasq-base qemu-system-x86 busybox-static iperf3
   netcat-openbsd socat cpio kmod procps util-linux ca-certificates curl xz-utils zstd conntrack zsh
-  mmdebstrap)
+  mmdebstrap ipset prometheus)
 
 # The build runs turbo: no telemetry notice or upload from the project's own commands.
 export TURBO_TELEMETRY_DISABLED=1

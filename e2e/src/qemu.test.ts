@@ -48,7 +48,7 @@ describe('qemuArgv', () => {
   it('boots without a NIC when given no network arguments', () => {
     const argv = qemuArgv({ image, netArgs: [], mode: 'none', accel: 'tcg' });
     expect(argv.join(' ')).toBe(
-      '-nodefaults -no-user-config -display none -no-reboot -accel tcg -m 256 -chardev stdio,id=console,signal=off -serial chardev:console -nic none -kernel /k -initrd /i -append console=ttyS0 quiet panic=-1 tapnet.net=none',
+      '-nodefaults -no-user-config -display none -no-reboot -accel tcg -m 256 -chardev stdio,id=console,signal=off -serial chardev:console -nic none -kernel /k -initrd /i -append console=ttyS0 quiet panic=-1 no_timer_check tapnet.net=none',
     );
   });
 
@@ -62,10 +62,14 @@ describe('qemuArgv', () => {
     });
     expect(argv).toContain('user,id=n0');
     expect(argv).not.toContain('-nic');
-    expect(argv.at(-1)).toBe('console=ttyS0 quiet panic=-1 tapnet.net=user tapnet.timeout=30');
+    expect(argv.at(-1)).toBe(
+      'console=ttyS0 quiet panic=-1 no_timer_check tapnet.net=user tapnet.timeout=30',
+    );
   });
 
   it('makes the kernel command line', () => {
-    expect(guestCmdline('dhcp')).toBe('console=ttyS0 quiet panic=-1 tapnet.net=dhcp');
+    expect(guestCmdline('dhcp')).toBe(
+      'console=ttyS0 quiet panic=-1 no_timer_check tapnet.net=dhcp',
+    );
   });
 });

@@ -7,4 +7,6 @@ export default defineConfig({
   sourcemap: true,
   clean: true,
   target: 'node22',
+  // The private kit is bundled in, so a consumer installs this one package.
+  noExternal: ['@tapnet/internal'],
 });

@@ -72,6 +72,13 @@ export function benchmarks(quick: boolean): Benchmark[] {
           },
     },
     {
+      name: 'limits',
+      argv: [process.execPath, 'scripts/bench/limits.bench.ts'],
+      env: quick
+        ? { BENCH_LIMIT_SIZES: '10,100', BENCH_LIMIT_RATES: '10', BENCH_LIMIT_SECONDS: '2' }
+        : { BENCH_LIMIT_SIZES: '100,1000,4096', BENCH_LIMIT_RATES: '10,50,200' },
+    },
+    {
       name: 'noisy',
       argv: [process.execPath, 'scripts/bench/noisy.bench.ts'],
       env: quick ? { BENCH_NOISY_SECONDS: '15' } : { BENCH_NOISY_SECONDS: '30' },

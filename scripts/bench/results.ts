@@ -115,6 +115,8 @@ export interface LoadStats {
   p50Ms: number;
   p99Ms: number;
   errors: number;
+  /** The server thread's CPU time per request (proxy.bench.ts, when the server is on it). */
+  cpuUsPerRequest?: number;
 }
 
 /** packages/metadata-proxy/bench/proxy.bench.ts */
@@ -130,6 +132,23 @@ export interface ProxyResult {
   proxyThroughputRatio: number;
   proxyThroughputRatioPerRound: number[];
   target: number;
+  // Since the fetch fast path (issue 13); absent from older results files.
+  hono?: LoadStats;
+  honoGlobals?: LoadStats;
+  upstream?: LoadStats;
+  proxyForward?: LoadStats;
+  proxyForwardUnix?: LoadStats;
+  proxyFetchThroughputRatio?: number;
+  proxyFetchThroughputRatioPerRound?: number[];
+  honoThroughputRatio?: number;
+  honoGlobalsThroughputRatio?: number;
+  proxyForwardThroughputRatio?: number;
+  proxyForwardThroughputRatioPerRound?: number[];
+  proxyForwardUnixThroughputRatio?: number;
+  fetchTarget?: number;
+  proxyCpuRatio?: number;
+  proxyFetchCpuRatio?: number;
+  honoCpuRatio?: number;
 }
 
 /** scripts/bench/proxy-networks.bench.ts (without --memory) */
@@ -254,4 +273,28 @@ export interface NoisyResult {
     dnsFlood: { sent: number; answered: number };
     conntrackFlood: { udpSent: number; tcpAttempted: number };
   };
+}
+
+/** scripts/bench/limits.bench.ts */
+export interface LimitsResult {
+  seconds: number;
+  costs: {
+    size: number;
+    limits: string;
+    applyMs: number;
+    applyPids: number;
+    setOneMs: number;
+    setOnePids: number;
+    countersMs: number;
+    countersPids: number;
+    removeMs: number;
+    removePids: number;
+    processCount: number;
+  }[];
+  rates: {
+    limitMbit: number | null;
+    direction: string;
+    measuredMbit: number;
+    ratio: number | null;
+  }[];
 }

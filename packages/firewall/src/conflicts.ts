@@ -1,4 +1,5 @@
-import { parseIptablesSave } from './iptables.js';
+import { FirewallOutputError } from './errors.js';
+import { parseIptablesSave } from './iptables-save.js';
 
 export interface Conflict {
   /** Where: `nft inet filter input`, `iptables filter INPUT`. */
@@ -21,6 +22,24 @@ interface NftChain {
 }
 
 /**
+ * The `nftables` array of `nft -j` output. Anything else throws FirewallOutputError: read as
+ * "nothing there" it would report no conflicts without having looked. Pure.
+ */
+export function readNftJson(json: string, source: string): unknown[] {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(json);
+  } catch {
+    parsed = undefined;
+  }
+  const items = (parsed as { nftables?: unknown } | undefined)?.nftables;
+  if (!Array.isArray(items)) {
+    throw new FirewallOutputError(source, 'JSON with an `nftables` array', json, json);
+  }
+  return items;
+}
+
+/**
  * Base chains of other tables that drop what we accept: a drop policy, or an unconditional
  * drop/reject rule, on a hook our allowed traffic passes. From `nft -j list ruleset`. Pure.
  */
@@ -29,12 +48,7 @@ export function nftConflicts(
   ourTable: string,
   options: { forward: boolean; ipv6: boolean },
 ): Conflict[] {
-  let items: unknown[];
-  try {
-    items = (JSON.parse(rulesetJson) as { nftables?: unknown[] }).nftables ?? [];
-  } catch {
-    return [];
-  }
+  const items = readNftJson(rulesetJson, 'nft -j list ruleset');
   const hooks = new Set([
     'prerouting',
     'input',
@@ -97,7 +111,7 @@ export function iptablesConflicts(
     ...(options.forward ? ['FORWARD'] : []),
   ]);
   const conflicts: Conflict[] = [];
-  for (const [table, chains] of parseIptablesSave(saveText).tables) {
+  for (const [table, chains] of parseIptablesSave(saveText, `${family}-save`).tables) {
     for (const [chain, entry] of chains) {
       if (!watched.has(chain)) continue;
       const why = chain === 'FORWARD' ? WHY_FORWARD : WHY;

@@ -1,4 +1,4 @@
-import { errorFamily } from '@tapnet/internal';
+import { describeValue, errorFamily } from '@tapnet/internal';
 
 const family = errorFamily('@tapnet/firewall');
 
@@ -67,6 +67,24 @@ export class FirewallCommandError extends FirewallError {
   }
 }
 
+/**
+ * A command's output could not be read (not the format it has), so whatever it was asked
+ * (are our rules there? what would conflict?) could not be told. `.output` holds all of it.
+ */
+export class FirewallOutputError extends FirewallError {
+  static override readonly code = 'ERR_FIREWALL_OUTPUT';
+  override readonly code = 'ERR_FIREWALL_OUTPUT';
+  /** What printed it, e.g. `iptables-save`. */
+  readonly source: string;
+  readonly output: string;
+
+  constructor(source: string, expected: string, got: string, output: string) {
+    super(`Expected ${expected} from \`${source}\`, got ${describeValue(got)}; could not tell`);
+    this.source = source;
+    this.output = output;
+  }
+}
+
 // A brand per class, named by its key: written out, as a bundler may rename the classes.
 family.members({
   InvalidPolicyError,
@@ -74,4 +92,5 @@ family.members({
   BackendUnavailableError,
   FirewallWatchError,
   FirewallCommandError,
+  FirewallOutputError,
 });

@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
+import { cleanupFirewall } from './cleanup.js';
 import { iptablesConflicts, nftConflicts } from './conflicts.js';
 import { detectBackend, detectUplink, parseDefaultRouteDevice } from './detect.js';
 import { BackendUnavailableError, FirewallApplyError, InvalidPolicyError } from './errors.js';
-import { cleanupFirewall, createFirewall } from './firewall.js';
+import { createFirewall } from './firewall.js';
 import { poolOptions } from './fixtures.test-helpers.js';
 import { compileNft } from './nft.js';
 import { buildPolicy } from './policy.js';
@@ -88,7 +89,7 @@ describe('createFirewall with the iptables backend', () => {
   const saved =
     '*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -j TAPNET-TN-INPUT\n:TAPNET-TN-INPUT - [0:0]\nCOMMIT\n';
 
-  it('uses a constant number of processes: save + restore per family', async () => {
+  it('uses a constant number of processes: a set listing, saves, then one ipset and one restore per family', async () => {
     for (const policy of [three, many]) {
       const { calls, runner } = recorder((argv) =>
         argv[0] === 'iptables-save' ? { stdout: saved } : {},
@@ -96,17 +97,41 @@ describe('createFirewall with the iptables backend', () => {
       const fw = createFirewall({ backend: 'iptables', runner });
       await fw.apply(policy);
       expect(calls.map((c) => c.argv.join(' '))).toEqual([
+        'ipset list -n',
         'iptables-save',
         'ip6tables-save',
+        'ipset restore',
         'iptables-restore --wait --noflush',
         'ip6tables-restore --wait --noflush',
       ]);
+      // Every network's data is in the sets, filled whole and swapped in.
+      expect(calls[3]?.input).toContain(
+        `add tapnet-tn-nets-n ${policy.networks.at(-1)!.subnet},${policy.networks.at(-1)!.device}\n`,
+      );
+      expect(calls[3]?.input).toContain('swap tapnet-tn-nets-n tapnet-tn-nets\n');
       // The stale jump found by iptables-save is deleted in the same restore file.
-      expect(calls[2]?.input).toContain('-D INPUT -j TAPNET-TN-INPUT\n');
+      expect(calls[4]?.input).toContain('-D INPUT -j TAPNET-TN-INPUT\n');
     }
   });
 
-  it('rolls back both families when the IPv6 restore fails, and rethrows that failure', async () => {
+  it('destroys a set of ours that an earlier apply made and no rule needs any more', async () => {
+    const { calls, runner } = recorder((argv) =>
+      argv.join(' ') === 'ipset list -n'
+        ? { stdout: 'tapnet-tn-nets\ntapnet-tn-cap16\ntapnet-tnx-cap16\nother\n' }
+        : {},
+    );
+    const fw = createFirewall({ backend: 'iptables', runner });
+    await fw.apply(three);
+    expect(calls.at(-1)).toEqual({
+      argv: ['ipset', 'restore'],
+      input: 'destroy tapnet-tn-cap16\n',
+    });
+    // An existing set is reused (swapped into), not created again.
+    expect(calls[3]?.input).not.toContain('create tapnet-tn-nets ');
+    expect(calls[3]?.input).toContain('create tapnet-tn-pool hash:net family inet\n');
+  });
+
+  it('rolls back both families and our sets when the IPv6 restore fails, and rethrows that failure', async () => {
     let v4Applied = '';
     const { calls, runner } = recorder((argv, input) => {
       if (argv[0] === 'iptables-restore' && input?.includes('-I ')) v4Applied = input;
@@ -114,6 +139,7 @@ describe('createFirewall with the iptables backend', () => {
         return {
           stdout: '*filter\n:TAPNET-TN-INPUT - [0:0]\n-A INPUT -j TAPNET-TN-INPUT\nCOMMIT\n',
         };
+      if (argv.join(' ') === 'ipset list -n' && v4Applied) return { stdout: 'tapnet-tn-taps\n' };
       if (argv[0] === 'ip6tables-restore')
         return { exitCode: 2, stderr: 'ip6tables-restore: line 3 failed' };
       return {};
@@ -125,14 +151,17 @@ describe('createFirewall with the iptables backend', () => {
       argv: ['ip6tables-restore', '--wait', '--noflush'],
       stderr: 'ip6tables-restore: line 3 failed',
     });
-    expect(calls.slice(4).map((c) => c.argv[0])).toEqual([
+    expect(calls.slice(6).map((c) => c.argv.join(' '))).toEqual([
       'iptables-save',
-      'iptables-restore',
+      'iptables-restore --wait --noflush',
       'ip6tables-save',
+      'ipset list -n',
+      'ipset restore',
     ]);
-    expect(calls[5]?.input).toBe(
+    expect(calls[7]?.input).toBe(
       '*filter\n-D INPUT -j TAPNET-TN-INPUT\n-F TAPNET-TN-INPUT\n-X TAPNET-TN-INPUT\nCOMMIT\n',
     );
+    expect(calls[10]?.input).toBe('destroy tapnet-tn-taps\n');
   });
 });
 
@@ -164,7 +193,7 @@ describe('backend and uplink detection', () => {
 });
 
 describe('cleanupFirewall', () => {
-  it('removes our nft table and iptables chains, and reports them', async () => {
+  it('removes our nft table, iptables chains and ipsets, and reports them', async () => {
     const save =
       '*filter\n:INPUT ACCEPT [0:0]\n:TAPNET-TN-INPUT - [0:0]\n-A INPUT -j TAPNET-TN-INPUT\nCOMMIT\n';
     const { calls, runner } = recorder((argv) => {
@@ -172,10 +201,17 @@ describe('cleanupFirewall', () => {
         return { stdout: 'table inet tapnet_tn\ntable inet tapnet_tnx\n' };
       if (argv[0] === 'iptables-save') return { stdout: save };
       if (argv[0] === 'ip6tables-save') return { stdout: '*filter\n:INPUT ACCEPT [0:0]\nCOMMIT\n' };
+      if (argv.join(' ') === 'ipset list -n')
+        return { stdout: 'tapnet-tn-nets\ntapnet-tnx-nets\ntapnet-tn-nets-n\n' };
       return {};
     });
     expect(await cleanupFirewall('tn', { runner })).toEqual({
-      removed: ['nft table inet tapnet_tn', 'iptables filter/TAPNET-TN-INPUT'],
+      removed: [
+        'nft table inet tapnet_tn',
+        'iptables filter/TAPNET-TN-INPUT',
+        'ipset tapnet-tn-nets',
+        'ipset tapnet-tn-nets-n',
+      ],
     });
     expect(calls.map((c) => c.argv.join(' '))).toEqual([
       'nft list tables',
@@ -183,7 +219,17 @@ describe('cleanupFirewall', () => {
       'iptables-save',
       'iptables-restore --wait --noflush',
       'ip6tables-save',
+      'ipset list -n',
+      'ipset restore',
     ]);
+    expect(calls.at(-1)?.input).toBe('destroy tapnet-tn-nets\ndestroy tapnet-tn-nets-n\n');
+  });
+
+  it('tolerates a host without the ipset tool (nothing of ours can be there)', async () => {
+    const { runner } = recorder((argv) =>
+      argv[0] === 'ipset' ? { exitCode: 127, stderr: 'ipset: not found' } : {},
+    );
+    expect(await cleanupFirewall('tn', { runner })).toEqual({ removed: [] });
   });
 });
 

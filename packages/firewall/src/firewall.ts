@@ -1,35 +1,35 @@
-import { describeValue } from '@tapnet/internal';
+// A firewall: apply, remove, status and watch of one pool's policy on the detected backend,
+// one operation at a time. The rule text is compiled elsewhere (nft.ts, iptables.ts).
 import { type Conflict, iptablesConflicts, nftConflicts } from './conflicts.js';
 import { type Backend, detectBackend } from './detect.js';
-import { FirewallApplyError, FirewallCommandError, InvalidPolicyError } from './errors.js';
+import { FirewallApplyError, FirewallCommandError } from './errors.js';
 import {
-  compileIptables,
-  compileIptablesRemoval,
-  iptablesDifferences,
-  iptablesShape,
-  ourIptablesChains,
-} from './iptables.js';
-import { defaultSpawner, type Spawner } from './monitor.js';
+  applyIptables,
+  iptablesDrift,
+  iptablesPresent,
+  readIptables,
+  removeIptables,
+} from './iptables-backend.js';
 import {
   compileNft,
   compileNftRemoval,
-  type NftShape,
+  NFT_APPLY,
   nftDifferences,
+  nftIntact,
   nftShape,
   nftTableName,
 } from './nft.js';
-import { assertPolicy, type Policy, PREFIX_PATTERN } from './policy.js';
-import { countingRunner, defaultRunner, type Runner, runChecked } from './runner.js';
+import {
+  checkPrefix,
+  type FirewallOptions,
+  normalizeOptions,
+  normalizeWatchOptions,
+} from './options.js';
+import { assertPolicy, type Policy } from './policy.js';
+import { countingRunner, runChecked } from './runner.js';
 import { type FirewallWatch, startWatch, type WatchOptions } from './watch.js';
 
-export interface FirewallOptions {
-  /** Default `auto`: nft when it works, else iptables. */
-  backend?: 'auto' | 'nft' | 'iptables';
-  /** Runs the OS commands; default: execa, argv arrays, no shell. */
-  runner?: Runner;
-  /** Starts the long-lived `nft monitor` of `watch()`; default: execa, argv, no shell. */
-  spawner?: Spawner;
-}
+export type { FirewallOptions } from './options.js';
 
 export interface FirewallStatus {
   backend: Backend;
@@ -65,82 +65,6 @@ export interface Firewall {
   [Symbol.asyncDispose](): Promise<void>;
 }
 
-const BACKENDS = ['auto', 'nft', 'iptables'] as const;
-
-function normalizeOptions(options: FirewallOptions | undefined): {
-  backend: (typeof BACKENDS)[number];
-  runner: Runner;
-  spawner: Spawner;
-} {
-  if (options !== undefined && (typeof options !== 'object' || options === null)) {
-    throw new InvalidPolicyError(
-      'options',
-      `Expected \`options\` to be an object, got ${describeValue(options)}`,
-    );
-  }
-  const o: FirewallOptions = Object.assign(Object.create(null), options);
-  const backend = o.backend ?? 'auto';
-  if (!BACKENDS.includes(backend)) {
-    throw new InvalidPolicyError(
-      'backend',
-      `Expected \`backend\` to be one of auto, nft, iptables, got ${describeValue(backend)}`,
-    );
-  }
-  const runner = o.runner ?? defaultRunner;
-  if (typeof runner !== 'function') {
-    throw new InvalidPolicyError(
-      'runner',
-      `Expected \`runner\` to be a function, got ${describeValue(runner)}`,
-    );
-  }
-  const spawner = o.spawner ?? defaultSpawner;
-  if (typeof spawner !== 'function') {
-    throw new InvalidPolicyError(
-      'spawner',
-      `Expected \`spawner\` to be a function, got ${describeValue(spawner)}`,
-    );
-  }
-  return { backend, runner, spawner };
-}
-
-function normalizeWatchOptions(
-  options: WatchOptions | undefined,
-): Required<Pick<WatchOptions, 'interval'>> & WatchOptions {
-  const o: WatchOptions = Object.assign(Object.create(null), options);
-  const interval = o.interval ?? 1000;
-  if (!Number.isInteger(interval) || interval < 10 || interval > 3_600_000) {
-    throw new InvalidPolicyError(
-      'interval',
-      `Expected \`interval\` to be an integer from 10 to 3600000 (ms), got ${describeValue(interval)}`,
-    );
-  }
-  for (const name of ['onDrift', 'onError'] as const) {
-    if (o[name] !== undefined && typeof o[name] !== 'function') {
-      throw new InvalidPolicyError(
-        name,
-        `Expected \`${name}\` to be a function, got ${describeValue(o[name])}`,
-      );
-    }
-  }
-  return { ...o, interval };
-}
-
-function checkPrefix(prefix: unknown): string {
-  if (typeof prefix !== 'string' || !PREFIX_PATTERN.test(prefix)) {
-    throw new InvalidPolicyError(
-      'prefix',
-      `Expected \`prefix\` to be a string of 1 to 12 characters from [a-z0-9_] starting with a letter, got ${describeValue(prefix)}`,
-    );
-  }
-  return prefix;
-}
-
-const NFT_APPLY = ['nft', '-f', '-'] as const;
-const IPT = {
-  ipv4: { save: ['iptables-save'], restore: ['iptables-restore', '--wait', '--noflush'] },
-  ipv6: { save: ['ip6tables-save'], restore: ['ip6tables-restore', '--wait', '--noflush'] },
-} as const;
-
 export function createFirewall(options?: FirewallOptions): Firewall {
   const o = normalizeOptions(options);
   const counted = countingRunner(o.runner);
@@ -160,17 +84,9 @@ export function createFirewall(options?: FirewallOptions): Firewall {
     return next;
   };
 
-  async function removeIptables(prefix: string): Promise<void> {
-    for (const family of [IPT.ipv4, IPT.ipv6]) {
-      const saved = await runChecked(run, family.save);
-      const text = compileIptablesRemoval(prefix, saved);
-      if (text !== '') await runChecked(run, family.restore, text);
-    }
-  }
-
   async function removeWith(kind: Backend, prefix: string): Promise<void> {
     if (kind === 'nft') await runChecked(run, NFT_APPLY, compileNftRemoval(prefix));
-    else await removeIptables(prefix);
+    else await removeIptables(run, prefix);
   }
 
   async function apply(policy: Policy): Promise<void> {
@@ -180,15 +96,12 @@ export function createFirewall(options?: FirewallOptions): Firewall {
       if (kind === 'nft') {
         await runChecked(run, NFT_APPLY, compileNft(policy));
       } else {
-        const ipv4 = await runChecked(run, IPT.ipv4.save);
-        const ipv6 = await runChecked(run, IPT.ipv6.save);
-        const ruleset = compileIptables(policy, { ipv4, ipv6 });
-        await runChecked(run, IPT.ipv4.restore, ruleset.ipv4);
-        await runChecked(run, IPT.ipv6.restore, ruleset.ipv6);
+        await applyIptables(run, policy);
       }
     } catch (error) {
       // The nft transaction is all-or-nothing, but a failed re-apply must not leave the
-      // previous ruleset either; iptables commits per table, so undo whatever got through.
+      // previous ruleset either; iptables commits per table (and ipset per command), so undo
+      // whatever got through.
       try {
         await removeWith(kind, policy.prefix);
       } catch {
@@ -215,38 +128,20 @@ export function createFirewall(options?: FirewallOptions): Firewall {
     if (kind === 'nft') {
       const json = await runChecked(run, ['nft', '-j', 'list', 'ruleset']);
       const table = nftTableName(policy.prefix);
+      // First: unreadable output throws FirewallOutputError rather than reading as "absent".
+      const conflicts = nftConflicts(json, table, { forward, ipv6: policy.ipv6 });
       const { present, intact } = nftIntact(json, nftShape(policy));
-      return {
-        backend: kind,
-        present,
-        intact,
-        uplink: policy.uplink,
-        forwarding,
-        conflicts: nftConflicts(json, table, { forward, ipv6: policy.ipv6 }),
-      };
+      return { backend: kind, present, intact, uplink: policy.uplink, forwarding, conflicts };
     }
-    const ipv4 = await runChecked(run, IPT.ipv4.save);
-    const ipv6 = await runChecked(run, IPT.ipv6.save);
-    const shape = iptablesShape(policy);
-    const present =
-      ourIptablesChains(policy.prefix, ipv4).length +
-        ourIptablesChains(policy.prefix, ipv6).length >
-      0;
-    const problems = [
-      ...iptablesDifferences(policy.prefix, shape.ipv4, ipv4),
-      ...iptablesDifferences(policy.prefix, shape.ipv6, ipv6),
+    const state = await readIptables(run);
+    // First: unreadable output throws FirewallOutputError rather than reading as "absent".
+    const conflicts = [
+      ...iptablesConflicts(state.ipv4, 'iptables', { forward }),
+      ...(policy.ipv6 ? iptablesConflicts(state.ipv6, 'ip6tables', { forward: false }) : []),
     ];
-    return {
-      backend: kind,
-      present,
-      intact: present && problems.length === 0,
-      uplink: policy.uplink,
-      forwarding,
-      conflicts: [
-        ...iptablesConflicts(ipv4, 'iptables', { forward }),
-        ...(policy.ipv6 ? iptablesConflicts(ipv6, 'ip6tables', { forward: false }) : []),
-      ],
-    };
+    const present = iptablesPresent(policy.prefix, state);
+    const intact = present && iptablesDrift(policy, state).length === 0;
+    return { backend: kind, present, intact, uplink: policy.uplink, forwarding, conflicts };
   }
 
   async function remove(prefix?: string): Promise<void> {
@@ -269,11 +164,7 @@ export function createFirewall(options?: FirewallOptions): Firewall {
       }
       return nftDifferences(listed.stdout, nftShape(policy));
     }
-    const shape = iptablesShape(policy);
-    return [
-      ...iptablesDifferences(policy.prefix, shape.ipv4, await runChecked(run, IPT.ipv4.save)),
-      ...iptablesDifferences(policy.prefix, shape.ipv6, await runChecked(run, IPT.ipv6.save)),
-    ];
+    return iptablesDrift(policy, await readIptables(run));
   }
 
   /**
@@ -378,46 +269,4 @@ export function createFirewall(options?: FirewallOptions): Firewall {
       return serial(() => remove());
     },
   };
-}
-
-/** Compares our table in `nft -j list ruleset` output with the expected shape. Pure. */
-export function nftIntact(json: string, shape: NftShape): { present: boolean; intact: boolean } {
-  const problems = nftDifferences(json, shape);
-  const present = !problems.includes(`table inet ${shape.table} missing`);
-  return { present, intact: present && problems.length === 0 };
-}
-
-/**
- * Removes leftovers of a crashed run for `prefix` from both backends (whichever tools exist):
- * our nft table, our iptables/ip6tables chains and the jumps into them.
- */
-export async function cleanupFirewall(
-  prefix: string,
-  options?: { runner?: Runner },
-): Promise<{ removed: string[] }> {
-  checkPrefix(prefix);
-  const runner = options?.runner ?? defaultRunner;
-  const removed: string[] = [];
-  const tables = await runner(['nft', 'list', 'tables']);
-  const table = nftTableName(prefix);
-  if (
-    tables.exitCode === 0 &&
-    tables.stdout.split('\n').some((l) => l.trim() === `table inet ${table}`)
-  ) {
-    await runChecked(runner, NFT_APPLY, compileNftRemoval(prefix));
-    removed.push(`nft table inet ${table}`);
-  }
-  for (const [name, family] of [
-    ['iptables', IPT.ipv4],
-    ['ip6tables', IPT.ipv6],
-  ] as const) {
-    const saved = await runner(family.save);
-    if (saved.exitCode !== 0) continue;
-    const text = compileIptablesRemoval(prefix, saved.stdout);
-    if (text === '') continue;
-    await runChecked(runner, family.restore, text);
-    const chains = ourIptablesChains(prefix, saved.stdout);
-    removed.push(...(chains.length > 0 ? chains.map((c) => `${name} ${c}`) : [`${name} jumps`]));
-  }
-  return { removed };
 }

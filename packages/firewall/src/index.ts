@@ -1,3 +1,4 @@
+export { cleanupFirewall } from './cleanup.js';
 export type { Conflict } from './conflicts.js';
 export type { Backend } from './detect.js';
 export { detectBackend, detectUplink } from './detect.js';
@@ -6,11 +7,12 @@ export {
   FirewallApplyError,
   FirewallCommandError,
   FirewallError,
+  FirewallOutputError,
   FirewallWatchError,
   InvalidPolicyError,
 } from './errors.js';
 export type { Firewall, FirewallOptions, FirewallStatus } from './firewall.js';
-export { cleanupFirewall, createFirewall } from './firewall.js';
+export { createFirewall } from './firewall.js';
 export type { IptablesRuleset } from './iptables.js';
 export { compileIptables, compileIptablesRemoval, iptablesChainPrefix } from './iptables.js';
 export type { LineHandlers, LineProcess, Spawner } from './monitor.js';
@@ -28,6 +30,7 @@ export {
   BLOCKED_DESTINATIONS,
   buildPolicy,
   DEFAULT_CONNECTIONS,
+  isDeviceName,
   MAX_CONNECTIONS,
 } from './policy.js';
 export type { Runner, RunResult } from './runner.js';

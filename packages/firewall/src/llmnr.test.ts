@@ -20,13 +20,12 @@ describe('the llmnr policy field', () => {
 
   it('opens only UDP 5355 from each TAP to the group or its own gateway, and back to its own subnet', () => {
     const { ipv4, ipv6 } = compileIptables(buildPolicy(poolOptions(2, { llmnr: true })));
+    // Source in the subnet of the TAP it came in on (nets src,src), destination that TAP's own
+    // gateway (gws dst,src); answers from a TAP's gateway to that TAP's subnet (src,dst / dst,dst).
     expect(ipv4.split('\n').filter((l) => l.includes('5355'))).toEqual([
-      '-A TAPNET-TN-INPUT -i tn0 -s 10.231.0.0/24 -d 224.0.0.252/32 -p udp -m udp --dport 5355 -j RETURN',
-      '-A TAPNET-TN-INPUT -i tn0 -s 10.231.0.0/24 -d 10.231.0.1/32 -p udp -m udp --dport 5355 -j RETURN',
-      '-A TAPNET-TN-OUTPUT -o tn0 -s 10.231.0.1/32 -d 10.231.0.0/24 -p udp -m udp --sport 5355 -j RETURN',
-      '-A TAPNET-TN-INPUT -i tn1 -s 10.231.1.0/24 -d 224.0.0.252/32 -p udp -m udp --dport 5355 -j RETURN',
-      '-A TAPNET-TN-INPUT -i tn1 -s 10.231.1.0/24 -d 10.231.1.1/32 -p udp -m udp --dport 5355 -j RETURN',
-      '-A TAPNET-TN-OUTPUT -o tn1 -s 10.231.1.1/32 -d 10.231.1.0/24 -p udp -m udp --sport 5355 -j RETURN',
+      '-A TAPNET-TN-VIN -m set --match-set tapnet-tn-nets src,src -d 224.0.0.252/32 -p udp -m udp --dport 5355 -j RETURN',
+      '-A TAPNET-TN-VIN -m set --match-set tapnet-tn-nets src,src -m set --match-set tapnet-tn-gws dst,src -p udp -m udp --dport 5355 -j RETURN',
+      '-A TAPNET-TN-VOUT -m set --match-set tapnet-tn-gws src,dst -m set --match-set tapnet-tn-nets dst,dst -p udp -m udp --sport 5355 -j RETURN',
     ]);
     expect(ipv6).not.toContain('5355');
   });

@@ -1,5 +1,8 @@
 import { assertPolicy, BLOCKED_DESTINATIONS, type Policy } from './policy.js';
 
+/** Applies a ruleset (one atomic transaction) read from stdin. */
+export const NFT_APPLY = ['nft', '-f', '-'] as const;
+
 export function nftTableName(prefix: string): string {
   return `tapnet_${prefix}`;
 }
@@ -286,4 +289,11 @@ export function nftDifferences(json: string, shape: NftShape): string[] {
   compare('chain', 'rules', shape.chains, chains);
   compare('set', 'elements', shape.sets, sets);
   return problems;
+}
+
+/** Compares our table in `nft -j list ruleset` output with the expected shape. Pure. */
+export function nftIntact(json: string, shape: NftShape): { present: boolean; intact: boolean } {
+  const problems = nftDifferences(json, shape);
+  const present = !problems.includes(`table inet ${shape.table} missing`);
+  return { present, intact: present && problems.length === 0 };
 }

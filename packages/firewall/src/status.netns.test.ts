@@ -1,6 +1,7 @@
 import { describeNetns, run, runOk, snapshotNamespace } from '@tapnet/testing';
 import { describe, expect, it } from 'vitest';
-import { cleanupFirewall, createFirewall } from './firewall.js';
+import { cleanupFirewall } from './cleanup.js';
+import { createFirewall } from './firewall.js';
 import { poolOptions } from './fixtures.test-helpers.js';
 import { buildPolicy } from './policy.js';
 
@@ -29,6 +30,19 @@ describeNetns('status, conflicts and crash cleanup with the real tools', () => {
       await fw.remove();
       expect(await fw.status(policy)).toMatchObject({ present: false, intact: false });
     });
+
+    if (backend === 'iptables') {
+      it('status: not intact once someone flushes one of our sets', async () => {
+        const fw = createFirewall({ backend });
+        await fw.apply(policy);
+        await runOk(['ipset', 'flush', 'tapnet-tn-nets']);
+        expect(await fw.status(policy)).toMatchObject({ present: true, intact: false });
+        await fw.apply(policy);
+        expect(await fw.status(policy)).toMatchObject({ present: true, intact: true });
+        await fw.remove();
+        expect(await runOk(['ipset', 'list', '-n'])).not.toContain('tapnet-tn-');
+      });
+    }
 
     it('status reports another table’s input drop policy and an iptables INPUT policy DROP', async () => {
       const fw = createFirewall({ backend });
@@ -63,7 +77,9 @@ describeNetns('status, conflicts and crash cleanup with the real tools', () => {
     await runOk(['iptables', '-N', 'TAPNET-TNX-INPUT']);
     await runOk(['iptables', '-A', 'INPUT', '-j', 'TAPNET-TNX-INPUT']);
     await runOk(['nft', 'add', 'table', 'inet', 'tapnet_tnx']);
+    await runOk(['ipset', 'create', 'tapnet-tnx-nets', 'hash:net']);
     const before = await snapshotNamespace();
+    const setsBefore = await runOk(['ipset', 'list', '-n']);
     // "Crash": applied with both backends, then the process went away without remove().
     await createFirewall({ backend: 'nft' }).apply(policy);
     await createFirewall({ backend: 'iptables' }).apply(policy);
@@ -72,6 +88,8 @@ describeNetns('status, conflicts and crash cleanup with the real tools', () => {
     expect(removed).toContain('iptables filter/TAPNET-TN-INPUT');
     expect(removed).toContain('iptables raw/TAPNET-TN-PRE');
     expect(removed).toContain('ip6tables filter/TAPNET-TN-OUTPUT');
+    expect(removed).toContain('ipset tapnet-tn-nets');
+    expect(await runOk(['ipset', 'list', '-n'])).toBe(setsBefore);
     const after = await snapshotNamespace();
     expect(after.nft).toBe(before.nft);
     expect(after.iptables).toBe(before.iptables);
@@ -81,7 +99,8 @@ describeNetns('status, conflicts and crash cleanup with the real tools', () => {
     const fw = createFirewall({ backend: 'iptables' });
     await fw.apply(policy);
     expect((await fw.status(policy)).intact).toBe(true);
-    expect(fw.processCount()).toBe(4 + 3); // apply: 2 saves + 2 restores; status: sysctl + 2 saves
+    // apply: set listing, 2 saves, ipset restore, 2 restores; status: sysctl, 2 saves, set listing
+    expect(fw.processCount()).toBe(6 + 4);
     await fw.remove();
     expect((await run(['iptables-save'])).stdout).toContain('TAPNET-TNX-INPUT');
   });

@@ -50,9 +50,9 @@ const SETTLE_MS = 20;
 /** With an event stream, a slow check anyway, in case events were lost (e.g. while it started). */
 const BACKSTOP_MS = 10_000;
 /**
- * A check's cost grows with the ruleset (iptables: ~25 rules per network); the next periodic
- * check waits at least this many times as long as the last one took, so a large pool on a
- * loaded host spends at most a fifth of a core on checking.
+ * A check's cost grows with the ruleset (iptables: the interface tries, ~10 rules per
+ * network); the next periodic check waits at least this many times as long as the last one
+ * took, so a large pool on a loaded host spends at most a fifth of a core on checking.
  */
 const COST_FACTOR = 4;
 

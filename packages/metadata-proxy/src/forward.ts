@@ -3,6 +3,7 @@ import { Pool } from 'undici';
 import { UpstreamError } from './errors.js';
 import type { HandlerContext, ParsedForward } from './handler.js';
 import { downstreamResponseHeaders, upstreamRequestHeaders } from './headers.js';
+import { endWith, TOO_LARGE } from './http-util.js';
 
 const TIMEOUT_CODES = new Set([
   'UND_ERR_HEADERS_TIMEOUT',
@@ -86,24 +87,20 @@ export class Forwarder {
         undefined,
       );
     }
-    const chunks: Buffer[] = [];
-    let size = 0;
+    let payload: Buffer;
     try {
-      for await (const chunk of upstream.body) {
-        size += (chunk as Buffer).length;
-        if (size > target.maxResponseBytes) {
-          upstream.body.destroy();
-          return fail(502, `Upstream response exceeds ${target.maxResponseBytes} bytes`, undefined);
-        }
-        chunks.push(chunk as Buffer);
+      const read = await readLimited(upstream.body, target.maxResponseBytes);
+      if (read === TOO_LARGE) {
+        upstream.body.destroy();
+        return fail(502, `Upstream response exceeds ${target.maxResponseBytes} bytes`, undefined);
       }
+      payload = read;
     } catch (error) {
       if (signal.aborted) return { ok: false, status: 0, error: undefined };
       return isTimeout(error)
         ? fail(504, 'Upstream response body did not arrive in time', error)
         : fail(502, 'Upstream response body failed', error);
     }
-    const payload = Buffer.concat(chunks, size);
     const headers = downstreamResponseHeaders(upstream.headers);
     if (req.method === 'HEAD' && upstream.headers['content-length'] !== undefined) {
       headers['content-length'] = String(upstream.headers['content-length']);
@@ -111,7 +108,7 @@ export class Forwarder {
       headers['content-length'] = String(payload.length);
     }
     res.writeHead(upstream.statusCode, headers);
-    res.end(payload);
+    endWith(res, payload);
     return { ok: true };
   }
 
@@ -119,4 +116,33 @@ export class Forwarder {
   close(): void {
     this.#pool.destroy().catch(() => {});
   }
+}
+
+/**
+ * An upstream body up to `limit` bytes, read with events rather than an async iterator (one
+ * promise per body, not per chunk); a single chunk is passed on without a copy.
+ */
+function readLimited(
+  body: NodeJS.ReadableStream,
+  limit: number,
+): Promise<Buffer | typeof TOO_LARGE> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        body.off('data', onData);
+        resolve(TOO_LARGE);
+        return;
+      }
+      chunks.push(chunk);
+    };
+    body.on('data', onData);
+    body.once('end', () => {
+      const [only] = chunks;
+      resolve(chunks.length === 1 && only ? only : Buffer.concat(chunks, size));
+    });
+    body.once('error', reject);
+  });
 }

@@ -28,7 +28,7 @@ export {
   UnsafeStateDirError,
 } from './errors.js';
 export { readHostSnapshot } from './host.js';
-export { DEFAULTS, type TapPoolOptions } from './options.js';
+export { DEFAULTS, MAX_SIZE, type TapPoolOptions } from './options.js';
 export {
   checkConflicts,
   type HostSnapshot,
@@ -44,7 +44,55 @@ export {
   createTapPool,
   type TapPool,
 } from './pool.js';
+export {
+  DEFAULT_BURST_MS,
+  DEFAULT_MIN_BURST,
+  type DirectionLimit,
+  defaultBurst,
+  formatRate,
+  MAX_PACKETS_PER_SECOND,
+  MAX_RATE,
+  MIN_BURST,
+  MIN_RATE,
+  type NormalizedTrafficLimits,
+  normalizeTrafficLimits,
+  parseBurst,
+  parseRate,
+  type Rate,
+  type ShapedRate,
+  sameLimits,
+  type TrafficLimits,
+} from './rate.js';
 export { defaultRunner, type Runner, type RunnerResult } from './runner.js';
+export {
+  cleanupShaping,
+  createShaper,
+  defaultSyncRunner,
+  readTraffic,
+  type Shaper,
+  type ShaperOptions,
+  type ShapingCleanupReport,
+  type SyncRunner,
+  type TrafficCounters,
+} from './shaper.js';
+export {
+  ifbCreateScript,
+  ifbGroup,
+  ifbMark,
+  ifbName,
+  ifbRemoval,
+  type LinkEntry,
+  parsePpsCounters,
+  parseTcCounters,
+  ppsBurst,
+  ppsRemoveScript,
+  ppsScript,
+  ppsTable,
+  type QdiscCounters,
+  type ShapingChange,
+  TBF_LATENCY,
+  tcScript,
+} from './shaping.js';
 export {
   checkStateDir,
   ensureStateDir,

@@ -120,6 +120,9 @@ describeNetns('the tapnet CLI', () => {
     expect(await snapshotNamespace()).toEqual(before);
   });
 
+  // Three `up`s in child processes one after the other, one SIGKILLed and cleaned up: 10 to 20 s
+  // alone, past the default 30 s beside the other privileged files on a loaded 2-core machine
+  // (seen twice at load 20), after which the next test found its pool still there.
   it('cleanup removes what a SIGKILLed `up` left behind, and a new pool starts', async () => {
     const before = await snapshotNamespace();
     const { child } = await startUp(['--size', '2', '--prefix', 'tk']);
@@ -171,7 +174,7 @@ describeNetns('the tapnet CLI', () => {
     up.kill('SIGTERM');
     expect((await up).exitCode).toBe(0);
     expect(await snapshotNamespace()).toEqual(before);
-  });
+  }, 120_000);
 
   it('reports a QEMU binary that is not there with exit 127, and leaves nothing behind', async () => {
     const before = await snapshotNamespace();
@@ -277,6 +280,7 @@ describeNetns('the tapnet CLI', () => {
           subnet: '10.231.0.0/24',
           gateway: expect.any(String),
           mac: expect.stringMatching(/^([0-9a-f]{2}:){5}[0-9a-f]{2}$/),
+          limits: {},
           qemuArgs: [
             '-netdev',
             'tap,id=net0,ifname=tj0,script=no,downscript=no',

@@ -1,5 +1,15 @@
+import type { BridgeLookup } from '@tapnet/user-network';
 import { describe, expect, it } from 'vitest';
-import { planFix } from './doctor.js';
+import { bridgeCheck, planFix, toolChecks } from './doctor.js';
+
+/** A host whose PATH holds exactly `files` (path → what it resolves to). */
+function host(files: Record<string, string>): BridgeLookup {
+  return {
+    searchPath: '/usr/bin:/bin',
+    isExecutable: (path) => path in files,
+    realpath: (path) => files[path] ?? path,
+  };
+}
 
 describe('planFix', () => {
   it.each([
@@ -24,5 +34,49 @@ describe('planFix', () => {
     ],
   ])('%j → %s', (error, fix) => {
     expect(planFix(error)).toBe(fix);
+  });
+});
+
+describe('the metadata bridge check', () => {
+  it('does not pass an nc that is not OpenBSD netcat (the bridge needs its -U)', () => {
+    const check = bridgeCheck(host({ '/usr/bin/nc': '/usr/bin/nc.traditional' }));
+    expect(check).toMatchObject({ name: 'metadata bridge', status: 'warn' });
+    expect(check.fix).toContain('netcat-openbsd');
+  });
+
+  it.each([
+    [{ '/usr/bin/nc': '/bin/nc.openbsd' }, 'nc /usr/bin/nc'],
+    [{ '/usr/bin/socat': '/usr/bin/socat' }, 'socat /usr/bin/socat'],
+  ])('passes OpenBSD netcat or socat: %j', (files, detail) => {
+    expect(bridgeCheck(host(files))).toEqual({ name: 'metadata bridge', status: 'ok', detail });
+  });
+});
+
+describe('the tool checks', () => {
+  const find = (names: string[]) => (name: string) =>
+    names.includes(name) ? `/usr/sbin/${name}` : undefined;
+  const base = ['ip', 'dnsmasq'];
+
+  it('needs iptables-save (detection runs it) as well as iptables-restore', () => {
+    const checks = toolChecks(find([...base, 'iptables-restore']));
+    expect(checks.find((c) => c.name === 'iptables-save/iptables-restore')?.status).toBe('warn');
+    expect(checks.find((c) => c.name === 'firewall')).toMatchObject({ status: 'fail' });
+  });
+
+  it('passes the iptables backend with both tools', () => {
+    const checks = toolChecks(find([...base, 'iptables-save', 'iptables-restore']));
+    expect(checks.find((c) => c.name === 'iptables-save/iptables-restore')).toEqual({
+      name: 'iptables-save/iptables-restore',
+      status: 'ok',
+      detail: '/usr/sbin/iptables-save, /usr/sbin/iptables-restore',
+    });
+    expect(checks.find((c) => c.name === 'firewall')).toBeUndefined();
+  });
+
+  it('passes the firewall with nft alone, and fails without ip or dnsmasq', () => {
+    const checks = toolChecks(find(['nft']));
+    expect(checks.find((c) => c.name === 'firewall')).toBeUndefined();
+    expect(checks.find((c) => c.name === 'ip')?.status).toBe('fail');
+    expect(checks.find((c) => c.name === 'dnsmasq')?.status).toBe('fail');
   });
 });

@@ -1,9 +1,9 @@
 import { open, readFile } from 'node:fs/promises';
 import { detectUplink } from '@tapnet/firewall';
 import { checkConflicts, planPool, readHostSnapshot } from '@tapnet/tap-pool';
-import { findBridge, realLookup } from '@tapnet/user-network';
-import { uplinkExists } from './cli/uplink.js';
-import { findBinary } from './which.js';
+import { type BridgeLookup, findBridge, realLookup } from '@tapnet/user-network';
+import { findTool } from './tools.js';
+import { uplinkExists } from './uplink.js';
 
 export interface Check {
   name: string;
@@ -78,33 +78,7 @@ export async function runDoctor(
       fix: 'modprobe tun (and in a container, pass /dev/net/tun through)',
     });
   }
-  let firewallFound = false;
-  for (const b of binaries) {
-    const paths = await Promise.all(b.names.map((n) => findBinary(n)));
-    const found = b.all
-      ? paths.every(Boolean)
-        ? paths.join(', ')
-        : undefined
-      : paths.find(Boolean);
-    if (b.names[0] === 'nft' || b.names[0] === 'iptables-save') firewallFound ||= Boolean(found);
-    checks.push(
-      found
-        ? { name: b.names.join('/'), status: 'ok', detail: found }
-        : {
-            name: b.names.join('/'),
-            status: b.required ? 'fail' : 'warn',
-            detail: `not found (needed for ${b.why})`,
-            fix: `apt-get install ${b.pkg}`,
-          },
-    );
-  }
-  if (!firewallFound)
-    checks.push({
-      name: 'firewall',
-      status: 'fail',
-      detail: 'neither nft nor iptables-save/iptables-restore',
-      fix: 'apt-get install nftables',
-    });
+  checks.push(...toolChecks(findTool));
   checks.push(bridgeCheck());
   checks.push(await uplinkCheck(options.uplink));
   try {
@@ -159,9 +133,47 @@ export function planFix(error: unknown): string {
   return 'choose another --subnet or --prefix, or `tapnet cleanup` leftovers';
 }
 
-/** The bridge user-mode networks will use: OpenBSD netcat (it has `-U`) or socat. */
-function bridgeCheck(): Check {
-  const lookup = realLookup();
+/**
+ * The tools each part needs, found by `find`; a firewall backend needs nft, or both
+ * iptables-save (which detection runs) and iptables-restore (which applies). Pure given `find`.
+ */
+export function toolChecks(find: (name: string) => string | undefined): Check[] {
+  const checks: Check[] = [];
+  let firewallFound = false;
+  for (const b of binaries) {
+    const paths = b.names.map((n) => find(n));
+    const found = b.all
+      ? paths.every(Boolean)
+        ? paths.join(', ')
+        : undefined
+      : paths.find(Boolean);
+    if (b.names[0] === 'nft' || b.names[0] === 'iptables-save') firewallFound ||= Boolean(found);
+    checks.push(
+      found
+        ? { name: b.names.join('/'), status: 'ok', detail: found }
+        : {
+            name: b.names.join('/'),
+            status: b.required ? 'fail' : 'warn',
+            detail: `not found (needed for ${b.why})`,
+            fix: `apt-get install ${b.pkg}`,
+          },
+    );
+  }
+  if (!firewallFound)
+    checks.push({
+      name: 'firewall',
+      status: 'fail',
+      detail: 'neither nft nor iptables-save/iptables-restore',
+      fix: 'apt-get install nftables',
+    });
+  return checks;
+}
+
+/**
+ * The bridge user-mode networks will use: OpenBSD netcat (it has `-U`; another `nc` does not
+ * count) or socat, as @tapnet/user-network chooses it.
+ */
+export function bridgeCheck(lookup: BridgeLookup = realLookup()): Check {
   try {
     const bridge = findBridge('auto', lookup);
     return { name: 'metadata bridge', status: 'ok', detail: `${bridge.kind} ${bridge.path}` };

@@ -1,25 +1,26 @@
-const brand = Symbol.for('tapnet.error');
+import { errorFamily } from '@tapnet/internal';
+
+// The family's base brand is `Symbol.for('tapnet.error')`, as before the kit: errors from an
+// older copy of the facade are still `instanceof TapnetError`.
+const family = errorFamily('tapnet');
 
 /** Base class of the facade's own errors; `instanceof` works across duplicate installs. */
 export class TapnetError extends Error {
+  static {
+    family.base(TapnetError, 'TapnetError');
+  }
   readonly code: string;
   constructor(code: string, message: string, options?: ErrorOptions) {
     super(message, options);
     this.code = code;
-    this.name = new.target.name;
-    Object.defineProperty(this, brand, { value: true });
-  }
-
-  static override [Symbol.hasInstance](value: unknown): boolean {
-    // Subclasses check the prototype chain; the base accepts any tapnet error, from any copy.
-    // biome-ignore lint/complexity/noThisInStatic: `this` is the class `instanceof` was asked about
-    if (this !== TapnetError) return Function.prototype[Symbol.hasInstance].call(this, value);
-    return typeof value === 'object' && value !== null && brand in value;
   }
 }
 
 /** An option of `Pool.create` (or a method argument) is not what it should be. */
 export class InvalidOptionError extends TapnetError {
+  static {
+    family.member(InvalidOptionError, 'InvalidOptionError');
+  }
   readonly option: string;
   constructor(option: string, message: string, options?: ErrorOptions) {
     super('ERR_INVALID_OPTION', message, options);
@@ -29,6 +30,9 @@ export class InvalidOptionError extends TapnetError {
 
 /** A `Network` handle was used after `release()`. */
 export class ReleasedError extends TapnetError {
+  static {
+    family.member(ReleasedError, 'ReleasedError');
+  }
   /**
    * `heldByAnother` (the device) given: the network went to another holder since, so this handle is stale (the
    * message says so, and that the network itself is in use).
@@ -45,6 +49,9 @@ export class ReleasedError extends TapnetError {
 
 /** Another pool (in this process or another) holds the prefix. */
 export class PrefixInUseError extends TapnetError {
+  static {
+    family.member(PrefixInUseError, 'PrefixInUseError');
+  }
   readonly prefix: string;
   readonly pid: number;
   constructor(prefix: string, pid: number) {
@@ -57,17 +64,45 @@ export class PrefixInUseError extends TapnetError {
   }
 }
 
-export class PoolDisposedError extends TapnetError {
-  constructor() {
-    super('ERR_POOL_DISPOSED', 'The pool has been disposed');
+/** `uplink` names no network device in this network namespace: rules for it would match nothing. */
+export class UplinkNotFoundError extends TapnetError {
+  static {
+    family.member(UplinkNotFoundError, 'UplinkNotFoundError');
+  }
+  readonly uplink: string;
+  constructor(uplink: string) {
+    super(
+      'ERR_UPLINK_NOT_FOUND',
+      `Expected \`uplink\` to name a network device here, got \`${uplink}\` (no such device); \`null\` for no uplink`,
+    );
+    this.uplink = uplink;
   }
 }
 
-/** Describes a value for error messages: "`0` (number)". */
-export function describeValue(value: unknown): string {
-  if (typeof value === 'string') return `\`${JSON.stringify(value)}\` (string)`;
-  if (value === null) return '`null`';
-  if (Array.isArray(value)) return `\`${JSON.stringify(value)}\` (array)`;
-  if (typeof value === 'object') return 'an object';
-  return `\`${String(value)}\` (${typeof value})`;
+/**
+ * A network's metadata handler (or the upstream it forwards to) failed; emitted as the pool's
+ * `error` event, never thrown. `network` names the network, `cause` is the failure.
+ */
+export class MetadataHandlerError extends TapnetError {
+  static {
+    family.member(MetadataHandlerError, 'MetadataHandlerError');
+  }
+  readonly network: string;
+  constructor(network: string, cause: unknown) {
+    super(
+      'ERR_METADATA_HANDLER',
+      `The metadata handler of network ${network} failed: ${cause instanceof Error ? cause.message : String(cause)}`,
+      { cause },
+    );
+    this.network = network;
+  }
+}
+
+export class PoolDisposedError extends TapnetError {
+  static {
+    family.member(PoolDisposedError, 'PoolDisposedError');
+  }
+  constructor() {
+    super('ERR_POOL_DISPOSED', 'The pool has been disposed');
+  }
 }

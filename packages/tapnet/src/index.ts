@@ -1,31 +1,33 @@
-export type { HostRecord, Lease, SrvRecord } from '@tapnet/dhcp-dns';
-export type { DriftEvent } from '@tapnet/firewall';
+export type { HostRecord, Lease, RestartOptions, SrvRecord } from '@tapnet/dhcp-dns';
+export type { AllowEntry, DriftEvent } from '@tapnet/firewall';
 export type {
   FetchHandler,
   ForwardTarget,
   HandlerContext,
+  HardeningOptions,
   MetadataHandler,
   MetadataRequestEvent,
   NodeHandler,
 } from '@tapnet/metadata-proxy';
 export { fetchHandler, nodeHandler } from '@tapnet/metadata-proxy';
+export type { NicModel } from '@tapnet/qemu-args';
 export { AllNetworksInUseError } from '@tapnet/tap-pool';
-export { UserNetwork } from '@tapnet/user-network';
+export type { UserNetworkOptions } from '@tapnet/user-network';
+export { cleanupLeftovers, type LeftoverReport } from './cleanup.js';
 export {
   InvalidOptionError,
+  MetadataHandlerError,
   PoolDisposedError,
   PrefixInUseError,
   ReleasedError,
   TapnetError,
+  UplinkNotFoundError,
 } from './errors.js';
-export type { Limits } from './limits.js';
-export { Network, type NicModel } from './network.js';
-export { type FirewallBackendOption, normalizeOptions, type PoolOptions } from './options.js';
-export {
-  cleanupLeftovers,
-  type LeasesForgottenEvent,
-  type LeftoverReport,
-  Pool,
-  type PoolEvents,
-  type PoolStatus,
-} from './pool.js';
+export type { LeasesForgottenEvent, PoolEvents, PoolStatus } from './events.js';
+export type { Limits, NetworkLimits } from './limits.js';
+export type { PoolMetrics, PoolMetricsOptions } from './metrics.js';
+export { Network } from './network.js';
+export type { FirewallBackendOption, PoolOptions } from './options.js';
+export { Pool } from './pool.js';
+export type { NetworkTraffic } from './traffic.js';
+export { UserNetwork } from './user-network.js';

@@ -1,50 +1,80 @@
 import { DEFAULT_CONNECTIONS, MAX_CONNECTIONS } from '@tapnet/firewall';
-import { describeValue, InvalidOptionError } from './errors.js';
+import { describeValue, isIntegerIn, isPlainObject, nullPrototypeCopy } from '@tapnet/internal';
+import {
+  type NormalizedTrafficLimits,
+  normalizeTrafficLimits,
+  type TrafficLimits,
+} from '@tapnet/tap-pool';
+import { InvalidOptionError } from './errors.js';
+import { fail } from './option-errors.js';
 
-/** Per-VM limits (the start of issue 14's `limits`): the same for every network of a pool. */
-export interface Limits {
+/**
+ * Per-VM limits (issue 14; libvirt's `<bandwidth>`). Given to `Pool.create` they are every
+ * network's default; `pool.network({ limits })`, `acquire({ limits })` and
+ * `network.setLimits()` override `egress`, `ingress` and `packetsPerSecond` for one VM (`null`:
+ * none), until the network is released. Directions are the VM's: `egress` is what it sends.
+ */
+export interface Limits extends TrafficLimits {
   /**
    * Most connections one VM may have tracked by conntrack at once (TCP in TIME_WAIT not
-   * counted); its new ones beyond are dropped. Default 8192 (see @tapnet/firewall).
+   * counted); its new ones beyond are dropped. Default 8192 (see @tapnet/firewall). Per pool.
    */
   connections?: number;
 }
 
+/** The per-VM part a network can override. */
+export type NetworkLimits = TrafficLimits;
+
 export interface NormalizedLimits {
   connections: number;
+  /** Every network's default traffic limits; empty: none. */
+  traffic: NormalizedTrafficLimits;
 }
 
-const KNOWN = ['connections'];
+/** Wraps tap-pool's validation error in the facade's, naming the option's path. */
+function wrapped<T>(fn: () => T, option: string): T {
+  try {
+    return fn();
+  } catch (error) {
+    if ((error as { code?: unknown })?.code !== 'ERR_INVALID_OPTION') throw error;
+    const message = (error as Error).message;
+    const path = /`([^`]+)`/.exec(message)?.[1] ?? option;
+    throw new InvalidOptionError(path, message, { cause: error });
+  }
+}
 
 /** Validates `limits` (the facade's option) and fills its defaults. Pure. */
 export function normalizeLimits(input: unknown): NormalizedLimits {
-  if (input === undefined) return { connections: DEFAULT_CONNECTIONS };
-  if (typeof input !== 'object' || input === null || Array.isArray(input)) {
-    throw new InvalidOptionError(
-      'limits',
-      `Expected \`limits\` to be an object like { connections: 8192 }, got ${describeValue(input)}`,
-    );
+  if (input === undefined) return { connections: DEFAULT_CONNECTIONS, traffic: {} };
+  if (!isPlainObject(input)) {
+    fail('limits', `an object like { egress: '100mbit', connections: ${DEFAULT_CONNECTIONS} }`, input);
   }
-  const o: Record<string, unknown> = Object.assign(Object.create(null), input);
-  for (const key of Object.keys(o)) {
-    if (!KNOWN.includes(key)) {
-      throw new InvalidOptionError(
-        `limits.${key}`,
-        `Unknown option \`limits.${key}\`; known: ${KNOWN.join(', ')}`,
-      );
-    }
-  }
+  const o = nullPrototypeCopy(input);
+  const traffic = wrapped(
+    () => normalizeTrafficLimits(o, { path: 'limits', otherKeys: ['connections'] }),
+    'limits',
+  );
   const connections = o.connections ?? DEFAULT_CONNECTIONS;
-  if (
-    typeof connections !== 'number' ||
-    !Number.isInteger(connections) ||
-    connections < 1 ||
-    connections > MAX_CONNECTIONS
-  ) {
+  if (!isIntegerIn(connections, 1, MAX_CONNECTIONS)) {
+    fail('limits.connections', `an integer from 1 to ${MAX_CONNECTIONS}`, connections);
+  }
+  return { connections, traffic };
+}
+
+/**
+ * One network's traffic limits: `input` laid over the pool's default. `connections` is refused:
+ * the conntrack cap is the pool's. Pure.
+ */
+export function networkLimits(
+  input: unknown,
+  base: NormalizedTrafficLimits,
+  path = 'limits',
+): NormalizedTrafficLimits {
+  if (typeof input === 'object' && input !== null && Object.hasOwn(input, 'connections')) {
     throw new InvalidOptionError(
-      'limits.connections',
-      `Expected \`limits.connections\` to be an integer from 1 to ${MAX_CONNECTIONS}, got ${describeValue(connections)}`,
+      `${path}.connections`,
+      `Expected \`${path}\` without \`connections\` (the conntrack cap is set per pool, in Pool.create's \`limits\`), got ${describeValue(input)}`,
     );
   }
-  return { connections };
+  return wrapped(() => normalizeTrafficLimits(input, { path, base }), path);
 }

@@ -14,6 +14,8 @@ function handles() {
       lease: () => undefined,
       release: () => holding.release(),
       heldByAnother: () => holding.released && allocator.isHeld(holding.item),
+      limits: () => ({}),
+      setLimits: async () => {},
     };
     return new Network(holding.item, host);
   };
@@ -21,7 +23,7 @@ function handles() {
 }
 
 describe('Network after release', () => {
-  it('says it was released, and once the network has a next holder, that the handle is stale', () => {
+  it('says it was released, and once the network has a next holder, that the handle is stale', async () => {
     const { allocator, acquire } = handles();
     const first = acquire();
     first.release();
@@ -42,6 +44,8 @@ describe('Network after release', () => {
       'Network tn0: this handle was released; tn0 now belongs to another holder',
     );
     expect(() => first.lease).toThrow(ReleasedError);
+    expect(() => first.limits).toThrow(ReleasedError);
+    await expect(first.setLimits({ egress: '1mbit' })).rejects.toThrow(ReleasedError);
     // A late release of the stale handle leaves the next holder's network alone.
     first.release();
     expect(allocator.isHeld(allocator.items[0]!)).toBe(true);

@@ -1,8 +1,9 @@
 import type { Lease } from '@tapnet/dhcp-dns';
 import type { FetchHandler, MetadataHandler } from '@tapnet/metadata-proxy';
-import { macFromSeed, netDevice, tapNetdev } from '@tapnet/qemu-args';
-import type { NetworkPlan } from '@tapnet/tap-pool';
+import { macFromSeed, NIC_MODELS, type NicModel, netDevice, tapNetdev } from '@tapnet/qemu-args';
+import type { NetworkPlan, NormalizedTrafficLimits } from '@tapnet/tap-pool';
 import { InvalidOptionError, ReleasedError } from './errors.js';
+import type { NetworkLimits } from './limits.js';
 
 /** What a network needs from its pool; kept narrow so a Network cannot reach other networks. */
 export interface NetworkHost {
@@ -11,9 +12,11 @@ export interface NetworkHost {
   release(): void;
   /** True once the network was handed to a next holder after this handle's release. */
   heldByAnother(): boolean;
+  /** The traffic limits in force on this network. */
+  limits(): NormalizedTrafficLimits;
+  /** Lays `limits` over the pool's default and puts them in force. */
+  setLimits(limits: NetworkLimits): Promise<void>;
 }
-
-export type NicModel = 'virtio-net-pci' | 'e1000';
 
 /**
  * One VM's network, handed out by `Pool.network()` / `Pool.acquire()` until `release()`.
@@ -61,6 +64,22 @@ export class Network implements AsyncDisposable {
     return this.#released;
   }
 
+  /** The traffic limits in force (rates in bits/s, bursts in bytes; a missing key: unlimited). */
+  get limits(): NormalizedTrafficLimits {
+    this.#assertLive();
+    return this.#host.limits();
+  }
+
+  /**
+   * Changes this VM's traffic limits, laid over the pool's default (`null`: none in that
+   * direction); in force when the promise resolves (one `tc` process). Invalid limits change
+   * nothing; a failure puts the previous limits back. Release puts the pool's default back.
+   */
+  async setLimits(limits: NetworkLimits): Promise<void> {
+    this.#assertLive();
+    await this.#host.setLimits(limits);
+  }
+
   /** The value for QEMU's `-netdev`: `tap,id=<id>,ifname=<tap>,script=no,downscript=no`. */
   netdev(id: string): string {
     this.#assertLive();
@@ -70,11 +89,12 @@ export class Network implements AsyncDisposable {
   /** `-netdev` and `-device` arguments, the NIC carrying this network's MAC. */
   qemuArgs(id: string, options: { model?: NicModel } = {}): string[] {
     this.#assertLive();
-    const model = options.model ?? 'virtio-net-pci';
-    if (model !== 'virtio-net-pci' && model !== 'e1000') {
+    const model = options.model ?? NIC_MODELS[0];
+    // The models are @tapnet/qemu-args's; the error is the facade's, naming the facade's option.
+    if (!(NIC_MODELS as readonly unknown[]).includes(model)) {
       throw new InvalidOptionError(
         'model',
-        `Expected \`model\` to be 'virtio-net-pci' or 'e1000', got \`${String(model)}\``,
+        `Expected \`model\` to be ${NIC_MODELS.map((m) => `'${m}'`).join(' or ')}, got \`${String(model)}\``,
       );
     }
     return [

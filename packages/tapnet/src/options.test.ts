@@ -1,3 +1,7 @@
+import { defaults as dnsDefaults } from '@tapnet/dhcp-dns';
+import { buildPolicy, DEFAULT_CONNECTIONS } from '@tapnet/firewall';
+import { DEFAULTS as metadataDefaults } from '@tapnet/metadata-proxy';
+import { MAX_SIZE, DEFAULTS as tapDefaults } from '@tapnet/tap-pool';
 import { describe, expect, it } from 'vitest';
 import { InvalidOptionError } from './errors.js';
 import { normalizeOptions } from './options.js';
@@ -15,7 +19,7 @@ describe('normalizeOptions', () => {
       upstreamDns: 'host',
       leaseTime: '20m',
       ipv6: false,
-      limits: { connections: 8192 },
+      limits: { connections: 8192, traffic: {} },
       llmnr: true,
       stateDir: '/run/tapnet',
       dnsDomain: undefined,
@@ -69,10 +73,74 @@ describe('normalizeOptions', () => {
     expect((error as Error).message).toContain(message);
   });
 
+  it('takes its defaults from the packages that own them', () => {
+    expect(normalizeOptions({ size: 1 })).toMatchObject({
+      prefix: tapDefaults.prefix,
+      stateDir: tapDefaults.stateDir,
+      metadataIp: tapDefaults.metadataIp,
+      metadataPort: metadataDefaults.port,
+      metadataNames: dnsDefaults.metadataNames,
+      upstreamDns: dnsDefaults.upstream,
+      leaseTime: dnsDefaults.leaseTime,
+      limits: { connections: DEFAULT_CONNECTIONS },
+    });
+    expect(() => normalizeOptions({ size: MAX_SIZE })).not.toThrow();
+    expect(() => normalizeOptions({ size: MAX_SIZE + 1 })).toThrow(InvalidOptionError);
+  });
+
+  // One rule for interface names, the firewall's: the facade accepts no uplink it would refuse.
+  it.each(['eth@0', 'wg:0', 'tap\u00e9', '..', 'a/b'])(
+    'refuses uplink %j, as the firewall does',
+    (uplink) => {
+      expect(() =>
+        buildPolicy({
+          prefix: 'tn',
+          networks: [{ device: 'tn0', subnet: '10.9.0.0/24', gateway: '10.9.0.1' }],
+          uplink,
+        }),
+      ).toThrow();
+      expect(() => normalizeOptions({ size: 1, uplink })).toThrow(
+        expect.objectContaining({ code: 'ERR_INVALID_OPTION', option: 'uplink' }),
+      );
+    },
+  );
+
+  it.each(['eth0', 'enp0s31f6', 'br-lan.10', 'wg_0'])('accepts uplink %j', (uplink) => {
+    expect(normalizeOptions({ size: 1, uplink }).uplink).toBe(uplink);
+  });
+
   it('keeps an explicit per-VM connection cap', () => {
     expect(normalizeOptions({ size: 1, limits: { connections: 64 } }).limits).toEqual({
       connections: 64,
+      traffic: {},
     });
+  });
+
+  it('takes default traffic limits beside the connection cap', () => {
+    expect(
+      normalizeOptions({ size: 1, limits: { egress: '20mbit', packetsPerSecond: 500 } }).limits,
+    ).toEqual({
+      connections: 8192,
+      traffic: { egress: { rate: 20_000_000, burst: 50_000 }, packetsPerSecond: 500 },
+    });
+  });
+
+  it.each([
+    [{ egress: '100 mbit' }, 'limits.egress', 'no space between number and unit'],
+    [{ ingress: 0 }, 'limits.ingress', 'from 8kbit to 1tbit'],
+    [{ ingress: -5 }, 'limits.ingress', 'got `-5` (number)'],
+    [{ egress: '5parsecs' }, 'limits.egress', 'units: bit'],
+    [{ egress: { rate: '1mbit', burst: 1 } }, 'limits.egress.burst', 'a size in bytes'],
+  ])('refuses traffic limits %j naming %s', (limits, option, message) => {
+    let error: unknown;
+    try {
+      normalizeOptions({ size: 1, limits });
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toBeInstanceOf(InvalidOptionError);
+    expect(error).toMatchObject({ code: 'ERR_INVALID_OPTION', option });
+    expect((error as Error).message).toContain(message);
   });
 
   it('does not keep a reference to, or inherit from, the caller object', () => {

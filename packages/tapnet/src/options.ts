@@ -1,9 +1,28 @@
-import { type HostRecord, isDnsName, type SrvRecord } from '@tapnet/dhcp-dns';
-import type { MetadataServerOptions } from '@tapnet/metadata-proxy';
-import { describeValue, InvalidOptionError } from './errors.js';
+import {
+  defaults as dnsDefaults,
+  type HostRecord,
+  isDnsName,
+  type RestartOptions,
+  type SrvRecord,
+} from '@tapnet/dhcp-dns';
+import { type AllowEntry, type Backend, isDeviceName } from '@tapnet/firewall';
+import { checks, firstUnknownKey, isPlainObject, nullPrototypeCopy } from '@tapnet/internal';
+import { type MetadataServerOptions, DEFAULTS as metadataDefaults } from '@tapnet/metadata-proxy';
+import { MAX_SIZE, DEFAULTS as tapDefaults } from '@tapnet/tap-pool';
+import { InvalidOptionError } from './errors.js';
 import { type Limits, type NormalizedLimits, normalizeLimits } from './limits.js';
+import { fail } from './option-errors.js';
 
-export type FirewallBackendOption = 'auto' | 'nft' | 'iptables';
+export type FirewallBackendOption = 'auto' | Backend;
+
+/** `firewall`'s choices: auto (nftables when usable, else iptables) or one of the firewall's backends. */
+export const FIREWALL_BACKENDS: readonly FirewallBackendOption[] = ['auto', 'nft', 'iptables'];
+
+const check = checks(fail);
+
+function isBackendOption(value: unknown): value is FirewallBackendOption {
+  return (FIREWALL_BACKENDS as readonly unknown[]).includes(value);
+}
 
 export interface PoolOptions {
   /** How many networks (VMs at once). */
@@ -37,10 +56,14 @@ export interface PoolOptions {
    */
   dnsDomain?: string | null;
   /** Extra forward destinations guests may reach (like the original's VPN routes). */
-  allow?: readonly { cidr: string; via?: string }[];
+  allow?: readonly AllowEntry[];
   /** Give guests IPv6 on their TAPs (default false: IPv6 off and dropped). */
   ipv6?: boolean;
-  /** Per-VM limits: `connections` (conntrack entries per VM, default 8192). */
+  /**
+   * Per-VM limits: `connections` (conntrack entries per VM, default 8192), and every network's
+   * default `egress`/`ingress` rate (`'100mbit'`, `'12.5MB/s'`, bits/s; optional `burst`) and
+   * `packetsPerSecond` (default: none).
+   */
   limits?: Limits;
   /**
    * Answer LLMNR (UDP 5355) for the metadata names and host records on every TAP, so guests
@@ -64,12 +87,7 @@ export interface PoolOptions {
    * within 10 s of a restart (like systemd's start limit), then `status().dnsmasq.state` is
    * `failed` and an `error` is emitted.
    */
-  dnsmasqRestart?: {
-    maxQuickFailures?: number;
-    initialDelayMs?: number;
-    maxDelayMs?: number;
-    quickFailureWindowMs?: number;
-  };
+  dnsmasqRestart?: RestartOptions;
 }
 
 export interface NormalizedPoolOptions {
@@ -87,7 +105,7 @@ export interface NormalizedPoolOptions {
   upstreamDns: readonly string[] | 'host';
   leaseTime: string | number;
   dnsDomain: string | null | undefined;
-  allow: readonly { cidr: string; via?: string }[];
+  allow: readonly AllowEntry[];
   ipv6: boolean;
   limits: NormalizedLimits;
   llmnr: boolean;
@@ -95,7 +113,7 @@ export interface NormalizedPoolOptions {
   owner: { uid?: number; gid?: number } | undefined;
   metadataHardening: MetadataServerOptions['hardening'] | undefined;
   cleanupStale: boolean;
-  dnsmasqRestart: PoolOptions['dnsmasqRestart'];
+  dnsmasqRestart: RestartOptions | undefined;
 }
 
 const known = new Set([
@@ -149,113 +167,56 @@ const renamed: Record<string, string> = {
  * package validates the options it owns when `Pool.create` plans (before anything changes).
  */
 export function normalizeOptions(input: PoolOptions): NormalizedPoolOptions {
-  if (typeof input !== 'object' || input === null) {
-    throw new InvalidOptionError(
-      'options',
-      `Expected options to be an object, got ${describeValue(input)}`,
-    );
+  if (!isPlainObject(input)) fail('options', 'an object', input);
+  const o = nullPrototypeCopy(input);
+  const unknown = firstUnknownKey(o, known);
+  if (unknown !== undefined) {
+    const hint = renamed[unknown] ? `; did you mean \`${renamed[unknown]}\`?` : '';
+    throw new InvalidOptionError(unknown, `Unknown option \`${unknown}\`${hint}`);
   }
-  const o: Record<string, unknown> = Object.assign(Object.create(null), input);
-  for (const key of Object.keys(o)) {
-    if (known.has(key)) continue;
-    const hint = renamed[key] ? `; did you mean \`${renamed[key]}\`?` : '';
-    throw new InvalidOptionError(key, `Unknown option \`${key}\`${hint}`);
-  }
-  const size = o.size;
-  if (typeof size !== 'number' || !Number.isInteger(size) || size < 1 || size > 4096) {
-    throw new InvalidOptionError(
-      'size',
-      `Expected \`size\` to be an integer from 1 to 4096, got ${describeValue(size)}`,
-    );
-  }
+  const size = check.integer('size', o.size, 1, MAX_SIZE);
   const firewall = o.firewall ?? 'auto';
-  if (firewall !== 'auto' && firewall !== 'nft' && firewall !== 'iptables') {
-    throw new InvalidOptionError(
-      'firewall',
-      `Expected \`firewall\` to be one of 'auto', 'nft', 'iptables', got ${describeValue(firewall)}`,
-    );
+  if (!isBackendOption(firewall)) {
+    fail('firewall', `one of ${FIREWALL_BACKENDS.map((b) => `'${b}'`).join(', ')}`, firewall);
   }
+  // The firewall's rule for interface names, the one that matters: its rules name the uplink.
   const uplink = o.uplink;
-  if (
-    uplink !== undefined &&
-    uplink !== null &&
-    (typeof uplink !== 'string' || !/^[^\s/:]{1,15}$/.test(uplink))
-  ) {
-    throw new InvalidOptionError(
-      'uplink',
-      `Expected \`uplink\` to be an interface name (1 to 15 bytes, no whitespace, '/' or ':') or null, got ${describeValue(uplink)}`,
-    );
+  if (uplink !== undefined && uplink !== null && !isDeviceName(uplink)) {
+    fail('uplink', 'an interface name (1 to 15 bytes of A-Z a-z 0-9 _ . -) or null', uplink);
   }
-  const metadataPort = o.metadataPort ?? 80;
-  if (
-    typeof metadataPort !== 'number' ||
-    !Number.isInteger(metadataPort) ||
-    metadataPort < 1 ||
-    metadataPort > 65535
-  ) {
-    throw new InvalidOptionError(
-      'metadataPort',
-      `Expected \`metadataPort\` to be an integer from 1 to 65535, got ${describeValue(metadataPort)}`,
-    );
-  }
+  const metadataPort = check.integer(
+    'metadataPort',
+    o.metadataPort ?? metadataDefaults.port,
+    1,
+    65535,
+  );
   for (const key of ['metadataNames', 'hostRecords', 'srvRecords', 'allow'] as const) {
-    if (o[key] !== undefined && !Array.isArray(o[key])) {
-      throw new InvalidOptionError(
-        key,
-        `Expected \`${key}\` to be an array, got ${describeValue(o[key])}`,
-      );
-    }
+    if (o[key] !== undefined && !Array.isArray(o[key])) fail(key, 'an array', o[key]);
   }
-  const upstreamDns = o.upstreamDns ?? 'host';
+  const upstreamDns = o.upstreamDns ?? dnsDefaults.upstream;
   if (upstreamDns !== 'host' && !Array.isArray(upstreamDns)) {
-    throw new InvalidOptionError(
-      'upstreamDns',
-      `Expected \`upstreamDns\` to be 'host' or an array of server addresses, got ${describeValue(upstreamDns)}`,
-    );
+    fail('upstreamDns', "'host' or an array of server addresses", upstreamDns);
   }
-  const ipv6 = o.ipv6 ?? false;
-  if (typeof ipv6 !== 'boolean') {
-    throw new InvalidOptionError(
-      'ipv6',
-      `Expected \`ipv6\` to be a boolean, got ${describeValue(ipv6)}`,
-    );
-  }
-  const llmnr = o.llmnr ?? true;
-  if (typeof llmnr !== 'boolean') {
-    throw new InvalidOptionError(
-      'llmnr',
-      `Expected \`llmnr\` to be a boolean, got ${describeValue(llmnr)}`,
-    );
-  }
+  const ipv6 = check.boolean('ipv6', o.ipv6 ?? tapDefaults.ipv6);
+  const llmnr = check.boolean('llmnr', o.llmnr ?? true);
   // Every package must be able to name its resources after the prefix: devices (15 bytes with
   // the index), nft tables and iptables chains (the firewall's 12 characters).
-  const prefix = o.prefix ?? 'tn';
+  const prefix = o.prefix ?? tapDefaults.prefix;
   if (typeof prefix !== 'string' || !/^[a-z][a-z0-9]{0,11}$/.test(prefix)) {
-    throw new InvalidOptionError(
-      'prefix',
-      `Expected \`prefix\` to be 1 to 12 characters of a-z and 0-9, starting with a letter, got ${describeValue(prefix)}`,
-    );
+    fail('prefix', '1 to 12 characters of a-z and 0-9, starting with a letter', prefix);
   }
-  const cleanupStale = o.cleanupStale ?? true;
-  if (typeof cleanupStale !== 'boolean') {
-    throw new InvalidOptionError(
-      'cleanupStale',
-      `Expected \`cleanupStale\` to be a boolean, got ${describeValue(cleanupStale)}`,
-    );
-  }
+  const cleanupStale = check.boolean('cleanupStale', o.cleanupStale ?? true);
   const dnsDomain = o.dnsDomain;
   if (dnsDomain !== undefined && dnsDomain !== null && !isDnsName(dnsDomain)) {
-    throw new InvalidOptionError(
+    fail(
       'dnsDomain',
-      `Expected \`dnsDomain\` to be a DNS name (RFC 1123 labels: letters, digits, inner hyphens; no trailing dot) or null, got ${describeValue(dnsDomain)}`,
+      'a DNS name (RFC 1123 labels: letters, digits, inner hyphens; no trailing dot) or null',
+      dnsDomain,
     );
   }
-  const stateDir = o.stateDir ?? '/run/tapnet';
+  const stateDir = o.stateDir ?? tapDefaults.stateDir;
   if (typeof stateDir !== 'string' || !stateDir.startsWith('/')) {
-    throw new InvalidOptionError(
-      'stateDir',
-      `Expected \`stateDir\` to be an absolute path, got ${describeValue(stateDir)}`,
-    );
+    fail('stateDir', 'an absolute path', stateDir);
   }
   return {
     size,
@@ -264,16 +225,16 @@ export function normalizeOptions(input: PoolOptions): NormalizedPoolOptions {
     prefixLength: o.prefixLength as number | undefined,
     firewall,
     uplink: uplink as string | null | undefined,
-    metadataIp: (o.metadataIp as string | undefined) ?? '169.254.169.254',
+    metadataIp: (o.metadataIp as string | undefined) ?? tapDefaults.metadataIp,
     metadataPort,
-    metadataNames: (o.metadataNames as readonly string[] | undefined) ?? ['taskcluster'],
+    metadataNames: (o.metadataNames as readonly string[] | undefined) ?? dnsDefaults.metadataNames,
     hostRecords: (o.hostRecords as readonly HostRecord[] | undefined) ?? [],
     srvRecords: (o.srvRecords as readonly SrvRecord[] | undefined) ?? [],
     upstreamDns: upstreamDns as readonly string[] | 'host',
-    leaseTime: (o.leaseTime as string | number | undefined) ?? '20m',
+    leaseTime: (o.leaseTime as string | number | undefined) ?? dnsDefaults.leaseTime,
     // undefined: @tapnet/dhcp-dns's default (`tapnet.internal`).
     dnsDomain: dnsDomain as string | null | undefined,
-    allow: (o.allow as readonly { cidr: string; via?: string }[] | undefined) ?? [],
+    allow: (o.allow as readonly AllowEntry[] | undefined) ?? [],
     ipv6,
     limits: normalizeLimits(o.limits),
     llmnr,
@@ -281,6 +242,6 @@ export function normalizeOptions(input: PoolOptions): NormalizedPoolOptions {
     owner: o.owner as { uid?: number; gid?: number } | undefined,
     metadataHardening: o.metadataHardening as MetadataServerOptions['hardening'] | undefined,
     cleanupStale,
-    dnsmasqRestart: o.dnsmasqRestart as PoolOptions['dnsmasqRestart'],
+    dnsmasqRestart: o.dnsmasqRestart as RestartOptions | undefined,
   };
 }

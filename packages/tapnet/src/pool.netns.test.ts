@@ -201,8 +201,80 @@ describeNetns('Pool (the original contract)', () => {
     await expect(
       Pool.create({ size: 2, hostRecords: [{ names: ['ok\nserver=1.2.3.4'], ipv4: '10.0.0.1' }] }),
     ).rejects.toMatchObject({
-      code: 'ERR_INVALID_CONFIG',
+      // Issue 12: the facade's own error, naming its option; dhcp-dns's error is the cause.
+      code: 'ERR_INVALID_OPTION',
+      option: 'hostRecords[0].names[0]',
+      cause: { code: 'ERR_INVALID_CONFIG' },
     });
+  });
+
+  it('names every refused option by its facade path, the package error as cause, changing nothing', async () => {
+    for (const [options, option] of [
+      [{ upstreamDns: ['dns.example'] }, 'upstreamDns[0]'],
+      [{ metadataHardening: { tokens: 'yes' as never } }, 'metadataHardening.tokens'],
+      [{ dnsmasqRestart: { maxDelayMs: -1 } }, 'dnsmasqRestart.maxDelayMs'],
+      [{ allow: [{ cidr: 'nope' }] }, 'allow[0].cidr'],
+      [{ subnet: '10.0.0.0' }, 'subnet'],
+    ] as const) {
+      const error = await Pool.create({ size: 2, ...options }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(InvalidOptionError);
+      expect(error).toBeInstanceOf(TapnetError);
+      expect(error).toMatchObject({ code: 'ERR_INVALID_OPTION', option });
+      expect((error as Error).cause).toBeInstanceOf(Error);
+    }
+  });
+
+  // Issue 16's leftover: only the CLI refused an uplink that is no device here; the library
+  // compiled it into NAT rules that match nothing.
+  it('refuses an uplink that names no device here, before anything changes', async () => {
+    const error = await Pool.create({ size: 1, uplink: 'eth9' }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(TapnetError);
+    expect(error).toMatchObject({
+      code: 'ERR_UPLINK_NOT_FOUND',
+      uplink: 'eth9',
+      message:
+        'Expected `uplink` to name a network device here, got `eth9` (no such device); `null` for no uplink',
+    });
+    // A device that exists is taken.
+    // No dummy driver on every kernel: a veth pair (deleting one end removes both).
+    await runOk(['ip', 'link', 'add', 'eth9', 'type', 'veth', 'peer', 'name', 'eth9p']);
+    try {
+      await using pool = await Pool.create({ size: 1, uplink: 'eth9' });
+      expect((await pool.status()).uplink).toBe('eth9');
+    } finally {
+      await runOk(['ip', 'link', 'del', 'eth9']);
+    }
+  });
+
+  it("re-emits a metadata handler's failure with its network's name", async () => {
+    await using pool = await Pool.create({ size: 2 });
+    const [a, b] = [pool.network(), pool.network()];
+    const errors: Error[] = [];
+    pool.on('error', (error) => errors.push(error));
+    await using vmA = await createTapPeer({
+      tap: a!.name,
+      subnet: a!.subnet,
+      gateway: a!.gateway,
+      mac: a!.mac,
+    });
+    await using vmB = await createTapPeer({
+      tap: b!.name,
+      subnet: b!.subnet,
+      gateway: b!.gateway,
+      mac: b!.mac,
+    });
+    a!.setHandler(() => {
+      throw new Error('handler broke');
+    });
+    b!.setHandler(() => new Response('fine'));
+    expect((await vmA.get()).status).toBe(500);
+    // The well-behaved network is served meanwhile.
+    expect(await vmB.get()).toEqual({ status: 200, body: 'fine' });
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toBeInstanceOf(TapnetError);
+    expect(errors[0]).toMatchObject({ code: 'ERR_METADATA_HANDLER', network: a!.name });
+    expect(errors[0]!.message).toContain(a!.name);
+    expect(errors[0]!.message).toContain('handler broke');
   });
 });
 

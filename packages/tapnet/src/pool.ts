@@ -1,195 +1,23 @@
 import { EventEmitter } from 'node:events';
-import { join } from 'node:path';
-import {
-  buildDnsmasqConfig,
-  Dnsmasq,
-  type DnsmasqOptions,
-  type ForgetResult,
-  type Lease,
-  LlmnrResponder,
-  type LlmnrResponderOptions,
-  type LlmnrStats,
-  planLlmnr,
-  type RestartEvent,
-  stopStaleDnsmasq,
-} from '@tapnet/dhcp-dns';
-import {
-  buildPolicy,
-  cleanupFirewall,
-  createFirewall,
-  type DriftEvent,
-  detectUplink,
-  type Firewall,
-  type FirewallStatus,
-  type FirewallWatch,
-  type Policy,
-} from '@tapnet/firewall';
-import {
-  type MetadataRequestEvent,
-  MetadataServer,
-  normalizeHardening,
-} from '@tapnet/metadata-proxy';
+import type { Lease } from '@tapnet/dhcp-dns';
+import { parseIPv4, sizeOf } from '@tapnet/internal';
+import type { MetadataErrorEvent, MetadataRequestEvent } from '@tapnet/metadata-proxy';
 import { macFromSeed } from '@tapnet/qemu-args';
-import {
-  type CleanupReport,
-  checkConflicts,
-  checkStateDir,
-  claimPrefix,
-  cleanupPool,
-  createTapPool,
-  ensureStateDir,
-  type Holding,
-  isAlive,
-  NetworkAllocator,
-  type NetworkPlan,
-  type PoolPlan,
-  type PrefixClaim,
-  planPool,
-  readHostSnapshot,
-  readState,
-  statePath,
-  type TapPool,
-} from '@tapnet/tap-pool';
+import { type Holding, NetworkAllocator, type NetworkPlan, type PoolPlan } from '@tapnet/tap-pool';
 import { ConntrackFlusher } from './conntrack.js';
-import { PoolDisposedError, PrefixInUseError } from './errors.js';
+import { claimPool, type Parts, preparePool, startPool } from './create.js';
+import { MetadataHandlerError, PoolDisposedError } from './errors.js';
+import type { PoolEvents, PoolStatus } from './events.js';
+import { type NetworkLimits, networkLimits } from './limits.js';
+import { createPoolMetrics, type PoolMetrics, type PoolMetricsOptions } from './metrics.js';
 import { Network, type NetworkHost } from './network.js';
-import { type NormalizedPoolOptions, normalizeOptions, type PoolOptions } from './options.js';
+import type { PoolOptions } from './options.js';
 import { blocksOf } from './span.js';
-import { findBinary } from './which.js';
+import { resetThenFree, trafficStatus } from './traffic.js';
 
-/** Payload of `leases-forgotten`: a released network's leases dropped before it is handed out again. */
-export interface LeasesForgottenEvent extends ForgetResult {
-  network: string;
-}
-
-/**
- * The events a Pool emits and their arguments: `on`/`once`/`off` check both, so a misspelt
- * event name or a listener of the wrong shape fails to compile.
- */
-export interface PoolEvents {
-  lease: [Lease];
-  'dnsmasq-restart': [RestartEvent];
-  'leases-forgotten': [LeasesForgottenEvent];
-  'firewall-drift': [DriftEvent];
-  'metadata-request': [MetadataRequestEvent];
-  error: [Error];
-  /** EventEmitter's own: a listener is being added / was removed. */
-  newListener: [event: keyof PoolEvents, listener: (...args: never[]) => void];
-  removeListener: [event: keyof PoolEvents, listener: (...args: never[]) => void];
-}
-
-export interface PoolStatus {
-  prefix: string;
-  size: number;
-  inUse: number;
-  available: number;
-  /** `acquire()` calls waiting for a network. */
-  waiting: number;
-  /** The interface guests' traffic leaves by (NAT), or null: then only `allow` entries are forwarded. */
-  uplink: string | null;
-  /**
-   * `net.ipv4.ip_forward` is 1 (the same reading as `firewall.forwarding`). The pool turns it on
-   * only when it has an uplink or `allow` entries; it may be on for other reasons of the host.
-   */
-  forwarding: boolean;
-  /** Whether a released network's tracked flows are flushed (needs the `conntrack` tool). */
-  conntrackFlush: boolean;
-  /** `reapplied`: times our rules were found changed by someone else and applied again. */
-  firewall: FirewallStatus & { reapplied: number };
-  dnsmasq: ReturnType<Dnsmasq['status']>;
-  metadata: ReturnType<MetadataServer['stats']>;
-  /** The LLMNR responder's counters; null when `llmnr: false`. */
-  llmnr: LlmnrStats | null;
-  networks: { name: string; subnet: string; gateway: string; inUse: boolean; lease?: Lease }[];
-}
-
-interface Parts {
-  options: NormalizedPoolOptions;
-  /** The conntrack binary, when the host has one: flows are flushed on release. */
-  conntrack: string | undefined;
-  plan: PoolPlan;
-  policy: Policy;
-  uplink: string | null;
-  taps: TapPool;
-  firewall: Firewall;
-  dnsmasq: Dnsmasq;
-  metadata: MetadataServer;
-  /** The prefix's host-wide claim (see tap-pool's claimPrefix): taken first, released last. */
-  claim: PrefixClaim;
-  llmnr: LlmnrResponder | undefined;
-}
-
-export interface LeftoverReport {
-  prefix: string;
-  /** Set when the pool's recorded process is still running: then nothing was touched. */
-  running?: number;
-  dnsmasqStopped: boolean;
-  firewall: { removed: string[] };
-  taps: CleanupReport;
-}
-
-/**
- * Removes what a crashed pool with this prefix left behind: its dnsmasq (by pid file and config
- * path), its firewall table/chains, and the TAPs its state record names. A pool that is alive
- * (it holds the prefix's claim, whatever its state folder, or its record names a live process)
- * is left alone; nothing that is not recorded and marked as ours is deleted. A state folder
- * others could write is refused (ERR_UNSAFE_STATE_DIR) before anything is read from it.
- */
-export async function cleanupLeftovers(
-  prefix: string,
-  stateDir = '/run/tapnet',
-  claim?: PrefixClaim,
-): Promise<LeftoverReport> {
-  checkStateDir(stateDir);
-  // Holding the claim for the whole cleanup: no pool can start with this prefix meanwhile.
-  let held = claim;
-  if (held === undefined) {
-    try {
-      held = await claimPrefix(prefix, { role: 'cleanup' });
-    } catch (error) {
-      if ((error as { code?: unknown }).code !== 'ERR_PREFIX_IN_USE') throw error;
-      return runningReport(prefix, (error as { pid: number }).pid);
-    }
-  }
-  try {
-    const pid = recordedPid(prefix, stateDir);
-    if (pid !== undefined && isAlive(pid)) return runningReport(prefix, pid);
-    const dnsmasqStopped = await stopStaleDnsmasq(join(stateDir, prefix));
-    // TAPs before the firewall, so none is ever up without its rules (see dispose()).
-    const taps = await cleanupPool(prefix, { stateDir, claim: held });
-    const firewall = await cleanupFirewall(prefix);
-    return { prefix, dnsmasqStopped, firewall, taps };
-  } finally {
-    if (claim === undefined) await held.release();
-  }
-}
-
-function runningReport(prefix: string, pid: number): LeftoverReport {
-  return {
-    prefix,
-    running: pid,
-    dnsmasqStopped: false,
-    firewall: { removed: [] },
-    taps: emptyCleanup(),
-  };
-}
-
-function ipNumber(ip: string): number {
-  return ip.split('.').reduce((n, octet) => n * 256 + Number(octet), 0);
-}
-
-function emptyCleanup(): CleanupReport {
-  return { removedDevices: [], removedAddresses: [], restoredSysctls: [], skipped: [] };
-}
-
-/** The pid a pool's state record names; undefined without a record, or with one tap-pool refuses. */
-function recordedPid(prefix: string, stateDir: string): number | undefined {
-  try {
-    return readState(statePath(stateDir, prefix))?.pid;
-  } catch {
-    return undefined;
-  }
-}
+export type { LeftoverReport } from './cleanup.js';
+export { cleanupLeftovers } from './cleanup.js';
+export type { LeasesForgottenEvent, PoolEvents, PoolStatus } from './events.js';
 
 /**
  * A fixed set of isolated networks, one per VM: TAP devices, firewall, one dnsmasq and one
@@ -199,8 +27,9 @@ function recordedPid(prefix: string, stateDir: string): number | undefined {
  * ({ network, released, restarted, remaining }: a released network's leases dropped),
  * `firewall-drift` ({ backend, reason, reappliedAt }: our rules were changed by someone else,
  * e.g. `nft flush ruleset`, and applied again), `metadata-request` ({ network, method, url,
- * status, remoteAddress }, once a request is answered), `error` (Error; emitted only while
- * someone listens, so a handler's failure never crashes the process).
+ * status, remoteAddress }, once a request is answered), `error` (Error, a network's metadata
+ * handler failing a `MetadataHandlerError` naming the network; emitted only while someone
+ * listens, so a handler's failure never crashes the process).
  */
 export class Pool extends EventEmitter<PoolEvents> implements AsyncDisposable {
   readonly #parts: Parts;
@@ -213,8 +42,6 @@ export class Pool extends EventEmitter<PoolEvents> implements AsyncDisposable {
   readonly #flusher: ConntrackFlusher | undefined;
   /** Released networks whose DHCP leases dnsmasq is dropping; dispose() waits for them. */
   readonly #forgetting = new Set<Promise<void>>();
-  /** Keeps the firewall applied from creation until dispose() removes it. */
-  #watch: FirewallWatch | undefined;
 
   private constructor(parts: Parts) {
     super();
@@ -241,8 +68,9 @@ export class Pool extends EventEmitter<PoolEvents> implements AsyncDisposable {
         parts.metadata.off('request', this.#forwardRequest);
       }
     });
-    parts.metadata.on('error', ({ error }) =>
-      this.#emitError(error instanceof Error ? error : new Error(String(error))),
+    // The network's name travels with the failure: which VM's handler failed matters.
+    parts.metadata.on('error', ({ network, error }: MetadataErrorEvent) =>
+      this.#emitError(new MetadataHandlerError(network, error)),
     );
   }
 
@@ -254,178 +82,26 @@ export class Pool extends EventEmitter<PoolEvents> implements AsyncDisposable {
 
   /**
    * Creates `size` networks (≈ the original's `NewPool(N)`): plan → TAPs → firewall → dnsmasq →
-   * metadata server. Every option is validated before anything changes; if a step fails, the
-   * steps before it are undone in reverse and the first error is thrown.
+   * metadata server. Every option is validated before anything changes (a bad one is an
+   * `InvalidOptionError` naming it by this facade's path); if a step fails, the steps before it
+   * are undone in reverse and the first error is thrown.
    */
   static async create(options: PoolOptions): Promise<Pool> {
-    const o = normalizeOptions(options);
-    const plan = planPool({
-      size: o.size,
-      prefix: o.prefix,
-      ...(o.subnet !== undefined && { subnet: o.subnet }),
-      ...(o.prefixLength !== undefined && { prefixLength: o.prefixLength }),
-      metadataIp: o.metadataIp,
-      ipv6: o.ipv6,
-      ...(o.owner !== undefined && { owner: o.owner }),
-      stateDir: o.stateDir,
-    });
-    const uplink = o.uplink === undefined ? await detectUplink() : o.uplink;
-    const policy = buildPolicy({
-      prefix: plan.prefix,
-      networks: plan.networks.map((n) => ({
-        device: n.device,
-        subnet: n.subnet,
-        gateway: n.gateway,
-      })),
-      metadataIp: o.metadataIp,
-      metadataPort: o.metadataPort,
-      uplink,
-      allow: o.allow,
-      ipv6: o.ipv6,
-      connections: o.limits.connections,
-      llmnr: o.llmnr,
-    });
-    const dnsOptions: DnsmasqOptions = {
-      networks: plan.networks.map((n) => ({
-        name: n.device,
-        device: n.device,
-        gateway: n.gateway,
-        netmask: n.netmask,
-        rangeStart: n.dhcpRange.start,
-        rangeEnd: n.dhcpRange.end,
-      })),
-      stateDir: join(o.stateDir, plan.prefix),
-      metadataIp: o.metadataIp,
-      metadataNames: o.metadataNames,
-      hostRecords: o.hostRecords,
-      srvRecords: o.srvRecords,
-      upstream: o.upstreamDns,
-      leaseTime: o.leaseTime,
-      ...(o.dnsDomain !== undefined && { domain: o.dnsDomain }),
-      ...(o.dnsmasqRestart !== undefined && { restart: o.dnsmasqRestart }),
-    };
-    buildDnsmasqConfig(dnsOptions); // validates records and names; nothing is written yet
-    const llmnrOptions: LlmnrResponderOptions = {
-      networks: plan.networks.map((n) => ({
-        name: n.device,
-        gateway: n.gateway,
-        netmask: n.netmask,
-      })),
-      metadataIp: o.metadataIp,
-      metadataNames: o.metadataNames,
-      hostRecords: o.hostRecords,
-    };
-    if (o.llmnr) planLlmnr(llmnrOptions);
-    if (o.metadataHardening !== undefined) normalizeHardening(o.metadataHardening);
-    // Nothing is read from or written to a state folder others could write; it is made 0700.
-    ensureStateDir(o.stateDir);
-    // The prefix is claimed before anything is applied, host-wide whatever `stateDir` each pool
-    // uses: a loser changes nothing, so its rollback can never remove the winner's rules.
-    let claim: PrefixClaim;
+    const prepared = await preparePool(options);
+    const claim = await claimPool(prepared);
+    // Drift and watch errors are reported once the pool exists to report them.
+    let pool: Pool | undefined;
     try {
-      claim = await claimPrefix(plan.prefix);
-    } catch (error) {
-      if ((error as { code?: unknown }).code !== 'ERR_PREFIX_IN_USE') throw error;
-      throw new PrefixInUseError(plan.prefix, (error as { pid: number }).pid);
-    }
-    try {
-      return await Pool.#createClaimed({
-        o,
-        plan,
-        policy,
-        uplink,
-        dnsOptions,
-        llmnrOptions,
-        claim,
+      const parts = await startPool(prepared, claim, {
+        onDrift: (event) => pool?.emit('firewall-drift', event),
+        onError: (error) => {
+          if (pool) pool.#emitError(error);
+        },
       });
-    } catch (error) {
-      await claim.release();
-      throw error;
-    }
-  }
-
-  /** Everything Pool.create validated and planned, with the prefix claimed; nothing applied yet. */
-  static async #createClaimed(ready: {
-    o: NormalizedPoolOptions;
-    plan: PoolPlan;
-    policy: Policy;
-    uplink: string | null;
-    dnsOptions: DnsmasqOptions;
-    llmnrOptions: LlmnrResponderOptions;
-    claim: PrefixClaim;
-  }): Promise<Pool> {
-    const { o, plan, policy, uplink, dnsOptions, llmnrOptions, claim } = ready;
-    // A live pool (this process included) owns the prefix; a crashed one's leftovers (its
-    // record names a dead process) would block this one and are removed first.
-    const owner = recordedPid(plan.prefix, o.stateDir);
-    if (owner !== undefined && isAlive(owner)) throw new PrefixInUseError(plan.prefix, owner);
-    if (o.cleanupStale && owner !== undefined)
-      await cleanupLeftovers(plan.prefix, o.stateDir, claim);
-    checkConflicts(plan, await readHostSnapshot());
-
-    const conntrack = await findBinary('conntrack');
-    const undo: (() => Promise<void>)[] = [];
-    try {
-      // The firewall first: its rules match interface names, so they are in force before a TAP
-      // exists and a QEMU could attach to it (or IPv4 forwarding is turned on).
-      const firewall = createFirewall({ backend: o.firewall });
-      undo.push(() => firewall.remove(plan.prefix));
-      await firewall.apply(policy);
-      // IPv4 forwarding only when guests may reach something beyond the host: the uplink or an
-      // `allow` entry. Without either the pool forwards nothing and leaves ip_forward as it is.
-      const taps = await createTapPool(plan, {
-        claim,
-        ipForward: policy.uplink !== null || policy.allow.length > 0,
-      });
-      undo.push(() => taps.remove());
-      const dnsmasq = await Dnsmasq.start(dnsOptions);
-      undo.push(() => dnsmasq.stop());
-      // After dnsmasq: the TAPs have their gateway addresses, which the group is joined on.
-      const llmnr = o.llmnr ? await LlmnrResponder.start(llmnrOptions) : undefined;
-      if (llmnr) undo.push(() => llmnr.stop());
-      const metadata = await MetadataServer.create({
-        host: o.metadataIp,
-        port: o.metadataPort,
-        ...(o.metadataHardening !== undefined && { hardening: o.metadataHardening }),
-      });
-      undo.push(() => metadata.close());
-      for (const n of plan.networks) metadata.addNetwork(n.device, n.subnet);
-      const pool = new Pool({
-        options: o,
-        plan,
-        policy,
-        uplink,
-        taps,
-        firewall,
-        dnsmasq,
-        metadata,
-        llmnr,
-        conntrack,
-        claim,
-      });
-      // Rules removed by someone else (a firewall service's reload, `nft flush ruleset`) are
-      // put back within about a second, for as long as the pool lives.
-      pool.#watch = await firewall.watch(policy, {
-        onDrift: (event: DriftEvent) => pool.emit('firewall-drift', event),
-        onError: (error: Error) => pool.#emitError(error),
-      });
-      undo.push(() => pool.#watch!.close());
+      pool = new Pool(parts);
       return pool;
     } catch (error) {
-      const rollbackErrors: unknown[] = [];
-      for (const step of undo.reverse()) {
-        try {
-          await step();
-        } catch (rollbackError) {
-          rollbackErrors.push(rollbackError);
-        }
-      }
-      if (rollbackErrors.length > 0 && typeof error === 'object' && error !== null) {
-        Object.defineProperty(error, 'rollbackErrors', {
-          value: rollbackErrors,
-          enumerable: false,
-        });
-      }
+      await claim.release();
       throw error;
     }
   }
@@ -448,15 +124,40 @@ export class Pool extends EventEmitter<PoolEvents> implements AsyncDisposable {
     return this.#parts.plan;
   }
 
-  /** Hands out an unused network, or throws `AllNetworksInUseError` (≈ `Pool.Network()`). */
-  network(): Network {
+  /**
+   * Hands out an unused network, or throws `AllNetworksInUseError` (≈ `Pool.Network()`).
+   * `limits` override the pool's default for this VM, in force before it returns.
+   */
+  network(options: { limits?: NetworkLimits } = {}): Network {
     this.#assertOpen();
-    return this.#wrap(this.#allocator.acquire());
+    const limits = this.#limitsOf(options.limits);
+    const holding = this.#allocator.acquire();
+    if (limits) {
+      try {
+        this.#parts.shaper.setSync(holding.item.device, limits);
+      } catch (error) {
+        holding.release();
+        throw error;
+      }
+    }
+    return this.#wrap(holding);
   }
 
-  /** Waits for a network to be free (FIFO), up to `timeout` ms or until `signal` aborts. */
-  async acquire(options: { signal?: AbortSignal; timeout?: number } = {}): Promise<Network> {
+  /** The limits a network is to get, or undefined for the pool's default; validated. */
+  #limitsOf(input: NetworkLimits | undefined) {
+    if (input === undefined) return undefined;
+    return networkLimits(input, this.#parts.shaper.defaults);
+  }
+
+  /**
+   * Waits for a network to be free (FIFO), up to `timeout` ms or until `signal` aborts.
+   * `limits` override the pool's default for this VM, in force before it resolves.
+   */
+  async acquire(
+    options: { signal?: AbortSignal; timeout?: number; limits?: NetworkLimits } = {},
+  ): Promise<Network> {
     this.#assertOpen();
+    const limits = this.#limitsOf(options.limits);
     // dispose() aborts every waiter, so none is left pending on a pool that is gone.
     const signal = options.signal
       ? AbortSignal.any([options.signal, this.#closing.signal])
@@ -465,6 +166,15 @@ export class Pool extends EventEmitter<PoolEvents> implements AsyncDisposable {
     if (this.#disposing) {
       holding.release();
       throw new PoolDisposedError();
+    }
+    if (limits) {
+      try {
+        await this.#parts.shaper.set(holding.item.device, limits);
+      } catch (error) {
+        // Back to the pool's default before anyone else gets it (the shaper rolled back).
+        holding.release();
+        throw error;
+      }
     }
     return this.#wrap(holding);
   }
@@ -487,9 +197,21 @@ export class Pool extends EventEmitter<PoolEvents> implements AsyncDisposable {
         // booted and taken its lease; dispose() waits for it. dispose() flushes the whole
         // pool's span at once instead (one process per block, not per network).
         if (!this.#closing.signal.aborted) this.#flusher?.flush(plan.network, plan.netmask);
-        this.#forgetThenFree(holding, mac);
+        // The next VM starts with the pool's default limits: put back before the network is free.
+        const reset = resetThenFree(this.#parts.shaper, plan.device, {
+          free: () => this.#forgetThenFree(holding, mac),
+          onError: (error) => this.#emitError(error),
+          closing: () => this.#closing.signal.aborted,
+        });
+        if (reset) {
+          this.#forgetting.add(reset);
+          void reset.finally(() => this.#forgetting.delete(reset));
+        }
       },
       heldByAnother: () => holding.released && this.#allocator.isHeld(plan),
+      limits: () => this.#parts.shaper.limits(plan.device),
+      setLimits: (limits) =>
+        this.#parts.shaper.set(plan.device, networkLimits(limits, this.#parts.shaper.defaults)),
     };
     const network = new Network(plan, host);
     this.#live.set(plan, network);
@@ -518,7 +240,8 @@ export class Pool extends EventEmitter<PoolEvents> implements AsyncDisposable {
     // The DHCPRELEASEs cost other networks nothing; the fallback (a restart of dnsmasq, a DNS
     // pause for every network) only when what is left could refuse the next VM: leases over
     // half the range.
-    const range = ipNumber(plan.dhcpRange.end) - ipNumber(plan.dhcpRange.start) + 1;
+    // The DHCP range is every address but the network's, the gateway's and the broadcast.
+    const range = sizeOf(plan.prefixLength) - 3;
     const done: Promise<void> = dnsmasq
       .forgetLeases(plan.device, { restart: foreign > range / 2 })
       .then(
@@ -542,7 +265,10 @@ export class Pool extends EventEmitter<PoolEvents> implements AsyncDisposable {
   async status(): Promise<PoolStatus> {
     this.#assertOpen();
     const { plan, uplink, firewall, policy, dnsmasq, metadata } = this.#parts;
-    const firewallStatus = await firewall.status(policy);
+    const [firewallStatus, traffic] = await Promise.all([
+      firewall.status(policy),
+      trafficStatus(this.#parts.shaper),
+    ]);
     const live = new Set(this.#live.keys());
     return {
       prefix: plan.prefix,
@@ -554,10 +280,11 @@ export class Pool extends EventEmitter<PoolEvents> implements AsyncDisposable {
       // One truth with `firewall.forwarding`: the kernel's ip_forward as read now.
       forwarding: firewallStatus.forwarding,
       conntrackFlush: this.#parts.conntrack !== undefined,
-      firewall: { ...firewallStatus, reapplied: this.#watch?.reapplied ?? 0 },
+      firewall: { ...firewallStatus, reapplied: this.#parts.watch.reapplied },
       dnsmasq: dnsmasq.status(),
       metadata: metadata.stats(),
       llmnr: this.#parts.llmnr?.stats() ?? null,
+      limits: { connections: this.#parts.options.limits.connections, ...traffic.defaults },
       networks: plan.networks.map((n) => {
         const lease = live.has(n) ? this.#live.get(n)?.lease : undefined;
         return {
@@ -566,9 +293,20 @@ export class Pool extends EventEmitter<PoolEvents> implements AsyncDisposable {
           gateway: n.gateway,
           inUse: live.has(n),
           ...(lease && { lease }),
+          ...traffic.of(n.device),
         };
       }),
     };
+  }
+
+  /**
+   * Prometheus metrics of this pool (prom-client), registered in `options.registry` (default: a
+   * registry of their own): networks by state, metadata requests and latency by network,
+   * refused connections, leases, dnsmasq restarts, firewall intact. `close()` unregisters them.
+   */
+  metrics(options: PoolMetricsOptions = {}): PoolMetrics {
+    this.#assertOpen();
+    return createPoolMetrics(this, options);
   }
 
   /**
@@ -590,14 +328,14 @@ export class Pool extends EventEmitter<PoolEvents> implements AsyncDisposable {
       const { plan } = this.#parts;
       const first = plan.networks[0];
       if (first) {
-        const perNetwork = 2 ** (32 - first.prefixLength);
-        for (const block of blocksOf(ipNumber(first.network), plan.size * perNetwork))
+        const perNetwork = sizeOf(first.prefixLength);
+        for (const block of blocksOf(parseIPv4(first.network) ?? 0, plan.size * perNetwork))
           this.#flusher.flush(block.network, block.netmask);
       }
     }
     await this.#flusher?.idle();
     await Promise.all(this.#forgetting);
-    const { metadata, dnsmasq, firewall, taps, plan, claim } = this.#parts;
+    const { metadata, dnsmasq, firewall, taps, shaper, plan, claim } = this.#parts;
     const errors: unknown[] = [];
     const attempt = async (step: () => Promise<void>) => {
       try {
@@ -616,7 +354,9 @@ export class Pool extends EventEmitter<PoolEvents> implements AsyncDisposable {
     // The watch keeps the rules while TAPs exist, and ends before they are removed: nothing
     // puts them back after (firewall.remove also ends it, this makes the order explicit).
     const tapsRemoved = await attempt(() => taps.remove());
-    await attempt(async () => this.#watch?.close());
+    // The IFBs after the TAPs that redirect to them (a TAP left redirects into nothing: dropped).
+    await attempt(() => shaper.remove());
+    await attempt(() => this.#parts.watch.close());
     if (tapsRemoved) await attempt(() => firewall.remove(plan.prefix));
     // The prefix is given up last, and only when everything is gone: while anything of this pool
     // may remain, no other pool or cleanup may act on the prefix (the process's exit frees it).

@@ -19,17 +19,49 @@ export function renderProxy(record: BenchRecord | undefined): string {
     fmt(x.errors),
     base ? ratio(x.requestsPerSecond, base.requestsPerSecond) : '1.00× (baseline)',
   ];
+  const rows = [
+    row('bare node:http', r.bare),
+    row('metadata proxy, node-style handler', r.proxy, r.bare),
+    row('metadata proxy, fetch-style handler', r.proxyFetch, r.bare),
+  ];
+  if (r.hono) rows.push(row('@hono/node-server, global Request/Response', r.hono, r.bare));
+  if (r.honoGlobals)
+    rows.push(
+      row('@hono/node-server, its own Response as global (default)', r.honoGlobals, r.bare),
+    );
+  const forwardRows = [];
+  if (r.upstream && r.proxyForward && r.proxyForwardUnix) {
+    forwardRows.push(
+      row('upstream alone (node:http, own thread)', r.upstream),
+      row('metadata proxy forwarding over TCP', r.proxyForward, r.upstream),
+      row('metadata proxy forwarding over a unix socket', r.proxyForwardUnix, r.upstream),
+    );
+  }
+  const per = (xs: number[] | undefined) => (xs ?? []).map((x) => fmt(x, 3)).join(', ');
   return [
     `${r.benchmark}; ${r.connections} keep-alive connections, ${r.rounds} rounds of ${r.durationMsPerRound} ms per server, alternating; hardening: ${r.hardening}. Load generator: a worker thread in the same process (it shares the CPU with the servers).\n`,
-    table(
-      ['server', 'requests/s', 'p50', 'p99', 'errors', 'throughput vs bare'],
-      [
-        row('bare node:http', r.bare),
-        row('metadata proxy, node-style handler', r.proxy, r.bare),
-        row('metadata proxy, fetch-style handler', r.proxyFetch, r.bare),
-      ],
-    ),
-    `\nMedian of the per-round ratios (proxy / bare): ${fmt(r.proxyThroughputRatio, 3)} (rounds: ${r.proxyThroughputRatioPerRound.map((x) => fmt(x, 3)).join(', ')}); target ≥ ${r.target}.`,
+    table(['server', 'requests/s', 'p50', 'p99', 'errors', 'throughput vs bare'], rows),
+    `\nMedian of the per-round ratios (proxy / bare): ${fmt(r.proxyThroughputRatio, 3)} (rounds: ${per(r.proxyThroughputRatioPerRound)}); target ≥ ${r.target}.`,
+    ...(r.hono === undefined
+      ? []
+      : [
+          `Fetch-style: ${fmt(r.proxyFetchThroughputRatio, 3)} (rounds: ${per(r.proxyFetchThroughputRatioPerRound)}); target ≥ ${r.fetchTarget ?? 0.9}. @hono/node-server with the global Response: ${fmt(r.honoThroughputRatio ?? Number.NaN, 3)}; with its own Response as the global: ${fmt(r.honoGlobalsThroughputRatio ?? Number.NaN, 3)}.`,
+        ]),
+    ...(r.proxyFetchCpuRatio === undefined
+      ? []
+      : [
+          `Main-thread CPU time per request (steadier than requests/s on a shared machine): bare ${fmt(r.bare.cpuUsPerRequest ?? Number.NaN, 1)} µs, node-style ${fmt(r.proxy.cpuUsPerRequest ?? Number.NaN, 1)} µs, fetch-style ${fmt(r.proxyFetch.cpuUsPerRequest ?? Number.NaN, 1)} µs, hono with the global Response ${fmt(r.hono?.cpuUsPerRequest ?? Number.NaN, 1)} µs, forwarding ${fmt(r.proxyForward?.cpuUsPerRequest ?? Number.NaN, 1)} µs (the proxy's share; the upstream runs on its own thread). bare / server: node-style ${fmt(r.proxyCpuRatio ?? Number.NaN, 3)}, fetch-style ${fmt(r.proxyFetchCpuRatio, 3)}, hono ${fmt(r.honoCpuRatio ?? Number.NaN, 3)}.`,
+        ]),
+    ...(forwardRows.length === 0
+      ? []
+      : [
+          '\nForward handlers against their upstream alone (the ratio column is vs the upstream):\n',
+          table(
+            ['server', 'requests/s', 'p50', 'p99', 'errors', 'throughput vs upstream'],
+            forwardRows,
+          ),
+          `\nMedian of the per-round ratios (forward over TCP / upstream): ${fmt(r.proxyForwardThroughputRatio ?? Number.NaN, 3)} (rounds: ${per(r.proxyForwardThroughputRatioPerRound)}); over a unix socket: ${fmt(r.proxyForwardUnixThroughputRatio ?? Number.NaN, 3)}.`,
+        ]),
   ].join('\n');
 }
 

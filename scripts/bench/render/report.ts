@@ -4,6 +4,7 @@
 import type { BenchResults } from '../results.ts';
 import { fmt, table } from './format.ts';
 import { renderGuest } from './guest.ts';
+import { renderLimits } from './limits.ts';
 import { renderNoisy } from './noisy.ts';
 import { renderAcquire, renderPool } from './pool.ts';
 import { renderPoolScale } from './pool-scale.ts';
@@ -71,7 +72,7 @@ export function render(results: BenchResults): string {
     './tapnet.sh bench            # setup (build, guest image), then the benchmarks; or, set up already:',
     'pnpm build && pnpm bench     # full run, rewrites BENCHMARKS.md',
     'pnpm bench --quick           # smoke run (small sizes, few repeats)',
-    'pnpm bench --only pool,proxy # some benchmarks: pool, proxy, proxy-networks, proxy-memory, guest, noisy',
+    'pnpm bench --only pool,proxy # some benchmarks: pool, proxy, proxy-networks, proxy-memory, guest, limits, noisy',
     'node scripts/bench.ts --render .test-results/bench/<time>.json  # report from saved results',
     '```',
     '',
@@ -119,6 +120,10 @@ export function render(results: BenchResults): string {
     '## Noisy neighbour',
     perBench('noisy'),
     renderNoisy(b.noisy),
+    '',
+    '## Per-VM traffic limits (`scripts/bench/limits.bench.ts`)',
+    perBench('limits'),
+    renderLimits(b.limits),
     '',
   ];
   return `${lines.join('\n')}\n`;

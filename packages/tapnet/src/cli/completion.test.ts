@@ -20,7 +20,7 @@ describe('bash completion', () => {
 
   it('offers a command’s own options', () => {
     const offered = completeBash(['tapnet', 'status', '--']);
-    expect(offered).toEqual(['--state-dir', '--json', '--help']);
+    expect(offered).toEqual(['--state-dir', '--socket', '--json', '--help']);
   });
 
   it('offers the choices of an option with a fixed set', () => {

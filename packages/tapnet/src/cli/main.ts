@@ -2,7 +2,9 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { cleanupCommand } from './commands/cleanup.js';
 import { doctorCommand } from './commands/doctor.js';
+import { netCommand } from './commands/net.js';
 import { runCommand } from './commands/run.js';
+import { serveCommand } from './commands/serve.js';
 import { statusCommand } from './commands/status.js';
 import { upCommand } from './commands/up.js';
 import { bashCompletion, zshCompletion } from './completion.js';
@@ -32,8 +34,12 @@ export async function main(
       return upCommand(values, out);
     case 'run':
       return runCommand(values, out, rest);
+    case 'serve':
+      return serveCommand(values, out);
     case 'status':
       return statusCommand(values, out);
+    case 'net':
+      return netCommand(values, out, positionals);
     case 'cleanup':
       return cleanupCommand(values, out);
     case 'completion':

@@ -13,6 +13,22 @@ describe('parseCommandLine', () => {
     });
   });
 
+  it('reads `net release NAME` and the daemon options', () => {
+    expect(parseCommandLine(['net', 'release', 'tn3', '--socket', '/s'])).toEqual({
+      kind: 'command',
+      command: 'net',
+      values: { socket: '/s' },
+      positionals: ['release', 'tn3'],
+      rest: [],
+    });
+    expect(parseCommandLine(['net', 'acquire', '--ttl', '1.5', '--pid', '42']).kind).toBe(
+      'command',
+    );
+    expect(
+      parseCommandLine(['serve', '--size', '2', '--log-format', 'json', '--group', 'tapnet']).kind,
+    ).toBe('command');
+  });
+
   it.each([
     [['--version'], { kind: 'version', json: false }],
     [['--help'], { kind: 'help', json: false }],
@@ -32,6 +48,13 @@ describe('parseCommandLine', () => {
     [['status', '--bogus'], /`tapnet status` has no option `--bogus`/, 'status'],
     [['status', '--size', '2'], /`tapnet status` has no option `--size`/, 'status'],
     [['up'], /Expected --size N/, 'up'],
+    [['serve'], /Expected --size N/, 'serve'],
+    [['serve', '--size', '1', '--log-format', 'xml'], /--log-format to be text or json/, 'serve'],
+    [['net'], /Expected one of list, acquire, release, got nothing/, 'net'],
+    [['net', 'remove', 'tn0'], /Expected one of list, acquire, release/, 'net'],
+    [['net', 'release', 'tn0', 'tn1'], /Expected one of list, acquire, release/, 'net'],
+    [['net', 'acquire', '--wait', 'soon'], /--wait to be a number of seconds, got `soon`/, 'net'],
+    [['net', 'acquire', '--pid', '4x'], /--pid to be a whole number, got `4x`/, 'net'],
     [['up', '--size', 'abc'], /Expected --size to be a whole number, got `abc`/, 'up'],
     [['up', '--size', '2', '--prefix-length', '2x'], /--prefix-length to be a whole number/, 'up'],
     [
@@ -45,6 +68,12 @@ describe('parseCommandLine', () => {
     [['run'], /Expected a QEMU command after `--`/, 'run'],
     [['run', '--model', 'rtl8139', '--', 'q'], /--model to be virtio-net-pci or e1000/, 'run'],
     [['run', '--socket-folder', '/x', '--', 'q'], /--socket-folder goes with --user/, 'run'],
+    [['run', '--user', '--egress', '1mbit', '--', 'q'], /--egress needs a TAP network/, 'run'],
+    [
+      ['up', '--size', '1', '--packets-per-second', '1e3'],
+      /--packets-per-second to be a whole number, got `1e3`/,
+      'up',
+    ],
     [['status', '--', 'x'], /takes nothing after `--`/, 'status'],
     [['completion'], /Expected one of bash, zsh, got nothing/, 'completion'],
     [['completion', 'fish'], /Expected one of bash, zsh, got `fish`/, 'completion'],

@@ -87,8 +87,13 @@ export function parseCommandLine(args: readonly string[]): Parsed {
   if (takes.length === 0 && positionals.length > 0) {
     throw new UsageError(`Unexpected \`${positionals[0]}\``, command);
   }
+  const extra: number = 'arguments' in spec ? spec.arguments : 0;
   if (takes.length > 0) {
-    if (positionals.length !== 1 || !takes.includes(positionals[0]!)) {
+    if (
+      positionals.length < 1 ||
+      positionals.length > 1 + extra ||
+      !takes.includes(positionals[0]!)
+    ) {
       throw new UsageError(
         `Expected one of ${takes.join(', ')}, got ${positionals.length === 0 ? 'nothing' : `\`${positionals.join(' ')}\``}`,
         command,
@@ -120,7 +125,7 @@ function explainParseError(error: unknown, command: CommandName): string {
 }
 
 function checkValues(values: Values, command: CommandName): void {
-  for (const name of ['size', 'prefix-length', 'connections'] as const) {
+  for (const name of ['size', 'prefix-length', 'connections', 'packets-per-second', 'pid'] as const) {
     const raw = values[name];
     if (raw !== undefined && !/^\d+$/.test(raw)) {
       throw new UsageError(`Expected --${name} to be a whole number, got \`${raw}\``, command);
@@ -135,8 +140,20 @@ function checkValues(values: Values, command: CommandName): void {
       );
     }
   }
-  if (command === 'up' && values.size === undefined)
+  for (const name of ['wait', 'ttl'] as const) {
+    const raw = values[name];
+    if (raw !== undefined && !/^\d+(\.\d+)?$/.test(raw)) {
+      throw new UsageError(`Expected --${name} to be a number of seconds, got \`${raw}\``, command);
+    }
+  }
+  if ((command === 'up' || command === 'serve') && values.size === undefined)
     throw new UsageError('Expected --size N', command);
+  const limited = (['egress', 'ingress', 'packets-per-second'] as const).find(
+    (name) => values[name] !== undefined,
+  );
+  if (limited && values.user) {
+    throw new UsageError(`--${limited} needs a TAP network (tc), not --user`, command);
+  }
   if (values['socket-folder'] !== undefined && !values.user) {
     throw new UsageError('--socket-folder goes with --user', command);
   }
@@ -145,7 +162,7 @@ function checkValues(values: Values, command: CommandName): void {
 /** A whole-number option, already checked by parseCommandLine. */
 export function intValue(
   values: Values,
-  name: 'size' | 'prefix-length' | 'connections',
+  name: 'size' | 'prefix-length' | 'connections' | 'packets-per-second' | 'pid',
 ): number | undefined {
   const raw = values[name];
   return raw === undefined ? undefined : Number(raw);

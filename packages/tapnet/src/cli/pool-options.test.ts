@@ -13,6 +13,9 @@ describe('poolOptionsOf', () => {
         uplink: 'none',
         'state-dir': '/run/x',
         connections: '100',
+        egress: '20mbit',
+        ingress: '12.5MB/s',
+        'packets-per-second': '1000',
       }),
     ).toEqual({
       size: 3,
@@ -22,7 +25,7 @@ describe('poolOptionsOf', () => {
       firewall: 'nft',
       uplink: null,
       stateDir: '/run/x',
-      limits: { connections: 100 },
+      limits: { connections: 100, egress: '20mbit', ingress: '12.5MB/s', packetsPerSecond: 1000 },
     });
   });
 

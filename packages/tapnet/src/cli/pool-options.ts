@@ -1,3 +1,5 @@
+import { formatCidr, parseCidr, sizeOf } from '@tapnet/internal';
+import { DEFAULTS } from '@tapnet/tap-pool';
 import type { FirewallBackendOption, PoolOptions } from '../options.js';
 import { intValue, UsageError, type Values } from './parse.js';
 
@@ -7,6 +9,14 @@ export function poolOptionsOf(values: Values, defaults: Partial<PoolOptions> = {
   if (size === undefined) throw new UsageError('Expected --size N');
   const prefixLength = intValue(values, 'prefix-length');
   const connections = intValue(values, 'connections');
+  const packetsPerSecond = intValue(values, 'packets-per-second');
+  // Rates go through as written: Pool.create validates them and names the option.
+  const limits = {
+    ...(connections !== undefined && { connections }),
+    ...(values.egress !== undefined && { egress: values.egress }),
+    ...(values.ingress !== undefined && { ingress: values.ingress }),
+    ...(packetsPerSecond !== undefined && { packetsPerSecond }),
+  };
   return {
     ...defaults,
     size,
@@ -16,7 +26,7 @@ export function poolOptionsOf(values: Values, defaults: Partial<PoolOptions> = {
     ...(values.firewall !== undefined && { firewall: values.firewall as FirewallBackendOption }),
     ...(values.uplink !== undefined && { uplink: values.uplink === 'none' ? null : values.uplink }),
     ...(values['state-dir'] !== undefined && { stateDir: values['state-dir'] }),
-    ...(connections !== undefined && { limits: { connections } }),
+    ...(Object.keys(limits).length > 0 && { limits }),
   };
 }
 
@@ -34,8 +44,17 @@ export function runCandidates(values: Values, count = 16): Partial<PoolOptions>[
   return Array.from({ length: count }, (_, i) => ({
     size: 1,
     prefix: i === 0 ? 'tr' : `tr${String.fromCharCode(96 + i)}`,
-    ...(single && { subnet: `10.231.${255 - i}.0/24`, prefixLength: 24 }),
+    ...(single && { subnet: topSubnet(i), prefixLength: 24 }),
   }));
+}
+
+/** The `i`-th /24 from the top of tap-pool's default range (`10.231.255.0/24` for 0). */
+function topSubnet(i: number): string {
+  const range = parseCidr(DEFAULTS.subnet);
+  if (range === undefined)
+    throw new Error(`tap-pool's default subnet ${DEFAULTS.subnet} is no CIDR`);
+  const end = range.base + sizeOf(range.prefixLength);
+  return formatCidr({ base: end - (i + 1) * sizeOf(24), prefixLength: 24 });
 }
 
 /** Whether Pool.create failed only because another pool holds that prefix or address range. */

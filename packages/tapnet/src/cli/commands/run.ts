@@ -1,28 +1,32 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { netDevice } from '@tapnet/qemu-args';
-import { UserNetwork } from '@tapnet/user-network';
+import { NIC_MODELS, type NicModel, netDevice } from '@tapnet/qemu-args';
 import { execa } from 'execa';
 import { TapnetError } from '../../errors.js';
 import { handlerFromSource } from '../../metadata-source.js';
-import type { NicModel } from '../../network.js';
 import { Pool } from '../../pool.js';
+import { UserNetwork } from '../../user-network.js';
+import { limitsText } from '../limits-text.js';
 import type { Output } from '../output.js';
 import type { Values } from '../parse.js';
 import { isTaken, poolOptionsOf, runCandidates } from '../pool-options.js';
-import { STOP_SIGNALS, signalExitCode } from '../signals.js';
+import { STOP_SIGNALS, signalExitCode, trapStopSignals } from '../signals.js';
 import { checkUplink } from '../uplink.js';
 
 /** Runs QEMU with a network of its own; exits with QEMU's status (127 when it is not found). */
 export async function runCommand(values: Values, out: Output, argv: string[]): Promise<number> {
   const [qemu, ...qemuArgs] = argv as [string, ...string[]];
-  const model = (values.model ?? 'virtio-net-pci') as NicModel;
+  // parse.ts has checked it against CHOICES.model, which is NIC_MODELS.
+  const model = (values.model ?? NIC_MODELS[0]) as NicModel;
   const handler =
     values.metadata === undefined ? undefined : await handlerFromSource(values.metadata);
   if (typeof values.uplink === 'string' && values.uplink !== 'none')
     await checkUplink(values.uplink, 'run');
   const cleanups: (() => Promise<void>)[] = [];
+  // Until the network is gone again no stop signal kills the process (a hang-up included):
+  // QEMU gets it while it runs; one that arrives before QEMU starts means it never does.
+  const trap = trapStopSignals();
   try {
     let netArgs: string[];
     if (values.user) {
@@ -54,14 +58,20 @@ export async function runCommand(values: Values, out: Output, argv: string[]): P
           subnet: network.subnet,
           gateway: network.gateway,
           mac: network.mac,
+          limits: network.limits,
         },
         () =>
-          `tapnet: ${network.name} ${network.subnet} (gateway ${network.gateway}, mac ${network.mac})`,
+          `tapnet: ${network.name} ${network.subnet} (gateway ${network.gateway}, mac ${network.mac}, limits ${limitsText(network.limits)})`,
       );
     }
+    if (trap.signal) return signalExitCode(trap.signal);
     return await runChild(qemu, [...qemuArgs, ...netArgs]);
   } finally {
-    for (const cleanup of cleanups.reverse()) await cleanup();
+    try {
+      for (const cleanup of cleanups.reverse()) await cleanup();
+    } finally {
+      trap.release();
+    }
   }
 }
 

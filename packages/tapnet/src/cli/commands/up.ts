@@ -1,11 +1,13 @@
 import type { DriftEvent } from '@tapnet/firewall';
+import type { MetadataHandler } from '@tapnet/metadata-proxy';
 import { handlerFromSource } from '../../metadata-source.js';
 import type { Network } from '../../network.js';
 import { Pool } from '../../pool.js';
+import { limitsText } from '../limits-text.js';
 import { type Output, table } from '../output.js';
 import type { Values } from '../parse.js';
 import { poolOptionsOf } from '../pool-options.js';
-import { waitForStopSignal } from '../signals.js';
+import { trapStopSignals } from '../signals.js';
 import { checkUplink } from '../uplink.js';
 
 export async function upCommand(values: Values, out: Output): Promise<number> {
@@ -14,11 +16,26 @@ export async function upCommand(values: Values, out: Output): Promise<number> {
   const handler =
     values.metadata === undefined ? undefined : await handlerFromSource(values.metadata);
   if (typeof options.uplink === 'string') await checkUplink(options.uplink, 'up');
-  out.log('creating pool…');
-  const pool = await Pool.create(options);
+  // From here until everything is disposed, a stop signal (a hang-up too) cannot kill the
+  // process: one that arrives while the pool starts up disposes it once it is made.
+  const trap = trapStopSignals();
+  try {
+    out.log('creating pool…');
+    const pool = await Pool.create(options);
+    return await serveUntilStopped(pool, handler, values, out, trap.stopped);
+  } finally {
+    trap.release();
+  }
+}
+
+async function serveUntilStopped(
+  pool: Pool,
+  handler: MetadataHandler | undefined,
+  values: Values,
+  out: Output,
+  stopped: Promise<NodeJS.Signals>,
+): Promise<number> {
   const networks: Network[] = [];
-  // A signal that arrives while the pool starts up still disposes it.
-  const stopped = waitForStopSignal();
   try {
     for (let i = 0; i < pool.size; i++) {
       const network = pool.network();
@@ -37,19 +54,21 @@ export async function upCommand(values: Values, out: Output): Promise<number> {
           subnet: n.subnet,
           gateway: n.gateway,
           mac: n.mac,
+          limits: n.limits,
           qemuArgs: n.qemuArgs('net0'),
         })),
       },
       () =>
         [
           table([
-            ['network', 'subnet', 'gateway', 'mac', 'dhcp range'],
+            ['network', 'subnet', 'gateway', 'mac', 'dhcp range', 'limits'],
             ...pool.plan.networks.map((n, i) => [
               n.device,
               n.subnet,
               n.gateway,
               networks[i]?.mac ?? '',
               `${n.dhcpRange.start}-${n.dhcpRange.end}`,
+              networks[i] ? limitsText(networks[i].limits) : '',
             ]),
           ]),
           '',

@@ -1,0 +1,114 @@
+import { type IncomingMessage, type ServerResponse, STATUS_CODES } from 'node:http';
+import { describeValue as describe } from '@tapnet/internal';
+import { HandlerError, type UpstreamError } from './errors.js';
+import { createFetchRequest } from './fetch-request.js';
+import { writeFetchResponse } from './fetch-response.js';
+import type { FetchHandler, HandlerContext } from './handler.js';
+import {
+  BODYLESS,
+  FORBIDDEN_METHODS,
+  isPromiseLike,
+  isResponseLike,
+  readBody,
+  reply,
+  TOO_LARGE,
+} from './http-util.js';
+import type { NetworkState } from './network-state.js';
+
+/** What serving a handler needs of the server. */
+export interface BridgeHost {
+  readonly maxBodyBytes: number;
+  /** `host` or `[host]` of the listening address, the authority of every `Request` URL. */
+  readonly authority: string;
+  /** A handler failed: report it and answer 500 (or cut a response already started). */
+  failed(state: NetworkState, res: ServerResponse, error: unknown): void;
+  /** Reports an error without answering (the caller answers). */
+  report(state: NetworkState, error: UpstreamError): void;
+}
+
+/**
+ * Serves a fetch-style or forward handler. Both need the body first: it is read within the
+ * limit (413 past it) before the handler sees anything. `request.signal` aborts when the
+ * response closes unfinished: the client went away, or `clear()` cut the connection.
+ */
+export async function serveAsync(
+  host: BridgeHost,
+  state: NetworkState,
+  handler: { kind: 'fetch'; fn: FetchHandler } | { kind: 'forward' },
+  req: IncomingMessage,
+  res: ServerResponse,
+  ctx: HandlerContext,
+  withBody: boolean,
+): Promise<void> {
+  const controller = new AbortController();
+  res.once('close', () => {
+    if (!res.writableFinished) controller.abort();
+  });
+  try {
+    const method = req.method ?? 'GET';
+    let body: Buffer | undefined;
+    if (withBody && !BODYLESS.has(method)) {
+      const read = await readBody(req, host.maxBodyBytes);
+      if (read === TOO_LARGE) {
+        reply(res, 413, 'Content Too Large', true);
+        return;
+      }
+      body = read;
+    }
+    if (controller.signal.aborted) return;
+    if (handler.kind === 'forward') {
+      await forward(host, state, req, res, ctx, body, controller.signal, withBody);
+      return;
+    }
+    if (FORBIDDEN_METHODS.has(method)) {
+      // `new Request()` refuses these, so a fetch handler can never be given one.
+      reply(res, 400, 'Bad Request', withBody);
+      return;
+    }
+    const request = createFetchRequest({
+      method,
+      rawUrl: `http://${host.authority}${req.url}`,
+      rawHeaders: req.rawHeaders,
+      body,
+      signal: controller.signal,
+    });
+    const result = handler.fn(request, ctx);
+    // Awaited only when it is a promise: a handler that answers at once is written at once.
+    const response: unknown = isPromiseLike(result) ? await result : result;
+    if (!isResponseLike(response) || response.status < 200 || response.status > 599) {
+      throw new HandlerError(
+        `Expected the handler of network \`${state.name}\` to return a Response with a status from 200 to 599, got ${describe(
+          isResponseLike(response) ? response.status : response,
+        )}`,
+      );
+    }
+    await writeFetchResponse(res, response, method);
+  } catch (error) {
+    if (controller.signal.aborted && res.destroyed) return;
+    host.failed(state, res, error);
+  }
+}
+
+async function forward(
+  host: BridgeHost,
+  state: NetworkState,
+  req: IncomingMessage,
+  res: ServerResponse,
+  ctx: HandlerContext,
+  body: Buffer | undefined,
+  signal: AbortSignal,
+  withBody: boolean,
+): Promise<void> {
+  const forwarder = state.forwarder;
+  if (!forwarder) {
+    reply(res, 404, 'Not Found: no handler for this network', withBody);
+    return;
+  }
+  const outcome = await forwarder.forward(req, res, ctx, body, signal);
+  if (!outcome.ok && outcome.status !== 0) {
+    host.report(state, outcome.error);
+    if (!res.headersSent && !res.destroyed) {
+      reply(res, outcome.status, STATUS_CODES[outcome.status] ?? 'Bad Gateway', false);
+    }
+  }
+}
