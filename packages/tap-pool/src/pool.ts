@@ -1,33 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { countingRunner, describeValue } from '@tapnet/internal';
 import { claimPrefix, type PrefixClaim } from './claim.js';
-import {
-  configureScript,
-  deviceSysctls,
-  failedLines,
-  IP_FORWARD,
-  metadataCidr,
-  removeScript,
-  sysctlPath,
-  tapScript,
-  unaddressScript,
-} from './commands.js';
-import {
-  CommandError,
-  DeviceExistsError,
-  InvalidOptionError,
-  StateError,
-  SysctlError,
-} from './errors.js';
-import {
-  type LinkInfo,
-  parseAddrJson,
-  parseLinkDetails,
-  parseRouteJson,
-  ROUTES_ARGV,
-  readLinks,
-} from './host.js';
+import { configureScript, deviceSysctls, IP_FORWARD, metadataCidr, tapScript } from './commands.js';
+import { DeviceExistsError, InvalidOptionError, StateError } from './errors.js';
+import { parseAddrJson, parseLinkDetails, parseRouteJson, ROUTES_ARGV, readLinks } from './host.js';
 import { DEFAULTS, validatePrefix, validateStateDir } from './options.js';
 import { checkConflicts, type PoolPlan, planPool } from './plan.js';
 import { defaultRunner, type Runner, runChecked } from './runner.js';
@@ -42,6 +19,15 @@ import {
   statePath,
   writeState,
 } from './state.js';
+import {
+  type CleanupReport,
+  matchesScheme,
+  readSysctl,
+  teardown,
+  writeSysctl,
+} from './teardown.js';
+
+export type { CleanupReport } from './teardown.js';
 
 export interface CreateTapPoolOptions {
   runner?: Runner;
@@ -78,16 +64,6 @@ export interface CleanupOptions {
   claimScope?: string;
 }
 
-export interface CleanupReport {
-  removedDevices: string[];
-  /** `address dev device`, e.g. `169.254.169.254/32 dev lo`. */
-  removedAddresses: string[];
-  /** `name=value` as restored, e.g. `net.ipv4.ip_forward=0`. */
-  restoredSysctls: string[];
-  /** What was found but left alone, and why. */
-  skipped: { name: string; reason: string }[];
-}
-
 export interface TapPool extends AsyncDisposable {
   readonly plan: PoolPlan;
   /** Deletes exactly what create made and restores what it changed; idempotent. */
@@ -97,22 +73,6 @@ export interface TapPool extends AsyncDisposable {
 }
 
 const PROC_SYS = '/proc/sys';
-
-function readSysctl(root: string, key: string): string {
-  try {
-    return readFileSync(sysctlPath(key, root), 'utf8').trim();
-  } catch (error) {
-    throw new SysctlError(`Could not read ${key}`, { cause: error });
-  }
-}
-
-function writeSysctl(root: string, key: string, value: string): void {
-  try {
-    writeFileSync(sysctlPath(key, root), value);
-  } catch (error) {
-    throw new SysctlError(`Could not set ${key}=${value}`, { cause: error });
-  }
-}
 
 /** Re-derives the plan from its own options, so nothing hand-edited reaches an `ip` script. */
 function verifyPlan(plan: PoolPlan): void {
@@ -136,102 +96,6 @@ function verifyPlan(plan: PoolPlan): void {
       'Expected `plan` to be a plan from planPool(), unchanged; it was modified',
     );
   }
-}
-
-function matchesScheme(prefix: string, name: string): boolean {
-  return name.startsWith(prefix) && /^\d+$/.test(name.slice(prefix.length));
-}
-
-/**
- * Removes what a record says its run made: recorded devices that are still TAPs, the metadata
- * IP if that run added it, and ip_forward if it still holds the value that run wrote. Anything
- * else (a recorded name now carried by another kind of device, a device of our naming scheme
- * that is not in the record) is reported as skipped.
- */
-async function teardown(record: StateRecord, runner: Runner, root: string): Promise<CleanupReport> {
-  const report: CleanupReport = {
-    removedDevices: [],
-    removedAddresses: [],
-    restoredSysctls: [],
-    skipped: [],
-  };
-  const { links, addresses } = await readLinks(runner);
-  const recorded = new Set(record.devices);
-  // Ours only when it carries this run's mark: a record can be wrong, the kernel's link is not.
-  const marked = (link: LinkInfo) => record.mark !== undefined && link.alias === record.mark;
-  for (const name of record.devices) {
-    const link = links.get(name);
-    if (!link) continue;
-    if (!link.isTap) {
-      report.skipped.push({ name, reason: `not a TAP device (kind ${link.kind}), so not ours` });
-    } else if (!marked(link)) {
-      report.skipped.push({
-        name,
-        reason: `does not carry this pool's mark (ifalias ${JSON.stringify(link.alias)}), so not provably ours`,
-      });
-    } else report.removedDevices.push(name);
-  }
-  for (const name of links.keys()) {
-    if (matchesScheme(record.prefix, name) && !recorded.has(name)) {
-      report.skipped.push({ name, reason: 'not in the state record' });
-    }
-  }
-  const metadata = record.metadataIp?.cidr;
-  const metadataPresent =
-    metadata !== undefined && addresses.some((a) => a.dev === 'lo' && a.cidr === metadata);
-  if (metadataPresent) report.removedAddresses.push(`${metadata} dev lo`);
-  // Delete by link group only when everything in the group is a TAP of this record.
-  const group = record.linkGroup === undefined ? undefined : String(record.linkGroup);
-  const members = group === undefined ? [] : [...links.values()].filter((l) => l.group === group);
-  const groupIsOurs =
-    members.length > 0 && members.every((l) => l.isTap && marked(l) && recorded.has(l.name));
-  for (const l of members) {
-    if (!groupIsOurs && !recorded.has(l.name)) {
-      report.skipped.push({
-        name: l.name,
-        reason: "in the pool's link group but not in the state record",
-      });
-    }
-  }
-  const removal = groupIsOurs
-    ? {
-        group: record.linkGroup,
-        devices: report.removedDevices.filter((d) => links.get(d)?.group !== group),
-      }
-    : { devices: report.removedDevices };
-  if (report.removedDevices.length > 0 || metadataPresent) {
-    const removed = new Set(report.removedDevices);
-    const unaddress = unaddressScript(addresses.filter((a) => removed.has(a.dev)));
-    const argv = ['ip', '-force', '-batch', '-'];
-    const input = unaddress + removeScript(removal, metadataPresent ? metadata : undefined);
-    // -force: carry on past a failure so one odd device does not keep the rest alive. An
-    // address already gone is no failure: its device is deleted all the same.
-    const result = await runner(argv, { input });
-    const addressLines = unaddress.split('\n').length - 1;
-    const failed = failedLines(result.stderr);
-    if (result.exitCode !== 0 && !(failed.length > 0 && failed.every((l) => l <= addressLines))) {
-      throw new CommandError('Could not remove the pool', {
-        argv,
-        exitCode: result.exitCode,
-        stderr: result.stderr,
-        input,
-      });
-    }
-  }
-  if (record.ipForward && record.ipForward.prior !== record.ipForward.value) {
-    const current = readSysctl(root, IP_FORWARD);
-    if (current === record.ipForward.value) {
-      writeSysctl(root, IP_FORWARD, record.ipForward.prior);
-      report.restoredSysctls.push(`${IP_FORWARD}=${record.ipForward.prior}`);
-    } else if (current !== record.ipForward.prior) {
-      // (When it still holds the prior value, the run never got to write it.)
-      report.skipped.push({
-        name: IP_FORWARD,
-        reason: `changed to ${current} by someone else since; left alone`,
-      });
-    }
-  }
-  return report;
 }
 
 /** Throws StateError when a live pool holds the prefix; cleans up or refuses a crashed one. */
