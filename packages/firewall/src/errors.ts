@@ -1,4 +1,4 @@
-import { describeValue, errorFamily } from '@tapnet/internal';
+import { clip, describeValue, errorFamily } from '@tapnet/internal';
 
 const family = errorFamily('@tapnet/firewall');
 
@@ -48,7 +48,10 @@ export class FirewallWatchError extends FirewallError {
   override readonly code = 'ERR_FIREWALL_WATCH';
 }
 
-/** An OS command failed; carries its argv, exit code, stderr and the stdin it was given. */
+/**
+ * An OS command failed; carries its argv, exit code, stderr and the stdin it was given. The
+ * message quotes the start of stderr (at 4096 networks the whole would be tens of kilobytes).
+ */
 export class FirewallCommandError extends FirewallError {
   static override readonly code = 'ERR_FIREWALL_COMMAND';
   override readonly code = 'ERR_FIREWALL_COMMAND';
@@ -59,7 +62,9 @@ export class FirewallCommandError extends FirewallError {
   readonly input: string | undefined;
 
   constructor(argv: readonly string[], exitCode: number, stderr: string, input?: string) {
-    super(`\`${argv.join(' ')}\` exited with ${exitCode}: ${stderr.trim() || '(no stderr)'}`);
+    super(
+      `\`${argv.join(' ')}\` exited with ${exitCode}: ${clip(stderr, 'stderr') || '(no stderr)'}`,
+    );
     this.argv = Object.freeze([...argv]);
     this.exitCode = exitCode;
     this.stderr = stderr;

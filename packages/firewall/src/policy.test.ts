@@ -320,6 +320,17 @@ describe('errors', () => {
     });
   });
 
+  it('a failed command quotes the start of its stderr; all of it stays on the error', () => {
+    const stderr = Array.from({ length: 4096 }, (_, i) => `line ${i}: Error: no such set`).join(
+      '\n',
+    );
+    const command = new FirewallCommandError(['iptables-restore', '-w'], 2, stderr);
+    expect(command.message.length).toBeLessThan(500);
+    expect(command.message).toMatch(/^`iptables-restore -w` exited with 2: line 0: Error/);
+    expect(command.message).toMatch(/more lines in `stderr`\)$/);
+    expect(command.stderr).toBe(stderr);
+  });
+
   it('instanceof works by brand (a duplicate install) and tells subclasses apart', async () => {
     // A second install of the package: its errors module evaluated again, other class objects.
     const again = './errors.js?duplicate-install';

@@ -5,6 +5,7 @@ export {
   writeFileAtomic,
   writeFileAtomicSync,
 } from './atomic-write.js';
+export { clip, MESSAGE_OUTPUT_CHARS } from './clip.js';
 export { type ErrorFamily, errorBrand, errorFamily } from './errors.js';
 export {
   type Cidr,

@@ -1,4 +1,4 @@
-import { errorFamily } from '@tapnet/internal';
+import { clip as clipOutput, errorFamily, MESSAGE_OUTPUT_CHARS } from '@tapnet/internal';
 
 const family = errorFamily('@tapnet/tap-pool');
 
@@ -42,7 +42,7 @@ export class PlanConflictError extends TapPoolError {
 /** How many items of a list a message names before it counts the rest. */
 export const MESSAGE_ITEMS = 5;
 /** At most this much of a command's output goes into a message; all of it is on `cause`. */
-export const MESSAGE_OUTPUT_CHARS = 300;
+export { MESSAGE_OUTPUT_CHARS };
 
 /** "`a`, `b`, `c`, `d`, `e` and 4091 more": the first `shown` items and a count. */
 export function listSome(items: readonly string[], shown = MESSAGE_ITEMS): string {
@@ -53,15 +53,9 @@ export function listSome(items: readonly string[], shown = MESSAGE_ITEMS): strin
   return items.length > shown ? `${head} and ${items.length - shown} more` : head;
 }
 
-/**
- * The start of a command's output, at most `chars` characters: `ip -batch` reports the first
- * failing line first, and with `-force` goes on to print one error per failing line after it.
- */
+/** The start of a command's output for a message; all of it stays in `cause.stderr`. */
 export function clip(text: string, chars = MESSAGE_OUTPUT_CHARS): string {
-  const trimmed = text.trim();
-  if (trimmed.length <= chars) return trimmed;
-  const rest = trimmed.slice(chars).split('\n').length;
-  return `${trimmed.slice(0, chars)}… (${rest} more line${rest === 1 ? '' : 's'} in \`cause.stderr\`)`;
+  return clipOutput(text, 'cause.stderr', chars);
 }
 
 /** A device with a planned name exists already; nothing was changed. */
