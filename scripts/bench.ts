@@ -5,7 +5,7 @@
 //
 // Usage: node scripts/bench.ts [--quick] [--only NAME,...] [--out FILE] [--render RESULTS.json]
 //   --quick   small sizes and few repeats (a smoke test, about 1-2 minutes)
-//   --only    run some benchmarks: pool, proxy, proxy-networks, proxy-memory, guest, limits, noisy
+//   --only    run some benchmarks: pool, firewall, proxy, proxy-networks, proxy-memory, guest, limits, noisy
 //   --out     where to write the report (default BENCHMARKS.md at the repository root)
 //   --render  write the report from a saved results file, measuring nothing
 // Raw results: .test-results/bench/<time>.json (git-ignored).

@@ -32,6 +32,13 @@ export function benchmarks(quick: boolean): Benchmark[] {
           },
     },
     {
+      name: 'firewall',
+      argv: [process.execPath, 'packages/firewall/bench/scale.ts'],
+      env: quick
+        ? { BENCH_FW_SIZES: '1,100', BENCH_FW_REQUESTS: '100' }
+        : { BENCH_FW_SIZES: '1,100,1000,4096', BENCH_FW_REQUESTS: '400' },
+    },
+    {
       name: 'proxy',
       argv: [
         process.execPath,

@@ -298,3 +298,22 @@ export interface LimitsResult {
     ratio: number | null;
   }[];
 }
+
+/** packages/firewall/bench/scale.ts: the firewall alone, per backend and size. */
+export interface FirewallScaleResult {
+  loadStart: string;
+  loadEnd: string;
+  /** Requests per latency sample (the first tenth dropped as warm-up). */
+  requests: number;
+  results: {
+    backend: string;
+    size: number;
+    applyMs: number;
+    reapplyMs: number;
+    statusMs: number;
+    watchRepairMs: number;
+    removeMs: number;
+    /** A VM stand-in's request to the metadata address through the ruleset, new TCP connection each. */
+    perPacket: { p50: number; p90: number; p99: number };
+  }[];
+}

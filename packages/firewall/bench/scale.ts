@@ -182,7 +182,16 @@ for (const backend of backends) {
     await watch.close();
     const remove = await timed(() => firewall.remove());
     unplugVm(policy);
-    const row = { backend, size, apply, reapply, status, watchRepair, remove, perPacket };
+    const row = {
+      backend,
+      size,
+      applyMs: apply,
+      reapplyMs: reapply,
+      statusMs: status,
+      watchRepairMs: watchRepair,
+      removeMs: remove,
+      perPacket,
+    };
     progress(JSON.stringify(row));
     results.push(row);
   }

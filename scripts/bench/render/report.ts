@@ -2,6 +2,7 @@
 // noisy, then one section per benchmark. Reads only its argument, so a saved results file
 // renders the same report again (`node scripts/bench.ts --render FILE`).
 import type { BenchResults } from '../results.ts';
+import { renderFirewall } from './firewall.ts';
 import { fmt, table } from './format.ts';
 import { renderGuest } from './guest.ts';
 import { renderLimits } from './limits.ts';
@@ -72,7 +73,7 @@ export function render(results: BenchResults): string {
     './tapnet.sh bench            # setup (build, guest image), then the benchmarks; or, set up already:',
     'pnpm build && pnpm bench     # full run, rewrites BENCHMARKS.md',
     'pnpm bench --quick           # smoke run (small sizes, few repeats)',
-    'pnpm bench --only pool,proxy # some benchmarks: pool, proxy, proxy-networks, proxy-memory, guest, limits, noisy',
+    'pnpm bench --only pool,proxy # some benchmarks: pool, firewall, proxy, proxy-networks, proxy-memory, guest, limits, noisy',
     'node scripts/bench.ts --render .test-results/bench/<time>.json  # report from saved results',
     '```',
     '',
@@ -94,6 +95,10 @@ export function render(results: BenchResults): string {
     perBench('pool'),
     renderPool(b.pool),
     ...[renderPoolScale(b.pool)].filter(Boolean),
+    '',
+    '## The firewall alone at scale (`packages/firewall/bench/scale.ts`)',
+    perBench('firewall'),
+    renderFirewall(b.firewall),
     '',
     '## `network()` / `release()`',
     '',
