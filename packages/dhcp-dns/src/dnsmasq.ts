@@ -131,7 +131,8 @@ export class Dnsmasq extends EventEmitter<DnsmasqEvents> implements AsyncDisposa
    */
   dnsStats(options: { timeoutMs?: number } = {}): Promise<DnsStats | undefined> {
     const run = this.#run;
-    if (this.#state !== 'running' || !run) return Promise.resolve(undefined);
+    // Only a run that answered readiness: before dnsmasq installs its handlers SIGUSR1 kills it.
+    if (this.#state !== 'running' || run?.readyAt === undefined) return Promise.resolve(undefined);
     this.#pendingStats ??= readStats(run, options.timeoutMs ?? 1000).finally(() => {
       this.#pendingStats = undefined;
     });
