@@ -207,6 +207,24 @@ describeNetns('a supervised dnsmasq serving two networks', () => {
     expect(result.stdout).toMatch(/Name:\s+taskcluster\s+Address:\s+169\.254\.169\.254/);
   });
 
+  it('dnsStats(): the counters dnsmasq logs on SIGUSR1 rise with the queries it answers, and it keeps serving', async () => {
+    const pid = dnsmasq.pid;
+    const before = await dnsmasq.dnsStats({ timeoutMs: 10_000 });
+    expect(before).toMatchObject({ cacheSize: 150, authoritative: 0 });
+    for (let i = 0; i < 5; i++) {
+      await queryDns(networks[0]!.gateway, 'taskcluster', RecordType.A);
+      await queryDns(networks[1]!.gateway, 'db.example', RecordType.A);
+    }
+    const after = await dnsmasq.dnsStats({ timeoutMs: 10_000 });
+    // Metadata names and host records are local data: answered locally, nothing forwarded.
+    expect(after!.answeredLocally).toBeGreaterThanOrEqual(before!.answeredLocally + 10);
+    expect(after!.forwarded).toBe(before!.forwarded);
+    expect(dnsmasq.status()).toMatchObject({ state: 'running', pid });
+    expect(
+      (await queryDns(networks[0]!.gateway, 'taskcluster', RecordType.A)).answers,
+    ).toHaveLength(1);
+  });
+
   it('answers on every gateway, operator host records (A and AAAA) and SRV records', async () => {
     for (const network of networks) {
       const a = await queryDns(network.gateway, 'taskcluster', RecordType.A);

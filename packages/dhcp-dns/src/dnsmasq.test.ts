@@ -19,7 +19,12 @@ interface FakeChild extends ChildProcess {
 }
 
 function fakeRunner(
-  options: { answers?: boolean; exitAtOnce?: ChildExit & { output?: string } } = {},
+  options: {
+    answers?: boolean;
+    exitAtOnce?: ChildExit & { output?: string };
+    /** What the child logs on SIGUSR1, in two chunks (none: it logs nothing). */
+    statsOutput?: [string, string];
+  } = {},
 ) {
   const children: FakeChild[] = [];
   let nextPid = 1000;
@@ -38,6 +43,13 @@ function fakeRunner(
         onOutput: (listener) => listeners.push(listener),
         kill(signal) {
           child.signals.push(signal);
+          if (signal === 'SIGUSR1') {
+            for (const chunk of options.statsOutput ?? [])
+              setImmediate(() => {
+                for (const listener of listeners) listener(chunk);
+              });
+            return;
+          }
           child.exit({ exitCode: undefined, signal });
         },
         exit(exit, output = '') {
@@ -93,6 +105,43 @@ describe('Dnsmasq supervision (fake runner)', () => {
     ]);
     expect(dnsmasq.status()).toEqual({ state: 'running', pid: 1000, restarts: 0 });
     expect(await readFile(dnsmasq.configPath, 'utf8')).toContain('interface=tntap1\n');
+  });
+
+  it('dnsStats(): one SIGUSR1 for concurrent callers, its block parsed; undefined on silence or when stopped', async () => {
+    const fake = fakeRunner({
+      statsOutput: [
+        'dnsmasq[9]: time 1\ndnsmasq[9]: cache size 150, 2/30 cache insertions re-used unexpired cache entries.\n',
+        'dnsmasq[9]: queries forwarded 4, queries answered locally 17\ndnsmasq[9]: queries for authoritative zones 0\n',
+      ],
+    });
+    const dnsmasq = await Dnsmasq.start({
+      networks: testNetworks(1),
+      stateDir,
+      runner: fake.runner,
+    });
+    const [a, b] = await Promise.all([dnsmasq.dnsStats(), dnsmasq.dnsStats()]);
+    expect(a).toEqual({
+      cacheSize: 150,
+      evictions: 2,
+      insertions: 30,
+      forwarded: 4,
+      answeredLocally: 17,
+      authoritative: 0,
+    });
+    expect(b).toBe(a);
+    expect(fake.last().signals).toEqual(['SIGUSR1']);
+    expect(dnsmasq.status().state).toBe('running');
+    await dnsmasq.stop();
+    expect(await dnsmasq.dnsStats()).toBeUndefined();
+
+    // A dnsmasq that logs nothing in answer: no sample, no error, after the timeout.
+    const silent = fakeRunner();
+    await using quiet = await Dnsmasq.start({
+      networks: testNetworks(1),
+      stateDir,
+      runner: silent.runner,
+    });
+    expect(await quiet.dnsStats({ timeoutMs: 50 })).toBeUndefined();
   });
 
   it('backs off exponentially up to the cap, then gives up after maxQuickFailures', async () => {

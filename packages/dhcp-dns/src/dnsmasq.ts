@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { rm, rmdir } from 'node:fs/promises';
 import { restartDecision } from './backoff.js';
 import { renderConfig } from './config.js';
+import { type DnsStats, readStats } from './dns-stats.js';
 import type {
   DnsmasqEvents,
   DnsmasqRecords,
@@ -54,6 +55,7 @@ export class Dnsmasq extends EventEmitter<DnsmasqEvents> implements AsyncDisposa
   #wake: (() => void) | undefined;
   #queue: Promise<unknown> = Promise.resolve();
   readonly #leases: LeaseWatcher;
+  #pendingStats: Promise<DnsStats | undefined> | undefined;
 
   private constructor(options: NormalizedOptions, runner: Runner) {
     super();
@@ -120,6 +122,21 @@ export class Dnsmasq extends EventEmitter<DnsmasqEvents> implements AsyncDisposa
 
   leases(): Lease[] {
     return this.#leases.all();
+  }
+
+  /**
+   * dnsmasq's DNS counters since it last started (see dns-stats.ts), or undefined when it is
+   * not serving or did not answer within `timeoutMs` (default 1000). Never rejects. Calls
+   * while one is under way share its answer: one SIGUSR1 per scrape, however many ask.
+   */
+  dnsStats(options: { timeoutMs?: number } = {}): Promise<DnsStats | undefined> {
+    const run = this.#run;
+    // Only a run that answered readiness: before dnsmasq installs its handlers SIGUSR1 kills it.
+    if (this.#state !== 'running' || run?.readyAt === undefined) return Promise.resolve(undefined);
+    this.#pendingStats ??= readStats(run, options.timeoutMs ?? 1000).finally(() => {
+      this.#pendingStats = undefined;
+    });
+    return this.#pendingStats;
   }
 
   /**

@@ -1,6 +1,7 @@
 export { buildDnsmasqConfig } from './config.js';
 export { type DnsAnswer, type DnsResponse, RecordType } from './dns-message.js';
 export { type QueryManyOptions, queryDns, queryDnsMany } from './dns-query.js';
+export { type DnsStats, parseDnsStats } from './dns-stats.js';
 export {
   Dnsmasq,
   type DnsmasqEvents,

@@ -13,6 +13,8 @@ export interface Run {
   output: string;
   argv: readonly string[];
   readyAt?: number;
+  /** Called with its output as it arrives, besides keeping it in `output` (see readStats). */
+  readonly listeners: Set<(text: string) => void>;
 }
 
 function sleep(ms: number): Promise<void> {
@@ -22,9 +24,10 @@ function sleep(ms: number): Promise<void> {
 export function spawnRun(runner: Runner, dnsmasqPath: string, configPath: string): Run {
   const argv = ['--keep-in-foreground', '--log-facility=-', `--conf-file=${configPath}`];
   const child = runner.spawn(dnsmasqPath, argv);
-  const run: Run = { child, output: '', argv: [dnsmasqPath, ...argv] };
+  const run: Run = { child, output: '', argv: [dnsmasqPath, ...argv], listeners: new Set() };
   child.onOutput((text) => {
     run.output = (run.output + text).slice(-OUTPUT_LIMIT);
+    for (const listener of run.listeners) listener(text);
   });
   return run;
 }

@@ -1,4 +1,4 @@
-export type { HostRecord, Lease, RestartOptions, SrvRecord } from '@tapnet/dhcp-dns';
+export type { DnsStats, HostRecord, Lease, RestartOptions, SrvRecord } from '@tapnet/dhcp-dns';
 export type { AllowEntry, DriftEvent } from '@tapnet/firewall';
 export type {
   FetchHandler,

@@ -54,6 +54,22 @@ describeNetns('pool.metrics() for embedders', () => {
     // No limits in this pool: no traffic series (the kernel counts nothing to report).
     expect(text).not.toMatch(/^tapnet_limited_bytes_total\{/m);
 
+    // DNS from the guest: dnsmasq's locally answered queries rise (its SIGUSR1 statistics),
+    // in two series only, whatever names the guest asks for.
+    const localAnswers = (t: string) =>
+      Number(/^tapnet_dns_queries_total\{answer="local"\} (\d+)$/m.exec(t)?.[1]);
+    const before = localAnswers(text);
+    expect(before).toBeGreaterThanOrEqual(0);
+    for (let i = 0; i < 3; i++) {
+      const dns = await peer.ns.run(['busybox', 'nslookup', 'taskcluster', network.gateway]);
+      expect(dns.stdout).toMatch(/Address:\s+169\.254\.169\.254/);
+    }
+    const afterDns = await registry.metrics();
+    expect(localAnswers(afterDns)).toBeGreaterThanOrEqual(before + 3);
+    expect(afterDns.match(/^tapnet_dns_queries_total\{/gm)).toHaveLength(2);
+    expect(afterDns).toMatch(/^tapnet_dns_cache_size \d+$/m);
+    expect(afterDns).toMatch(/^tapnet_dns_cache_insertions_total \d+$/m);
+
     metrics.close();
     expect(await registry.getMetricsAsJSON()).toEqual([]);
     // Closed: another set can be registered in the same registry.

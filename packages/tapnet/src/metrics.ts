@@ -1,4 +1,4 @@
-import type { Lease } from '@tapnet/dhcp-dns';
+import type { DnsStats, Lease } from '@tapnet/dhcp-dns';
 import type { MetadataRequestEvent } from '@tapnet/metadata-proxy';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { PoolStatus } from './events.js';
@@ -6,8 +6,9 @@ import type { Pool } from './pool.js';
 
 /**
  * A pool's Prometheus metrics (prom-client), for `tapnet serve`'s `/metrics` and for embedders'
- * own registries. Every label value is a network name of the pool or an HTTP status code, so
- * the number of series is bounded by the pool's size, never by what guests send.
+ * own registries. Every label value is a network name of the pool, an HTTP status code or one
+ * of a fixed few words (direction, DNS answer), so the number of series is bounded by the
+ * pool's size, never by what guests send.
  */
 export interface PoolMetrics {
   readonly registry: Registry;
@@ -34,6 +35,21 @@ function statusCache(pool: Pool): () => Promise<PoolStatus | undefined> {
   };
 }
 
+/**
+ * dnsmasq's counters, asked once per scrape (each ask is a SIGUSR1 and a block of log lines):
+ * every DNS collector of one scrape shares the answer.
+ */
+function dnsStatsCache(pool: Pool): () => Promise<DnsStats | undefined> {
+  let pending: Promise<DnsStats | undefined> | undefined;
+  return () => {
+    pending ??= pool
+      .dnsStats()
+      .catch(() => undefined)
+      .finally(() => setImmediate(() => (pending = undefined)));
+    return pending;
+  };
+}
+
 /** HTTP status codes as labels: 0 (no answer) or 100–599; anything else is `other`. */
 function statusLabel(status: number): string {
   return status === 0 || (status >= 100 && status <= 599) ? String(status) : 'other';
@@ -43,6 +59,7 @@ export function createPoolMetrics(pool: Pool, options: PoolMetricsOptions = {}):
   const registry = options.registry ?? new Registry();
   const registers = [registry];
   const status = statusCache(pool);
+  const dnsStats = dnsStatsCache(pool);
   const names = new Set(pool.plan.networks.map((n) => n.device));
   const networkLabel = (name: string | undefined) =>
     name !== undefined && names.has(name) ? name : 'none';
@@ -205,6 +222,55 @@ export function createPoolMetrics(pool: Pool, options: PoolMetricsOptions = {}):
     ],
   );
 
+  // dnsmasq's DNS counters (from its SIGUSR1 statistics). They restart at 0 with dnsmasq (a
+  // reload or restart), which Prometheus reads as a counter reset. When dnsmasq does not answer,
+  // no sample at all (remove()), never a false 0, which would also read as a reset.
+  const dnsCounter = (name: string, help: string, pick: (s: DnsStats) => number) =>
+    new Counter({
+      name,
+      help,
+      registers,
+      async collect() {
+        const s = await dnsStats();
+        if (!s) return this.remove();
+        this.reset();
+        this.inc(pick(s));
+      },
+    });
+  const dnsQueries = new Counter({
+    name: 'tapnet_dns_queries_total',
+    help: 'DNS queries dnsmasq answered, by where the answer came from (local: cache, metadata names, host and DHCP records; forwarded: sent upstream)',
+    labelNames: ['answer'],
+    registers,
+    async collect() {
+      const s = await dnsStats();
+      this.reset();
+      if (!s) return;
+      this.inc({ answer: 'local' }, s.answeredLocally);
+      this.inc({ answer: 'forwarded' }, s.forwarded);
+    },
+  });
+  const dnsInsertions = dnsCounter(
+    'tapnet_dns_cache_insertions_total',
+    'Names dnsmasq inserted into its cache',
+    (s) => s.insertions,
+  );
+  const dnsEvictions = dnsCounter(
+    'tapnet_dns_cache_evictions_total',
+    'Names dnsmasq evicted from its cache before they expired (a cache too small)',
+    (s) => s.evictions,
+  );
+  const dnsCacheSize = new Gauge({
+    name: 'tapnet_dns_cache_size',
+    help: 'Names dnsmasq’s cache holds at most',
+    registers,
+    async collect() {
+      const s = await dnsStats();
+      if (!s) return this.remove();
+      this.set(s.cacheSize);
+    },
+  });
+
   const onRequest = (r: MetadataRequestEvent) => {
     const network = networkLabel(r.network);
     requests.inc({ network, status: statusLabel(r.status) });
@@ -228,6 +294,10 @@ export function createPoolMetrics(pool: Pool, options: PoolMetricsOptions = {}):
     reapplied,
     limitedBytes,
     limitedDrops,
+    dnsQueries,
+    dnsInsertions,
+    dnsEvictions,
+    dnsCacheSize,
   ];
   return {
     registry,

@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import type { Lease } from '@tapnet/dhcp-dns';
+import type { DnsStats, Lease } from '@tapnet/dhcp-dns';
 import { parseIPv4, sizeOf } from '@tapnet/internal';
 import type { MetadataErrorEvent, MetadataRequestEvent } from '@tapnet/metadata-proxy';
 import { macFromSeed } from '@tapnet/qemu-args';
@@ -300,9 +300,20 @@ export class Pool extends EventEmitter<PoolEvents> implements AsyncDisposable {
   }
 
   /**
+   * dnsmasq's DNS counters since it last started (see `Dnsmasq#dnsStats` of @tapnet/dhcp-dns),
+   * or undefined: dnsmasq not serving, no answer within `timeoutMs` (default 1000), or the pool
+   * disposed. Never rejects.
+   */
+  dnsStats(options: { timeoutMs?: number } = {}): Promise<DnsStats | undefined> {
+    if (this.#disposing) return Promise.resolve(undefined);
+    return this.#parts.dnsmasq.dnsStats(options);
+  }
+
+  /**
    * Prometheus metrics of this pool (prom-client), registered in `options.registry` (default: a
    * registry of their own): networks by state, metadata requests and latency by network,
-   * refused connections, leases, dnsmasq restarts, firewall intact. `close()` unregisters them.
+   * refused connections, leases, dnsmasq restarts and DNS counters, firewall intact, limited
+   * traffic. `close()` unregisters them.
    */
   metrics(options: PoolMetricsOptions = {}): PoolMetrics {
     this.#assertOpen();

@@ -330,6 +330,8 @@ describeNetns('tapnet serve: the control API', () => {
     expect(metrics.text).toMatch(
       /^tapnet_metadata_request_duration_seconds_count\{network="ta0"\} [1-9]/m,
     );
+    // dnsmasq's DNS counters are in the exposition promtool checks.
+    expect(metrics.text).toMatch(/^tapnet_dns_queries_total\{answer="local"\} \d+$/m);
     const promtool = await execa('promtool', ['check', 'metrics'], {
       input: metrics.text,
       reject: false,
