@@ -1,4 +1,4 @@
-import { clip as clipOutput, errorFamily, MESSAGE_OUTPUT_CHARS } from '@tapnet/internal';
+import { clip as clipOutput, errorFamily } from '@tapnet/internal';
 
 const family = errorFamily('@tapnet/tap-pool');
 
@@ -42,7 +42,7 @@ export class PlanConflictError extends TapPoolError {
 /** How many items of a list a message names before it counts the rest. */
 export const MESSAGE_ITEMS = 5;
 /** At most this much of a command's output goes into a message; all of it is on `cause`. */
-export { MESSAGE_OUTPUT_CHARS };
+export { MESSAGE_OUTPUT_CHARS } from '@tapnet/internal';
 
 /** "`a`, `b`, `c`, `d`, `e` and 4091 more": the first `shown` items and a count. */
 export function listSome(items: readonly string[], shown = MESSAGE_ITEMS): string {
@@ -54,7 +54,7 @@ export function listSome(items: readonly string[], shown = MESSAGE_ITEMS): strin
 }
 
 /** The start of a command's output for a message; all of it stays in `cause.stderr`. */
-export function clip(text: string, chars = MESSAGE_OUTPUT_CHARS): string {
+export function clip(text: string, chars?: number): string {
   return clipOutput(text, 'cause.stderr', chars);
 }
 

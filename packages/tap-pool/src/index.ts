@@ -80,6 +80,7 @@ export {
   ifbGroup,
   ifbMark,
   ifbName,
+  ifbNamesFit,
   ifbRemoval,
   type LinkEntry,
   parsePpsCounters,

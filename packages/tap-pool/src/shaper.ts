@@ -4,6 +4,7 @@
 import { countingRunner } from '@tapnet/internal';
 import { execaSync } from 'execa';
 import { CommandError, InvalidOptionError } from './errors.js';
+import { MAX_DEVICE_NAME_BYTES } from './options.js';
 import type { PoolPlan } from './plan.js';
 import type { NormalizedTrafficLimits } from './rate.js';
 import { defaultRunner, type Runner, type RunnerResult } from './runner.js';
@@ -154,6 +155,15 @@ export async function createShaper(plan: PoolPlan, options: ShaperOptions = {}):
   });
   /** The steps for `changes`, and the IFBs they create (recorded once created). */
   const prepare = (changes: ShapingChange[]) => {
+    // Refused before anything runs: `ip link add` would fail half-way through a batch.
+    const tooLong = changes.find(
+      (c) => c.to.egress && Buffer.byteLength(c.ifb) > MAX_DEVICE_NAME_BYTES,
+    );
+    if (tooLong) {
+      throw new InvalidOptionError(
+        `Expected an \`egress\` limit only where its IFB's name fits ${MAX_DEVICE_NAME_BYTES} bytes, got \`${tooLong.ifb}\` (pool \`${prefix}\`: a shorter prefix makes room)`,
+      );
+    }
     const newIfbs = changes.filter((c) => c.to.egress && !ifbs.has(c.ifb)).map((c) => c.ifb);
     return { newIfbs, list: steps(prefix, newIfbs, changes) };
   };

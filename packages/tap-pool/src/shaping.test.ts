@@ -5,6 +5,7 @@ import {
   ifbCreateScript,
   ifbGroup,
   ifbName,
+  ifbNamesFit,
   ifbRemoval,
   parsePpsCounters,
   parseTcCounters,
@@ -39,6 +40,15 @@ describe('names', () => {
     expect(ifbCreateScript('tn', ['tn_4'])).toBe(
       `link add tn_4 group ${g} type ifb\nlink set dev tn_4 alias tapnet:tn:ifb\nlink set dev tn_4 up\n`,
     );
+  });
+});
+
+describe('ifbNamesFit', () => {
+  it('fits while `<prefix>_<last index>` has 15 bytes at most (one more than the TAP name)', () => {
+    expect(ifbNamesFit('tn', 4096)).toBe(true);
+    expect(ifbNamesFit('abcdefghij', 1000)).toBe(true); // abcdefghij_999: 14
+    expect(ifbNamesFit('abcdefghijk', 1000)).toBe(true); // abcdefghijk_999: 15
+    expect(ifbNamesFit('abcdefghijkl', 1000)).toBe(false); // abcdefghijkl_999: 16 (TAP: 15)
   });
 });
 

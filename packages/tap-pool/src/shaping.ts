@@ -7,6 +7,7 @@
 // (u32 match-all + mirred, as the CNI bandwidth plugin does) to an IFB device of the network,
 // whose root tbf shapes it. Packet rates are capped by an nft `limit` on the TAP's netdev
 // ingress hook (tc has no packet-rate shaper without the police action).
+import { MAX_DEVICE_NAME_BYTES } from './options.js';
 import { linkGroupOf } from './plan.js';
 import type { NormalizedTrafficLimits, ShapedRate } from './rate.js';
 
@@ -16,6 +17,14 @@ export const TBF_LATENCY = '50ms';
 /** The IFB device that shapes what the VM on `device` sends: `<prefix>_<index>`. */
 export function ifbName(prefix: string, device: string): string {
   return `${prefix}_${device.slice(prefix.length)}`;
+}
+
+/**
+ * Whether every IFB name of a pool fits the kernel's 15 bytes: `<prefix>_<index>` is one byte
+ * longer than its TAP's name, so a prefix as long as the TAPs allow leaves no room for it.
+ */
+export function ifbNamesFit(prefix: string, size: number): boolean {
+  return Buffer.byteLength(ifbName(prefix, `${prefix}${size - 1}`)) <= MAX_DEVICE_NAME_BYTES;
 }
 
 /** The ifalias every IFB of a pool carries: cleanup deletes only IFBs that have it. */

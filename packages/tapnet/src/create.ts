@@ -23,6 +23,7 @@ import {
 } from '@tapnet/tap-pool';
 import { cleanupLeftovers, recordedPid } from './cleanup.js';
 import { PrefixInUseError } from './errors.js';
+import { assertEgressFits } from './limits.js';
 import { type NormalizedPoolOptions, normalizeOptions, type PoolOptions } from './options.js';
 import { findTool } from './tools.js';
 import { type PoolParts, planParts } from './translate.js';
@@ -65,6 +66,7 @@ export async function preparePool(input: PoolOptions): Promise<Prepared> {
   const options = normalizeOptions(input);
   const uplink = options.uplink === undefined ? await detectUplink() : options.uplink;
   const parts = planParts(options, uplink);
+  assertEgressFits(options.limits.traffic, parts.plan);
   if (typeof options.uplink === 'string') {
     assertUplinkPresent(options.uplink, (await readHostSnapshot()).devices);
   }

@@ -1,6 +1,7 @@
 import { DEFAULT_CONNECTIONS, MAX_CONNECTIONS } from '@tapnet/firewall';
 import { describeValue, isIntegerIn, isPlainObject, nullPrototypeCopy } from '@tapnet/internal';
 import {
+  ifbNamesFit,
   type NormalizedTrafficLimits,
   normalizeTrafficLimits,
   type TrafficLimits,
@@ -31,6 +32,22 @@ export interface NormalizedLimits {
   traffic: NormalizedTrafficLimits;
 }
 
+/**
+ * An `egress` limit needs an IFB named `<prefix>_<index>`, one byte longer than the TAP: refused
+ * here, before anything is made, when the pool's prefix leaves it no room. Pure.
+ */
+export function assertEgressFits(
+  limits: NormalizedTrafficLimits,
+  plan: { prefix: string; size: number },
+  path = 'limits',
+): void {
+  if (limits.egress === undefined || ifbNamesFit(plan.prefix, plan.size)) return;
+  throw new InvalidOptionError(
+    `${path}.egress`,
+    `Expected \`${path}.egress\` only with a prefix that leaves room for its IFB \`${plan.prefix}_${plan.size - 1}\` (15 bytes at most), got prefix ${describeValue(plan.prefix)} with ${plan.size} networks: use a shorter prefix`,
+  );
+}
+
 /** Wraps tap-pool's validation error in the facade's, naming the option's path. */
 function wrapped<T>(fn: () => T, option: string): T {
   try {
@@ -47,7 +64,11 @@ function wrapped<T>(fn: () => T, option: string): T {
 export function normalizeLimits(input: unknown): NormalizedLimits {
   if (input === undefined) return { connections: DEFAULT_CONNECTIONS, traffic: {} };
   if (!isPlainObject(input)) {
-    fail('limits', `an object like { egress: '100mbit', connections: ${DEFAULT_CONNECTIONS} }`, input);
+    fail(
+      'limits',
+      `an object like { egress: '100mbit', connections: ${DEFAULT_CONNECTIONS} }`,
+      input,
+    );
   }
   const o = nullPrototypeCopy(input);
   const traffic = wrapped(

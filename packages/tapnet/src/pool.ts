@@ -8,7 +8,7 @@ import { ConntrackFlusher } from './conntrack.js';
 import { claimPool, type Parts, preparePool, startPool } from './create.js';
 import { MetadataHandlerError, PoolDisposedError } from './errors.js';
 import type { PoolEvents, PoolStatus } from './events.js';
-import { type NetworkLimits, networkLimits } from './limits.js';
+import { assertEgressFits, type NetworkLimits, networkLimits } from './limits.js';
 import { createPoolMetrics, type PoolMetrics, type PoolMetricsOptions } from './metrics.js';
 import { Network, type NetworkHost } from './network.js';
 import type { PoolOptions } from './options.js';
@@ -146,7 +146,9 @@ export class Pool extends EventEmitter<PoolEvents> implements AsyncDisposable {
   /** The limits a network is to get, or undefined for the pool's default; validated. */
   #limitsOf(input: NetworkLimits | undefined) {
     if (input === undefined) return undefined;
-    return networkLimits(input, this.#parts.shaper.defaults);
+    const limits = networkLimits(input, this.#parts.shaper.defaults);
+    assertEgressFits(limits, this.#parts.plan);
+    return limits;
   }
 
   /**
@@ -210,8 +212,11 @@ export class Pool extends EventEmitter<PoolEvents> implements AsyncDisposable {
       },
       heldByAnother: () => holding.released && this.#allocator.isHeld(plan),
       limits: () => this.#parts.shaper.limits(plan.device),
-      setLimits: (limits) =>
-        this.#parts.shaper.set(plan.device, networkLimits(limits, this.#parts.shaper.defaults)),
+      setLimits: (limits) => {
+        const next = networkLimits(limits, this.#parts.shaper.defaults);
+        assertEgressFits(next, this.#parts.plan);
+        return this.#parts.shaper.set(plan.device, next);
+      },
     };
     const network = new Network(plan, host);
     this.#live.set(plan, network);

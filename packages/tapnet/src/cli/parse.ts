@@ -125,7 +125,13 @@ function explainParseError(error: unknown, command: CommandName): string {
 }
 
 function checkValues(values: Values, command: CommandName): void {
-  for (const name of ['size', 'prefix-length', 'connections', 'packets-per-second', 'pid'] as const) {
+  for (const name of [
+    'size',
+    'prefix-length',
+    'connections',
+    'packets-per-second',
+    'pid',
+  ] as const) {
     const raw = values[name];
     if (raw !== undefined && !/^\d+$/.test(raw)) {
       throw new UsageError(`Expected --${name} to be a whole number, got \`${raw}\``, command);
