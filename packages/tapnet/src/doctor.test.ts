@@ -63,14 +63,28 @@ describe('the tool checks', () => {
     expect(checks.find((c) => c.name === 'firewall')).toMatchObject({ status: 'fail' });
   });
 
-  it('passes the iptables backend with both tools', () => {
-    const checks = toolChecks(find([...base, 'iptables-save', 'iptables-restore']));
+  it('passes the iptables backend with both tools and ipset', () => {
+    const checks = toolChecks(find([...base, 'iptables-save', 'iptables-restore', 'ipset']));
     expect(checks.find((c) => c.name === 'iptables-save/iptables-restore')).toEqual({
       name: 'iptables-save/iptables-restore',
       status: 'ok',
       detail: '/usr/sbin/iptables-save, /usr/sbin/iptables-restore',
     });
     expect(checks.find((c) => c.name === 'firewall')).toBeUndefined();
+  });
+
+  it('fails the iptables backend without ipset (its address sets), naming the package', () => {
+    const checks = toolChecks(find([...base, 'iptables-save', 'iptables-restore']));
+    expect(checks.find((c) => c.name === 'ipset')).toMatchObject({
+      status: 'warn',
+      fix: 'apt-get install ipset',
+    });
+    expect(checks.find((c) => c.name === 'firewall')).toMatchObject({ status: 'fail' });
+  });
+
+  it('warns without tc (per-VM traffic limits)', () => {
+    const checks = toolChecks(find(base));
+    expect(checks.find((c) => c.name === 'tc')).toMatchObject({ status: 'warn' });
   });
 
   it('passes the firewall with nft alone, and fails without ip or dnsmasq', () => {

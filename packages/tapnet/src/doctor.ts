@@ -31,6 +31,19 @@ const binaries: { names: string[]; why: string; pkg: string; required: boolean; 
       required: false,
       all: true,
     },
+    {
+      // The iptables backend keeps each network's addresses in ipsets (one restore at any size).
+      names: ['ipset'],
+      why: 'the iptables firewall backend (its address sets)',
+      pkg: 'ipset',
+      required: false,
+    },
+    {
+      names: ['tc'],
+      why: 'per-VM traffic limits (egress, ingress)',
+      pkg: 'iproute2',
+      required: false,
+    },
     { names: ['dnsmasq'], why: 'DHCP and DNS for guests', pkg: 'dnsmasq-base', required: true },
     {
       names: ['qemu-system-x86_64'],
@@ -134,12 +147,12 @@ export function planFix(error: unknown): string {
 }
 
 /**
- * The tools each part needs, found by `find`; a firewall backend needs nft, or both
- * iptables-save (which detection runs) and iptables-restore (which applies). Pure given `find`.
+ * The tools each part needs, found by `find`; a firewall backend needs nft, or iptables-save
+ * (which detection runs), iptables-restore (which applies) and ipset (the iptables backend's
+ * address sets). Pure given `find`.
  */
 export function toolChecks(find: (name: string) => string | undefined): Check[] {
   const checks: Check[] = [];
-  let firewallFound = false;
   for (const b of binaries) {
     const paths = b.names.map((n) => find(n));
     const found = b.all
@@ -147,7 +160,6 @@ export function toolChecks(find: (name: string) => string | undefined): Check[] 
         ? paths.join(', ')
         : undefined
       : paths.find(Boolean);
-    if (b.names[0] === 'nft' || b.names[0] === 'iptables-save') firewallFound ||= Boolean(found);
     checks.push(
       found
         ? { name: b.names.join('/'), status: 'ok', detail: found }
@@ -159,11 +171,13 @@ export function toolChecks(find: (name: string) => string | undefined): Check[] 
           },
     );
   }
-  if (!firewallFound)
+  // A backend: nft, or iptables-save (detection), iptables-restore (apply) and ipset (its sets).
+  const iptables = ['iptables-save', 'iptables-restore', 'ipset'].every((n) => find(n));
+  if (!find('nft') && !iptables)
     checks.push({
       name: 'firewall',
       status: 'fail',
-      detail: 'neither nft nor iptables-save/iptables-restore',
+      detail: 'neither nft nor iptables-save/iptables-restore with ipset',
       fix: 'apt-get install nftables',
     });
   return checks;
