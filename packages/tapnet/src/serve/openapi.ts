@@ -232,7 +232,7 @@ export function openApiDocument(version: string) {
               description:
                 'Released when this process exits (pid and start time) or the TTL passes without renewal',
               properties: {
-                pid: { type: 'integer', minimum: 1 },
+                pid: { type: 'integer', minimum: 1, maximum: 4_194_304 },
                 ttl: { type: 'number', minimum: 1, maximum: MAX_TTL_SECONDS },
               },
             },
@@ -250,7 +250,7 @@ export function openApiDocument(version: string) {
               properties: {
                 egress: { $ref: '#/components/schemas/DirectionLimit' },
                 ingress: { $ref: '#/components/schemas/DirectionLimit' },
-                packetsPerSecond: { type: ['integer', 'null'], minimum: 1 },
+                packetsPerSecond: { type: ['integer', 'null'], minimum: 1, maximum: 10_000_000 },
               },
             },
           },
