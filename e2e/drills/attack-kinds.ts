@@ -24,7 +24,8 @@ export interface AttackConfig {
   slowHeaders?: { connections: number; byteEveryMs: number; max: number };
   /** Request flood: `concurrency` keep-alive loops of GET /, as fast as answers come (each
    * given up after 2 s). */
-  requestFlood?: { concurrency: number };
+  /** `timeoutMs` (default 2000): a request waiting longer is given up and sent again. */
+  requestFlood?: { concurrency: number; timeoutMs?: number };
   /** DHCP starvation: DISCOVER/REQUEST with a new random MAC, `perSecond`, at most `max`. */
   dhcpStarvation?: { perSecond: number; max: number };
   /** DNS flood: `perSecond` queries, alternately a new name under `forwardedDomain` (dnsmasq
@@ -245,7 +246,7 @@ export function startAttacks(config: AttackConfig): RunningAttacks {
         );
         // A request stuck behind a full connection table is given up after 2 s and sent again,
         // as an impatient client would: the flood keeps coming whatever the server does.
-        req.setTimeout(2000, () => {
+        req.setTimeout(requests.timeoutMs ?? 2000, () => {
           c.timeouts++;
           req.destroy();
         });
