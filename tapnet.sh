@@ -71,8 +71,17 @@ ensure_pnpm() {
   export PATH="$TOOLS/bin:$PATH"
 }
 
+# The traffic-limit tests make IFB devices. Where ifb is a module, the kernel would load it on
+# demand with its default of two devices, ifb0 and ifb1, made in the host's own namespace:
+# load it first with none. (Built in, or loaded already: nothing to do.)
+ensure_ifb() {
+  [ -d /sys/module/ifb ] && return
+  command -v modprobe >/dev/null && modprobe ifb numifbs=0 2>/dev/null || true
+}
+
 setup() {
   ensure_apt
+  ensure_ifb
   ensure_node
   ensure_pnpm
   say "node $(node --version), pnpm $(pnpm --version)"

@@ -12,9 +12,10 @@
 // as it is; otherwise it re-executes itself in fresh network, PID and mount namespaces (never
 // the host's rules).
 import { execFile, execFileSync, spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, readlinkSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { parseArgs, promisify } from 'node:util';
+import { sandboxArgv } from '../../../scripts/sandbox.ts';
 import { buildPolicy, createFirewall, type Policy } from '../dist/index.js';
 
 const { values } = parseArgs({
@@ -25,38 +26,23 @@ const { values } = parseArgs({
   },
 });
 
-const harness = process.env.TAPNET_SANDBOX === '1';
-if (!harness && process.env.TAPNET_FW_BENCH_INNER !== '1') {
-  const result = spawnSync(
-    'unshare',
-    [
-      '--net',
-      '--pid',
-      '--mount',
-      '--fork',
-      '--kill-child',
-      '--mount-proc',
-      '--',
-      process.execPath,
-      ...process.execArgv,
-      import.meta.filename,
-      ...process.argv.slice(2),
-    ],
-    { stdio: 'inherit', env: { ...process.env, TAPNET_FW_BENCH_INNER: '1' } },
-  );
+// Outside the harness's sandbox, run again inside one made the way the test runner and the
+// benchmark harness make theirs (scripts/sandbox.ts: own /sys, /run/netns, up loopback).
+if (process.env.TAPNET_SANDBOX !== '1') {
+  const argv = sandboxArgv([
+    process.execPath,
+    ...process.execArgv,
+    import.meta.filename,
+    ...process.argv.slice(2),
+  ]);
+  const result = spawnSync(argv[0]!, argv.slice(1), {
+    stdio: 'inherit',
+    env: { ...process.env, TAPNET_HOST_NETNS: readlinkSync('/proc/self/ns/net') },
+  });
   process.exit(result.status ?? 1);
 }
 
 const sh = (...argv: string[]) => execFileSync(argv[0]!, argv.slice(1), { stdio: 'pipe' });
-// A namespace of our own: its own /sys, up loopback, and /run/netns kept in this mount
-// namespace (the harness's sandbox has done the same).
-if (!harness) {
-  sh('mount', '-t', 'sysfs', 'sysfs', '/sys');
-  sh('mkdir', '-p', '/run/netns');
-  sh('mount', '-t', 'tmpfs', 'tapnet-bench', '/run/netns');
-  sh('ip', 'link', 'set', 'lo', 'up');
-}
-
 const progress = (message: string) =>
   process.stderr.write(`[${new Date().toISOString().slice(11, 19)}] ${message}\n`);
 const loadavg = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
