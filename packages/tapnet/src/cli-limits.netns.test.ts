@@ -2,28 +2,9 @@
 // limits and counters from the kernel, and `cleanup` after a crash removing the pool's IFBs and
 // packet-rate table, and nothing else.
 import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
-import { describeNetns, run, runOk, snapshotNamespace, waitFor } from '@tapnet/testing';
-import { execa } from 'execa';
+import { describeNetns, run, runOk, snapshotNamespace } from '@tapnet/testing';
 import { beforeAll, expect, it } from 'vitest';
-
-const bin = resolve(import.meta.dirname, '../dist/bin.js');
-const tapnet = (args: string[]) =>
-  execa(process.execPath, [bin, ...args], { reject: false, all: true, timeout: 60_000 });
-
-async function startUp(args: string[]) {
-  const child = execa(process.execPath, [bin, 'up', ...args], { reject: false, all: true });
-  let output = '';
-  child.all?.on('data', (chunk: Buffer) => {
-    output += chunk.toString();
-  });
-  await waitFor(() => output.includes('Ctrl-C to dispose'), {
-    what: `\`tapnet up ${args.join(' ')}\` to print its table`,
-    timeout: 30_000,
-    seen: () => output,
-  });
-  return { child, output: () => output };
-}
+import { bin, startUp, tapnet } from './cli-test-support.js';
 
 describeNetns('the tapnet CLI with traffic limits', () => {
   beforeAll(() => {

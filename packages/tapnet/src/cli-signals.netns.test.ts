@@ -1,10 +1,8 @@
 import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
 import { describeNetns, snapshotNamespace, waitFor } from '@tapnet/testing';
 import { execa } from 'execa';
 import { beforeAll, expect, it, vi } from 'vitest';
-
-const bin = resolve(import.meta.dirname, '../dist/bin.js');
+import { bin } from './cli-test-support.js';
 
 /** Starts a tapnet command with piped output; `said()` is everything it wrote so far. */
 function start(args: string[]) {

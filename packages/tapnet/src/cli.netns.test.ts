@@ -6,15 +6,7 @@ import { describeNetns, run, snapshotNamespace, waitFor } from '@tapnet/testing'
 import { execa } from 'execa';
 import { request } from 'undici';
 import { beforeAll, expect, it, onTestFinished } from 'vitest';
-
-const bin = resolve(import.meta.dirname, '../dist/bin.js');
-const tapnet = (args: string[], options: { input?: string } = {}) =>
-  execa(process.execPath, [bin, ...args], {
-    reject: false,
-    all: true,
-    timeout: 60_000,
-    ...options,
-  });
+import { bin, startUp, tapnet } from './cli-test-support.js';
 
 // A QEMU that never runs a guest: it opens its netdev, answers `info network` on its monitor
 // (stdin) and quits.
@@ -31,21 +23,6 @@ const pausedQemu = [
   '-monitor',
   'stdio',
 ];
-
-/** Starts `tapnet up …` and resolves once it printed its table; `output()` is all it said. */
-async function startUp(args: string[]) {
-  const child = execa(process.execPath, [bin, 'up', ...args], { reject: false, all: true });
-  let output = '';
-  child.all?.on('data', (chunk: Buffer) => {
-    output += chunk.toString();
-  });
-  await waitFor(() => output.includes('Ctrl-C to dispose'), {
-    what: `\`tapnet up ${args.join(' ')}\` to print its table`,
-    timeout: 30_000,
-    seen: () => output,
-  });
-  return { child, output: () => output };
-}
 
 describeNetns('the tapnet CLI', () => {
   beforeAll(() => {
