@@ -1,12 +1,12 @@
 import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
 import { waitFor } from '@tapnet/testing';
 import { execa, type ResultPromise } from 'execa';
 import { Agent, type Dispatcher, request } from 'undici';
+import { bin } from '../cli-test-support.js';
 
 /** Test helpers: a real `tapnet serve` process and a client over its socket (undici). */
 
-export const bin = resolve(import.meta.dirname, '../../dist/bin.js');
+export { bin };
 
 export interface Daemon {
   child: ResultPromise;
