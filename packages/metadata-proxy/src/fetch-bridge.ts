@@ -2,7 +2,7 @@ import { type IncomingMessage, type ServerResponse, STATUS_CODES } from 'node:ht
 import { describeValue as describe } from '@tapnet/internal';
 import { HandlerError, type UpstreamError } from './errors.js';
 import { createFetchRequest } from './fetch-request.js';
-import { writeFetchResponse } from './fetch-response.js';
+import { writeFetchResponse, writeResponseParts } from './fetch-response.js';
 import type { FetchHandler, HandlerContext } from './handler.js';
 import {
   BODYLESS,
@@ -14,6 +14,7 @@ import {
   TOO_LARGE,
 } from './http-util.js';
 import type { NetworkState } from './network-state.js';
+import { responseParts } from './response.js';
 
 /** What serving a handler needs of the server. */
 export interface BridgeHost {
@@ -75,6 +76,13 @@ export async function serveAsync(
     const result = handler.fn(request, ctx);
     // Awaited only when it is a promise: a handler that answers at once is written at once.
     const response: unknown = isPromiseLike(result) ? await result : result;
+    // This package's own Response (its status is valid by construction): no stream to read.
+    const parts =
+      typeof response === 'object' && response !== null ? responseParts(response) : undefined;
+    if (parts) {
+      await writeResponseParts(res, parts, method);
+      return;
+    }
     if (!isResponseLike(response) || response.status < 200 || response.status > 599) {
       throw new HandlerError(
         `Expected the handler of network \`${state.name}\` to return a Response with a status from 200 to 599, got ${describe(
