@@ -41,10 +41,7 @@ export async function serveAsync(
   ctx: HandlerContext,
   withBody: boolean,
 ): Promise<void> {
-  const controller = new AbortController();
-  res.once('close', () => {
-    if (!res.writableFinished) controller.abort();
-  });
+  const signal = closeSignal(res);
   try {
     const method = req.method ?? 'GET';
     let body: Buffer | undefined;
@@ -56,9 +53,9 @@ export async function serveAsync(
       }
       body = read;
     }
-    if (controller.signal.aborted) return;
+    if (res.destroyed) return; // the client went away while its body was read
     if (handler.kind === 'forward') {
-      await forward(host, state, req, res, ctx, body, controller.signal, withBody);
+      await forward(host, state, req, res, ctx, body, signal(), withBody);
       return;
     }
     if (FORBIDDEN_METHODS.has(method)) {
@@ -71,7 +68,7 @@ export async function serveAsync(
       rawUrl: `http://${host.authority}${req.url}`,
       rawHeaders: req.rawHeaders,
       body,
-      signal: controller.signal,
+      signal,
     });
     const result = handler.fn(request, ctx);
     // Awaited only when it is a promise: a handler that answers at once is written at once.
@@ -80,7 +77,8 @@ export async function serveAsync(
     const parts =
       typeof response === 'object' && response !== null ? responseParts(response) : undefined;
     if (parts) {
-      await writeResponseParts(res, parts, method);
+      const written = writeResponseParts(res, parts, method);
+      if (written) await written;
       return;
     }
     if (!isResponseLike(response) || response.status < 200 || response.status > 599) {
@@ -92,9 +90,31 @@ export async function serveAsync(
     }
     await writeFetchResponse(res, response, method);
   } catch (error) {
-    if (controller.signal.aborted && res.destroyed) return;
+    if (res.destroyed && !res.writableFinished) return; // the client went away
     host.failed(state, res, error);
   }
+}
+
+/**
+ * The signal of one request, made on first use (most handlers never read it, and an
+ * `AbortController` with its close listener is a measurable part of a fetch-style request):
+ * aborted when the response closes unfinished, because the client went away or `clear()`
+ * cut the connection, including before the signal was first read.
+ */
+function closeSignal(res: ServerResponse): () => AbortSignal {
+  let signal: AbortSignal | undefined;
+  return () => {
+    if (signal) return signal;
+    const controller = new AbortController();
+    signal = controller.signal;
+    if (res.destroyed) {
+      if (!res.writableFinished) controller.abort();
+    } else
+      res.once('close', () => {
+        if (!res.writableFinished) controller.abort();
+      });
+    return signal;
+  };
 }
 
 async function forward(

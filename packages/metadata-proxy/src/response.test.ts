@@ -65,6 +65,8 @@ const makers: Record<string, Make> = {
   'a numeric header value': (R) => new R('x', { headers: { 'x-n': 5 as unknown as string } }),
   'a status given as a string': (R) => new R('x', { status: '202' as unknown as number }),
   'a fractional status': (R) => new R('x', { status: 203.7 }),
+  'a null status text': (R) => new R('x', { statusText: null as never }),
+  'init null': (R) => new R('x', null as never),
   'status 204 without a body': (R) => new R(null, { status: 204 }),
   'status 404 with bytes': (R) => new R(encode('nope'), { status: 404, statusText: 'Gone' }),
   'an init that is a Response': (R) =>
@@ -159,6 +161,7 @@ describe('Response: bad input throws what the global constructor throws, at cons
   const cases: Record<string, (R: typeof GlobalResponse) => unknown> = {
     'status 99': (R) => new R('x', { status: 99 }),
     'status 600': (R) => new R('x', { status: 600 }),
+    'a null status': (R) => new R('x', { status: null as never }),
     'status 204 with a body': (R) => new R('x', { status: 204 }),
     'status 304 with bytes': (R) => new R(encode('x'), { status: 304 }),
     'a status text with a line break': (R) => new R('x', { statusText: 'a\nb' }),

@@ -60,9 +60,22 @@ function fastBody(body: unknown): FastBody | typeof NOT_FAST {
   return NOT_FAST;
 }
 
+/** Checked field names and their lower case: the few names a handler uses, checked once. */
+const names = new Map<string, string>();
+
+function fieldName(name: string): string | undefined {
+  const known = names.get(name);
+  if (known !== undefined) return known;
+  if (!TOKEN.test(name)) return undefined;
+  const lower = name.toLowerCase();
+  if (names.size < 1024) names.set(name, lower);
+  return lower;
+}
+
 /** Plain-object header fields as sorted flat pairs, or NOT_FAST when any needs the real check. */
 function fastFields(headers: unknown, contentType: string | undefined): string[] | typeof NOT_FAST {
   const fields: string[] = [];
+  let typed = false;
   if (headers !== undefined) {
     if (typeof headers !== 'object' || headers === null) return NOT_FAST;
     const proto = Object.getPrototypeOf(headers);
@@ -70,26 +83,30 @@ function fastFields(headers: unknown, contentType: string | undefined): string[]
     if (Object.getOwnPropertySymbols(headers).length > 0) return NOT_FAST;
     for (const name of Object.keys(headers)) {
       const value = (headers as Record<string, unknown>)[name];
-      if (typeof value !== 'string' || !TOKEN.test(name) || !FIELD_VALUE.test(value))
+      const lower = fieldName(name);
+      if (lower === undefined || typeof value !== 'string' || !FIELD_VALUE.test(value))
         return NOT_FAST;
-      const lower = name.toLowerCase();
       // Two spellings of one name are combined by `Headers`; rare enough to leave to it.
       for (let i = 0; i < fields.length; i += 2) if (fields[i] === lower) return NOT_FAST;
-      fields.push(lower, value);
+      if (lower === 'content-type') typed = true;
+      insertPair(fields, lower, value);
     }
   }
-  if (contentType !== undefined && !fields.includes('content-type'))
-    fields.push('content-type', contentType);
-  return sortPairs(fields);
+  if (contentType !== undefined && !typed) insertPair(fields, 'content-type', contentType);
+  return fields;
 }
 
-/** Sorts flat name/value pairs by name, the order `Headers` iterates in. */
-function sortPairs(fields: string[]): string[] {
-  if (fields.length <= 2) return fields;
-  const pairs: [string, string][] = [];
-  for (let i = 0; i < fields.length; i += 2) pairs.push([fields[i] ?? '', fields[i + 1] ?? '']);
-  pairs.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
-  return pairs.flat();
+/** Inserts a pair into flat pairs sorted by name, the order `Headers` iterates in. */
+function insertPair(fields: string[], name: string, value: string): void {
+  let i = fields.length;
+  fields.push(name, value);
+  while (i > 0 && (fields[i - 2] as string) > name) {
+    fields[i] = fields[i - 2] as string;
+    fields[i + 1] = fields[i - 1] as string;
+    i -= 2;
+  }
+  fields[i] = name;
+  fields[i + 1] = value;
 }
 
 class Response {
@@ -101,51 +118,63 @@ class Response {
   #real: globalThis.Response | undefined;
 
   constructor(body?: BodyInit | null, init?: ResponseInit) {
-    this.#setup(body, init, TEXT_TYPE, undefined);
+    this.#setup(body, init, TEXT_TYPE, false);
   }
 
   /**
    * Takes body and init on the fast path when it can; otherwise makes the global `Response`
-   * (which throws for bad input). `json` is the value of `Response.json()`, whose fallback is
-   * the global `Response.json()` so that its content type is chosen as the global one does.
+   * (which throws for bad input). `Response.json()` passes its text with `json` set: its
+   * fallback is the global `Response.json(data)`, so the content type is chosen as there.
    */
-  #setup(body: unknown, init: unknown, textType: string, json: { data: unknown } | undefined) {
-    const fallback = (normalized: unknown) => {
-      this.#real = json
-        ? GlobalResponse.json(json.data, normalized as ResponseInit)
-        : new GlobalResponse(body as BodyInit, normalized as ResponseInit);
-    };
-    if (init !== undefined && init !== null && typeof init !== 'object') return fallback(init);
-    // Each init member is read once, as the global constructor reads it.
-    const i = (init ?? {}) as ResponseInit;
-    const normalized = { headers: i.headers, status: i.status, statusText: i.statusText };
-    const fast = fastBody(body);
-    const { status = 200, statusText = '', headers } = normalized;
-    if (
-      fast === NOT_FAST ||
-      typeof status !== 'number' ||
-      !Number.isInteger(status) ||
-      status < 200 ||
-      status > 599 ||
-      (fast !== null && (status === 204 || status === 205 || status === 304)) ||
-      typeof statusText !== 'string' ||
-      !REASON_PHRASE.test(statusText)
-    )
-      return fallback(normalized);
-    const contentType = typeof fast === 'string' ? textType : undefined;
-    if (headers instanceof Headers) {
-      // A copy, as the global constructor copies: later changes to the caller's do not count.
-      this.#headers = new Headers(headers);
-      if (contentType !== undefined && !this.#headers.has('content-type'))
-        this.#headers.append('content-type', contentType);
-    } else {
-      const fields = fastFields(headers, contentType);
-      if (fields === NOT_FAST) return fallback(normalized);
-      this.#fields = fields;
+  #setup(body: unknown, init: unknown, textType: string, json: boolean, data?: unknown) {
+    if (init !== undefined && init !== null && typeof init !== 'object') {
+      this.#fallback(body, init, json, data);
+      return;
     }
+    // Each init member is read once, as the global constructor reads it; only an absent
+    // (undefined) member takes its default (a null status is 0, a null text is "null").
+    const i = init as ResponseInit | null | undefined;
+    const headers = i?.headers;
+    const givenStatus = i?.status;
+    const givenText = i?.statusText;
+    const status = givenStatus === undefined ? 200 : givenStatus;
+    const statusText = givenText === undefined ? '' : givenText;
+    const fast = fastBody(body);
+    let fields: string[] | typeof NOT_FAST = NOT_FAST;
+    if (
+      fast !== NOT_FAST &&
+      typeof status === 'number' &&
+      Number.isInteger(status) &&
+      status >= 200 &&
+      status <= 599 &&
+      (fast === null || (status !== 204 && status !== 205 && status !== 304)) &&
+      typeof statusText === 'string' &&
+      (statusText === '' || REASON_PHRASE.test(statusText))
+    ) {
+      const contentType = typeof fast === 'string' ? textType : undefined;
+      if (headers instanceof Headers) {
+        // A copy, as the global constructor copies: later changes to the caller's do not count.
+        this.#headers = new Headers(headers);
+        if (contentType !== undefined && !this.#headers.has('content-type'))
+          this.#headers.append('content-type', contentType);
+        fields = [];
+      } else fields = fastFields(headers, contentType);
+    }
+    if (fields === NOT_FAST || fast === NOT_FAST) {
+      this.#headers = undefined;
+      this.#fallback(body, { headers, status: givenStatus, statusText: givenText }, json, data);
+      return;
+    }
+    this.#fields = fields;
     this.#status = status;
     this.#statusText = statusText;
     this.#body = fast;
+  }
+
+  #fallback(body: unknown, init: unknown, json: boolean, data: unknown): void {
+    this.#real = json
+      ? GlobalResponse.json(data, init as ResponseInit)
+      : new GlobalResponse(body as BodyInit, init as ResponseInit);
   }
 
   /** The global `Response` for what the fast path does not answer; made once. */
@@ -168,7 +197,7 @@ class Response {
     // `undefined` (and functions, symbols) serialise to nothing: the global one throws for it.
     if (typeof text !== 'string') return GlobalResponse.json(data, init);
     const response = new Response();
-    response.#setup(text, init, JSON_TYPE, { data });
+    response.#setup(text, init, JSON_TYPE, true, data);
     return response as unknown as globalThis.Response;
   }
 
