@@ -105,7 +105,11 @@ async function main(): Promise<void> {
   const maxRequests = Math.min(5_000_000, Math.max(1, Number(values['max-requests'])));
 
   // The built package, so this measures what consumers run.
-  const { MetadataServer, nodeHandler, Response: TapnetResponse } = (await import(
+  const {
+    MetadataServer,
+    nodeHandler,
+    Response: TapnetResponse,
+  } = (await import(
     new URL('../dist/index.js', import.meta.url).href
   )) as typeof import('../src/index.ts');
 
