@@ -54,6 +54,30 @@ describe('what a fetch handler receives', () => {
     await waitFor(() => signal?.aborted === true, { what: 'the signal to abort' });
   });
 
+  it('gets an aborted signal when it first reads it after the client went away', async () => {
+    let release: (() => void) | undefined;
+    let aborted: boolean | undefined;
+    const { server, port } = await serve(async (request) => {
+      await new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      aborted = request.signal.aborted; // its first read, after the response closed
+      return new Response('late');
+    });
+    let closed = false;
+    server.on('request', () => {
+      closed = true;
+    });
+    const c = await rawConnect({ port });
+    c.socket.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
+    await waitFor(() => release !== undefined, { what: 'the handler to start' });
+    c.socket.destroy();
+    await waitFor(() => closed, { what: 'the server to see the response close' });
+    release?.();
+    await waitFor(() => aborted !== undefined, { what: 'the handler to read its signal' });
+    expect(aborted).toBe(true);
+  });
+
   it('is never called for a method a Request cannot carry (TRACE → 400)', async () => {
     let called = false;
     const { port } = await serve(() => {
