@@ -149,6 +149,11 @@ export interface ProxyResult {
   proxyCpuRatio?: number;
   proxyFetchCpuRatio?: number;
   honoCpuRatio?: number;
+  // A fetch handler returning tapnet's own Response (issue 13); absent from older results.
+  proxyFetchTapnet?: LoadStats;
+  proxyFetchTapnetThroughputRatio?: number;
+  proxyFetchTapnetThroughputRatioPerRound?: number[];
+  proxyFetchTapnetCpuRatio?: number;
 }
 
 /** scripts/bench/proxy-networks.bench.ts (without --memory) */

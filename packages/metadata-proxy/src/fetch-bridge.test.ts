@@ -1,6 +1,7 @@
 import { waitFor } from '@tapnet/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { FetchHandler } from './handler.js';
+import { Response as TapnetResponse } from './response.js';
 import { MetadataServer } from './server.js';
 import { httpRequest, rawConnect, rawExchange, statusOf } from './test-support.js';
 
@@ -51,6 +52,30 @@ describe('what a fetch handler receives', () => {
     expect(signal?.aborted).toBe(false);
     c.socket.destroy();
     await waitFor(() => signal?.aborted === true, { what: 'the signal to abort' });
+  });
+
+  it('gets an aborted signal when it first reads it after the client went away', async () => {
+    let release: (() => void) | undefined;
+    let aborted: boolean | undefined;
+    const { server, port } = await serve(async (request) => {
+      await new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      aborted = request.signal.aborted; // its first read, after the response closed
+      return new Response('late');
+    });
+    let closed = false;
+    server.on('request', () => {
+      closed = true;
+    });
+    const c = await rawConnect({ port });
+    c.socket.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
+    await waitFor(() => release !== undefined, { what: 'the handler to start' });
+    c.socket.destroy();
+    await waitFor(() => closed, { what: 'the server to see the response close' });
+    release?.();
+    await waitFor(() => aborted !== undefined, { what: 'the handler to read its signal' });
+    expect(aborted).toBe(true);
   });
 
   it('is never called for a method a Request cannot carry (TRACE → 400)', async () => {
@@ -216,5 +241,46 @@ describe('how a fetch handler Response reaches the wire', () => {
     fail?.(new Error('mid-stream'));
     await c.closed;
     expect([statusOf(c.received()), errors]).toEqual([200, ['mid-stream']]);
+  });
+});
+
+describe('a handler returning this package’s Response, through a real socket', () => {
+  const keepAlive = 'GET /a HTTP/1.1\r\nHost: x\r\n\r\nHEAD /b HTTP/1.1\r\nHost: x\r\n\r\n';
+  const exchange = async (R: typeof Response) => {
+    const { port } = await serve(
+      (request) =>
+        new R(`path ${new URL(request.url).pathname}`, {
+          headers: { 'content-type': 'text/plain', 'set-cookie': 'a=1' },
+        }),
+    );
+    const c = await rawConnect({ port });
+    c.socket.write(keepAlive);
+    // Two answers on one kept-alive connection: the GET with its body, then the HEAD's head.
+    const text = await c.until(/path \/a[\s\S]*HTTP\/1\.1 200 OK[\s\S]*\r\n\r\n$/);
+    c.socket.destroy();
+    return text.replace(/\r\nDate: [^\r]*/gi, '');
+  };
+
+  it('sends what a global Response sends, on a kept-alive connection, GET then HEAD', async () => {
+    const theirs = await exchange(Response);
+    const ours = await exchange(TapnetResponse);
+    expect(ours).toBe(theirs);
+    expect(ours.match(/HTTP\/1\.1 200 OK\r\n/g)).toHaveLength(2);
+    expect(ours).toMatch(/\r\ncontent-length: 7\r\n[\s\S]*\r\n\r\npath \/a/);
+  });
+
+  it('a body the handler already read is a 500 and an error event, as with a global one', async () => {
+    for (const R of [Response, TapnetResponse]) {
+      const errors: unknown[] = [];
+      const { server, port } = await serve(async () => {
+        const r = new R('once');
+        await r.text();
+        return r;
+      });
+      server.on('error', (e) => errors.push(e.error));
+      expect(statusOf(await raw(port, 'GET / HTTP/1.1'))).toBe(500);
+      expect(errors).toHaveLength(1);
+      expect(errors[0]).toBeInstanceOf(TypeError);
+    }
   });
 });

@@ -2,7 +2,7 @@ import { type IncomingMessage, type ServerResponse, STATUS_CODES } from 'node:ht
 import { describeValue as describe } from '@tapnet/internal';
 import { HandlerError, type UpstreamError } from './errors.js';
 import { createFetchRequest } from './fetch-request.js';
-import { writeFetchResponse } from './fetch-response.js';
+import { writeFetchResponse, writeResponseParts } from './fetch-response.js';
 import type { FetchHandler, HandlerContext } from './handler.js';
 import {
   BODYLESS,
@@ -14,6 +14,7 @@ import {
   TOO_LARGE,
 } from './http-util.js';
 import type { NetworkState } from './network-state.js';
+import { responseParts } from './response.js';
 
 /** What serving a handler needs of the server. */
 export interface BridgeHost {
@@ -40,10 +41,7 @@ export async function serveAsync(
   ctx: HandlerContext,
   withBody: boolean,
 ): Promise<void> {
-  const controller = new AbortController();
-  res.once('close', () => {
-    if (!res.writableFinished) controller.abort();
-  });
+  const signal = closeSignal(res);
   try {
     const method = req.method ?? 'GET';
     let body: Buffer | undefined;
@@ -55,9 +53,9 @@ export async function serveAsync(
       }
       body = read;
     }
-    if (controller.signal.aborted) return;
+    if (res.destroyed) return; // the client went away while its body was read
     if (handler.kind === 'forward') {
-      await forward(host, state, req, res, ctx, body, controller.signal, withBody);
+      await forward(host, state, req, res, ctx, body, signal(), withBody);
       return;
     }
     if (FORBIDDEN_METHODS.has(method)) {
@@ -70,11 +68,19 @@ export async function serveAsync(
       rawUrl: `http://${host.authority}${req.url}`,
       rawHeaders: req.rawHeaders,
       body,
-      signal: controller.signal,
+      signal,
     });
     const result = handler.fn(request, ctx);
     // Awaited only when it is a promise: a handler that answers at once is written at once.
     const response: unknown = isPromiseLike(result) ? await result : result;
+    // This package's own Response (its status is valid by construction): no stream to read.
+    const parts =
+      typeof response === 'object' && response !== null ? responseParts(response) : undefined;
+    if (parts) {
+      const written = writeResponseParts(res, parts, method);
+      if (written) await written;
+      return;
+    }
     if (!isResponseLike(response) || response.status < 200 || response.status > 599) {
       throw new HandlerError(
         `Expected the handler of network \`${state.name}\` to return a Response with a status from 200 to 599, got ${describe(
@@ -84,9 +90,31 @@ export async function serveAsync(
     }
     await writeFetchResponse(res, response, method);
   } catch (error) {
-    if (controller.signal.aborted && res.destroyed) return;
+    if (res.destroyed && !res.writableFinished) return; // the client went away
     host.failed(state, res, error);
   }
+}
+
+/**
+ * The signal of one request, made on first use (most handlers never read it, and an
+ * `AbortController` with its close listener is a measurable part of a fetch-style request):
+ * aborted when the response closes unfinished, because the client went away or `clear()`
+ * cut the connection, including before the signal was first read.
+ */
+function closeSignal(res: ServerResponse): () => AbortSignal {
+  let signal: AbortSignal | undefined;
+  return () => {
+    if (signal) return signal;
+    const controller = new AbortController();
+    signal = controller.signal;
+    if (res.destroyed) {
+      if (!res.writableFinished) controller.abort();
+    } else
+      res.once('close', () => {
+        if (!res.writableFinished) controller.abort();
+      });
+    return signal;
+  };
 }
 
 async function forward(

@@ -25,7 +25,8 @@ export interface FetchRequestParts {
   readonly rawHeaders: readonly string[];
   /** The request body, already read within the limit, or undefined for none. */
   readonly body: Buffer | undefined;
-  readonly signal: AbortSignal;
+  /** The request's signal, or a function making it on first use. */
+  readonly signal: AbortSignal | (() => AbortSignal);
 }
 
 const decoder = new TextDecoder();
@@ -64,7 +65,8 @@ class LazyRequest {
   }
 
   get signal(): AbortSignal {
-    return this.#parts.signal;
+    const signal = this.#parts.signal;
+    return typeof signal === 'function' ? signal() : signal;
   }
 
   get bodyUsed(): boolean {
@@ -116,12 +118,12 @@ class LazyRequest {
    */
   [kMaterialise](): Request {
     if (this.#real) return this.#real;
-    const { method, body, signal } = this.#parts;
+    const { method, body } = this.#parts;
     this.#real = new Request(this.url, {
       method,
       headers: this.headers,
       body: body === undefined || this.#used ? null : body,
-      signal,
+      signal: this.signal,
     });
     return this.#real;
   }

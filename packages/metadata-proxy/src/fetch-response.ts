@@ -1,5 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import { endWith } from './http-util.js';
+import type { ResponseParts } from './response.js';
 
 /**
  * Writes a fetch `Response` to a Node response.
@@ -19,17 +20,10 @@ export async function writeFetchResponse(
   res: ServerResponse,
   response: Response,
   method: string,
+  headers: Headers = response.headers,
 ): Promise<void> {
   const status = response.status;
-  const head: string[] = [];
-  let cookies = false;
-  response.headers.forEach((value, name) => {
-    // The length and framing are this server's to set; cookies are added one by one below.
-    if (name === 'set-cookie') cookies = true;
-    else if (name !== 'content-length' && name !== 'transfer-encoding') head.push(name, value);
-  });
-  if (cookies)
-    for (const cookie of response.headers.getSetCookie()) head.push('set-cookie', cookie);
+  const head = headLines(headers);
   const body = response.body;
   if (method === 'HEAD' || body === null || status === 204 || status === 304) {
     body?.cancel().catch(() => {});
@@ -64,6 +58,65 @@ export async function writeFetchResponse(
   } finally {
     res.off('close', cancel);
   }
+}
+
+/**
+ * Writes one of this package's `Response`s: a string, bytes or no body goes out at once with
+ * its `Content-Length`, in one write, from the parts it was made of (the same head and body as
+ * `writeFetchResponse` sends for a global `Response` made the same way). Once a global
+ * `Response` stands behind it (user code read `body` or the body), that one is written.
+ */
+export function writeResponseParts(
+  res: ServerResponse,
+  parts: ResponseParts,
+  method: string,
+): Promise<void> | undefined {
+  const { status, body, real } = parts;
+  if (real) return writeFetchResponse(res, real, method, parts.headers ?? real.headers);
+  const head = parts.headers ? headLines(parts.headers) : fieldLines(parts.fields);
+  if (res.destroyed) return;
+  if (method === 'HEAD' || body === null || status === 204 || status === 304) {
+    if (method !== 'HEAD' && status !== 204 && status !== 304) head.push('content-length', '0');
+    res.writeHead(status, head);
+    res.end();
+  } else if (typeof body === 'string') {
+    head.push('content-length', String(Buffer.byteLength(body)));
+    res.writeHead(status, head);
+    res.end(body);
+  } else {
+    head.push('content-length', String(body.length));
+    res.writeHead(status, head);
+    endWith(res, body);
+  }
+}
+
+/**
+ * The head's fields from `Headers`: the length and framing are this server's to set, and each
+ * cookie is its own line, after the others.
+ */
+function headLines(headers: Headers): string[] {
+  const head: string[] = [];
+  let cookies = false;
+  headers.forEach((value, name) => {
+    if (name === 'set-cookie') cookies = true;
+    else if (name !== 'content-length' && name !== 'transfer-encoding') head.push(name, value);
+  });
+  if (cookies) for (const cookie of headers.getSetCookie()) head.push('set-cookie', cookie);
+  return head;
+}
+
+/** `headLines` for sorted flat fields (one value per name). */
+function fieldLines(fields: readonly string[]): string[] {
+  const head: string[] = [];
+  let cookie: string | undefined;
+  for (let i = 0; i < fields.length; i += 2) {
+    const name = fields[i] as string;
+    const value = fields[i + 1] as string;
+    if (name === 'set-cookie') cookie = value;
+    else if (name !== 'content-length' && name !== 'transfer-encoding') head.push(name, value);
+  }
+  if (cookie !== undefined) head.push('set-cookie', cookie);
+  return head;
 }
 
 type Read = Awaited<ReturnType<ReadableStreamDefaultReader<Uint8Array>['read']>>;

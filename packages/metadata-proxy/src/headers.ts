@@ -123,12 +123,21 @@ export function fetchRequestHeaders(rawHeaders: readonly string[]): [string, str
   return pairs;
 }
 
+/**
+ * The first letters of the identity header names, in lower case: a raw name starting with any
+ * other (`Host`, `Accept`, `User-Agent`, …) is passed without lower-casing it.
+ */
+const IDENTITY_INITIALS = new Set([...IDENTITY, ...IDENTITY_PREFIXES].map((n) => n.charCodeAt(0)));
+
 /** Removes identity headers from a Node request in place, before a node-style handler sees it. */
 export function stripIdentityHeaders(req: IncomingMessage): void {
   const raw = req.rawHeaders;
   let found = false;
   for (let i = raw.length - 2; i >= 0; i -= 2) {
-    if (isIdentity(raw[i]!.toLowerCase())) {
+    const name = raw[i]!;
+    // `| 0x20` lower-cases an ASCII letter; a non-letter never maps onto one of the initials.
+    if (!IDENTITY_INITIALS.has(name.charCodeAt(0) | 0x20)) continue;
+    if (isIdentity(name.toLowerCase())) {
       raw.splice(i, 2);
       found = true;
     }

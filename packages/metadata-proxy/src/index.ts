@@ -45,6 +45,7 @@ export {
   type PerNetworkLimits,
   type TokenOptions,
 } from './options.js';
+export { Response } from './response.js';
 export {
   type MetadataErrorEvent,
   type MetadataRequestEvent,

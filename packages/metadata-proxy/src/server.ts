@@ -296,7 +296,8 @@ export class MetadataServer extends EventEmitter<MetadataServerEvents> implement
     connection.requests++;
     if (this.#closing) res.setHeader('connection', 'close');
     const started = performance.now();
-    res.once('close', () => this.#finished(state, req, res, connection, started));
+    // `on`, not `once`: a response closes once, and `once` costs a wrapper per request.
+    res.on('close', () => this.#finished(state, req, res, connection, started));
     const url = req.url ?? '';
     const withBody = hasBody(req);
     if (state === undefined) {

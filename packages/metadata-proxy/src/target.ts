@@ -17,6 +17,20 @@
  * decides.)
  */
 const PLAIN = /^[A-Za-z0-9\-_~!$&'()*+,;=:@/|[\]]*$/;
+/** `PLAIN` as a table of character codes, for the check every request makes. */
+const PLAIN_CODES = new Uint8Array(128);
+for (let c = 0; c < 128; c++) if (PLAIN.test(String.fromCharCode(c))) PLAIN_CODES[c] = 1;
+
+/** Whether the path of `target` (up to the first `?`) is made of `PLAIN` characters only. */
+function plainPath(target: string): boolean {
+  for (let i = 0; i < target.length; i++) {
+    const c = target.charCodeAt(i);
+    if (c === 63) return true; // `?`: the query is not the path's
+    if (c >= 128 || PLAIN_CODES[c] === 0) return false;
+  }
+  return true;
+}
+
 /** Percent-encoded `.`, `/` or `\`, in any case. */
 const ENCODED_SEPARATOR = /%(?:2e|2f|5c)/i;
 
@@ -32,9 +46,9 @@ export function pathOfTarget(target: string): string {
  * characters it percent-encodes, a fragment), or a percent-encoded `.`, `/` or `\`.
  */
 export function nonCanonicalPath(target: string): string | undefined {
-  const path = pathOfTarget(target);
   // Fast path: most metadata paths have nothing to look at.
-  if (PLAIN.test(path) && !path.startsWith('//')) return undefined;
+  if (plainPath(target) && !target.startsWith('//')) return undefined;
+  const path = pathOfTarget(target);
   if (ENCODED_SEPARATOR.test(path)) return 'a percent-encoded ".", "/" or "\\" in the path';
   let parsed: string;
   try {

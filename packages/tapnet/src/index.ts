@@ -9,7 +9,7 @@ export type {
   MetadataRequestEvent,
   NodeHandler,
 } from '@tapnet/metadata-proxy';
-export { fetchHandler, nodeHandler } from '@tapnet/metadata-proxy';
+export { fetchHandler, nodeHandler, Response } from '@tapnet/metadata-proxy';
 export type { NicModel } from '@tapnet/qemu-args';
 export { AllNetworksInUseError } from '@tapnet/tap-pool';
 export type { UserNetworkOptions } from '@tapnet/user-network';

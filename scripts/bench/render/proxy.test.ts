@@ -24,6 +24,7 @@ function record(): BenchRecord {
     bare: stats(10_000, 25),
     proxy: stats(9_600, 26),
     proxyFetch: stats(9_000, 30),
+    proxyFetchTapnet: stats(9_400, 27),
     hono: stats(6_000, 50),
     honoGlobals: stats(10_000, 1),
     upstream: stats(8_000, 1),
@@ -38,6 +39,9 @@ function record(): BenchRecord {
     proxyForwardUnixThroughputRatio: 0.55,
     proxyCpuRatio: 0.962,
     proxyFetchCpuRatio: 0.833,
+    proxyFetchTapnetThroughputRatio: 0.94,
+    proxyFetchTapnetThroughputRatioPerRound: [0.94, 0.95],
+    proxyFetchTapnetCpuRatio: 0.926,
     honoCpuRatio: 0.5,
     fetchTarget: 0.9,
   };
@@ -51,9 +55,12 @@ describe('renderProxy with the hono and forward baselines', () => {
     expect(text).toContain('| @hono/node-server, its own Response as global (default) | 10,000 |');
   });
 
-  it('states the fetch-style median with its rounds and target', () => {
+  it('states the fetch-style medians (global and tapnet Response) with their rounds and target', () => {
     expect(renderProxy(record())).toContain(
-      'Fetch-style: 0.900 (rounds: 0.900, 0.910); target ≥ 0.9.',
+      "Fetch-style: 0.900 (rounds: 0.900, 0.910); returning tapnet's Response: 0.940 (rounds: 0.940, 0.950); target ≥ 0.9.",
+    );
+    expect(renderProxy(record())).toContain(
+      "| metadata proxy, fetch-style handler returning tapnet's Response | 9,400 |",
     );
   });
 
@@ -66,7 +73,7 @@ describe('renderProxy with the hono and forward baselines', () => {
 
   it('states the CPU time per request and the CPU ratios', () => {
     expect(renderProxy(record())).toContain(
-      'bare / server: node-style 0.962, fetch-style 0.833, hono 0.500.',
+      "bare / server: node-style 0.962, fetch-style 0.833 (with tapnet's Response 0.926), hono 0.500.",
     );
   });
 });

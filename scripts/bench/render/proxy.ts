@@ -24,6 +24,14 @@ export function renderProxy(record: BenchRecord | undefined): string {
     row('metadata proxy, node-style handler', r.proxy, r.bare),
     row('metadata proxy, fetch-style handler', r.proxyFetch, r.bare),
   ];
+  if (r.proxyFetchTapnet)
+    rows.push(
+      row(
+        "metadata proxy, fetch-style handler returning tapnet's Response",
+        r.proxyFetchTapnet,
+        r.bare,
+      ),
+    );
   if (r.hono) rows.push(row('@hono/node-server, global Request/Response', r.hono, r.bare));
   if (r.honoGlobals)
     rows.push(
@@ -45,12 +53,12 @@ export function renderProxy(record: BenchRecord | undefined): string {
     ...(r.hono === undefined
       ? []
       : [
-          `Fetch-style: ${fmt(r.proxyFetchThroughputRatio, 3)} (rounds: ${per(r.proxyFetchThroughputRatioPerRound)}); target ≥ ${r.fetchTarget ?? 0.9}. @hono/node-server with the global Response: ${fmt(r.honoThroughputRatio ?? Number.NaN, 3)}; with its own Response as the global: ${fmt(r.honoGlobalsThroughputRatio ?? Number.NaN, 3)}.`,
+          `Fetch-style: ${fmt(r.proxyFetchThroughputRatio, 3)} (rounds: ${per(r.proxyFetchThroughputRatioPerRound)})${r.proxyFetchTapnetThroughputRatio === undefined ? '' : `; returning tapnet's Response: ${fmt(r.proxyFetchTapnetThroughputRatio, 3)} (rounds: ${per(r.proxyFetchTapnetThroughputRatioPerRound)})`}; target ≥ ${r.fetchTarget ?? 0.9}. @hono/node-server with the global Response: ${fmt(r.honoThroughputRatio ?? Number.NaN, 3)}; with its own Response as the global: ${fmt(r.honoGlobalsThroughputRatio ?? Number.NaN, 3)}.`,
         ]),
     ...(r.proxyFetchCpuRatio === undefined
       ? []
       : [
-          `Main-thread CPU time per request (steadier than requests/s on a shared machine): bare ${fmt(r.bare.cpuUsPerRequest ?? Number.NaN, 1)} µs, node-style ${fmt(r.proxy.cpuUsPerRequest ?? Number.NaN, 1)} µs, fetch-style ${fmt(r.proxyFetch.cpuUsPerRequest ?? Number.NaN, 1)} µs, hono with the global Response ${fmt(r.hono?.cpuUsPerRequest ?? Number.NaN, 1)} µs, forwarding ${fmt(r.proxyForward?.cpuUsPerRequest ?? Number.NaN, 1)} µs (the proxy's share; the upstream runs on its own thread). bare / server: node-style ${fmt(r.proxyCpuRatio ?? Number.NaN, 3)}, fetch-style ${fmt(r.proxyFetchCpuRatio, 3)}, hono ${fmt(r.honoCpuRatio ?? Number.NaN, 3)}.`,
+          `Main-thread CPU time per request (steadier than requests/s on a shared machine): bare ${fmt(r.bare.cpuUsPerRequest ?? Number.NaN, 1)} µs, node-style ${fmt(r.proxy.cpuUsPerRequest ?? Number.NaN, 1)} µs, fetch-style ${fmt(r.proxyFetch.cpuUsPerRequest ?? Number.NaN, 1)} µs${r.proxyFetchTapnet ? ` (with tapnet's Response ${fmt(r.proxyFetchTapnet.cpuUsPerRequest ?? Number.NaN, 1)} µs)` : ''}, hono with the global Response ${fmt(r.hono?.cpuUsPerRequest ?? Number.NaN, 1)} µs, forwarding ${fmt(r.proxyForward?.cpuUsPerRequest ?? Number.NaN, 1)} µs (the proxy's share; the upstream runs on its own thread). bare / server: node-style ${fmt(r.proxyCpuRatio ?? Number.NaN, 3)}, fetch-style ${fmt(r.proxyFetchCpuRatio, 3)}${r.proxyFetchTapnetCpuRatio === undefined ? '' : ` (with tapnet's Response ${fmt(r.proxyFetchTapnetCpuRatio, 3)})`}, hono ${fmt(r.honoCpuRatio ?? Number.NaN, 3)}.`,
         ]),
     ...(forwardRows.length === 0
       ? []
