@@ -9,6 +9,7 @@ import {
 import { waitFor } from '@tapnet/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { UpstreamError } from './errors.js';
+import { FORWARD_CONNECTIONS } from './forward.js';
 import type { MetadataErrorEvent } from './server.js';
 import { MetadataServer } from './server.js';
 import { httpRequest, rawConnect } from './test-support.js';
@@ -38,8 +39,15 @@ async function upstream(handler: (req: IncomingMessage, res: ServerResponse) => 
 }
 
 /** The proxy with the network `lo` (127.0.0.1/32) forwarding to `target`, and its errors. */
-async function forwarding(target: Parameters<MetadataServer['setHandler']>[1]) {
-  const server = await MetadataServer.create({ host: '127.0.0.1', port: 0 });
+async function forwarding(
+  target: Parameters<MetadataServer['setHandler']>[1],
+  perNetwork: { maxConnections?: number } = {},
+) {
+  const server = await MetadataServer.create({
+    host: '127.0.0.1',
+    port: 0,
+    hardening: { perNetwork },
+  });
   cleanups.push(() => server.close({ deadlineMs: 100 }));
   server.addNetwork('lo', '127.0.0.1/32');
   server.setHandler('lo', target);
@@ -86,23 +94,25 @@ describe('forward handlers: the upstream pool', () => {
     expect(up.counts).toEqual({ connections: 1, requests: 20 });
   });
 
-  it('holds at most 8 upstream connections per network, whatever the guest opens', async () => {
+  it('holds at most FORWARD_CONNECTIONS upstream connections per network', async () => {
     const up = await upstream((req, res) => res.end(`seen ${req.url}`));
-    const { port } = await forwarding({ forward: up.url });
+    // A guest cap above the pool's, so that the pool is what bounds the upstream side.
+    const guests = FORWARD_CONNECTIONS + 16;
+    const { port } = await forwarding({ forward: up.url }, { maxConnections: guests });
     const { Agent } = await import('node:http');
-    const agent = new Agent({ keepAlive: true, maxSockets: 24 });
+    const agent = new Agent({ keepAlive: true, maxSockets: guests });
     cleanups.push(() => agent.destroy());
     for (let wave = 0; wave < 3; wave++) {
       const answers = await Promise.all(
-        Array.from({ length: 24 }, (_, i) => get(port, `/w${wave}/${i}`, agent)),
+        Array.from({ length: guests }, (_, i) => get(port, `/w${wave}/${i}`, agent)),
       );
       expect(answers.every((a, i) => a.status === 200 && a.body === `seen /w${wave}/${i}`)).toBe(
         true,
       );
     }
-    expect(up.counts.requests).toBe(72);
+    expect(up.counts.requests).toBe(3 * guests);
     expect(up.counts.connections).toBeGreaterThanOrEqual(1);
-    expect(up.counts.connections).toBeLessThanOrEqual(8);
+    expect(up.counts.connections).toBeLessThanOrEqual(FORWARD_CONNECTIONS);
   });
 });
 

@@ -16,6 +16,9 @@ function isTimeout(error: unknown): boolean {
   return typeof code === 'string' && TIMEOUT_CODES.has(code);
 }
 
+/** Upstream connections per forward handler (per network). */
+export const FORWARD_CONNECTIONS = 32;
+
 /** The outcome of one forwarded request, for the server to answer and report. */
 export type ForwardOutcome =
   | { ok: true }
@@ -39,7 +42,12 @@ export class Forwarder {
   constructor(target: ParsedForward) {
     this.target = target;
     this.#pool = new Pool(target.origin, {
-      connections: 8,
+      // As many as a network may hold guest connections by default (`perNetwork.maxConnections`):
+      // a guest within that cap never waits in the proxy for an upstream connection, and undici's
+      // queue (a drain event per freed connection) stays out of the path. Measured at 16 guest
+      // connections: 8 here cost ~5 µs more main-thread CPU per request and ~10 % throughput.
+      // Connections are opened on demand and closed after `keepAliveTimeout` idle.
+      connections: FORWARD_CONNECTIONS,
       socketPath: target.socketPath,
       headersTimeout: target.timeoutMs,
       bodyTimeout: target.timeoutMs,
