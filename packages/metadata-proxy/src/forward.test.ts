@@ -224,7 +224,7 @@ describe('forward handlers: the guest goes away', () => {
     const up = await upstream((req, res) => {
       res.on('close', () => upstreamClosed.push(req.url ?? ''));
     });
-    const { server, port } = await forwarding({ forward: up.url });
+    const { server, port, errors } = await forwarding({ forward: up.url });
     const guests = await Promise.all([rawConnect({ port }), rawConnect({ port })]);
     for (const [i, g] of guests.entries()) g.socket.write(`GET /c${i} HTTP/1.1\r\nHost: x\r\n\r\n`);
     await waitFor(() => up.counts.requests === 2, { what: 'both requests upstream' });
@@ -234,5 +234,6 @@ describe('forward handlers: the guest goes away', () => {
       what: 'both upstream requests to be aborted',
     });
     expect(upstreamClosed.sort()).toEqual(['/c0', '/c1']);
+    expect(errors).toEqual([]);
   });
 });

@@ -45,7 +45,7 @@ export class Forwarder {
       // As many as a network may hold guest connections by default (`perNetwork.maxConnections`):
       // a guest within that cap never waits in the proxy for an upstream connection, and undici's
       // queue (a drain event per freed connection) stays out of the path. Measured at 16 guest
-      // connections: 8 here cost ~5 µs more main-thread CPU per request and ~10 % throughput.
+      // connections: 8 here cost 3–5 µs more main-thread CPU per request and ~10 % throughput.
       // Connections are opened on demand and closed after `keepAliveTimeout` idle.
       connections: FORWARD_CONNECTIONS,
       socketPath: target.socketPath,
