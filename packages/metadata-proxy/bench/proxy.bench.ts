@@ -3,6 +3,8 @@
 // build`:
 //
 //   node packages/metadata-proxy/bench/proxy.bench.ts [--duration-ms 2000] [--rounds 5] [--connections 16]
+//     [--only upstream,proxyForward,proxyForwardUnix]   (measure only these servers: for profiling;
+//                                                        the ratios of servers left out are null)
 //
 // Prints one JSON object. Servers:
 //   bare          node:http, the node-style handler (the baseline of the handler rows)
@@ -97,6 +99,7 @@ async function main(): Promise<void> {
       rounds: { type: 'string', default: '5' },
       connections: { type: 'string', default: '16' },
       'max-requests': { type: 'string', default: '500000' },
+      only: { type: 'string' },
     },
   });
   const durationMs = Math.min(30_000, Math.max(100, Number(values['duration-ms'])));
@@ -150,7 +153,9 @@ async function main(): Promise<void> {
     proxyForwardUnix: proxies.proxyForwardUnix.address.port,
   };
   type Name = keyof typeof ports;
-  const names = Object.keys(ports) as Name[];
+  const all = Object.keys(ports) as Name[];
+  const only = values.only?.split(',');
+  const names = all.filter((n) => !only || only.includes(n));
   const job = (port: number, ms = durationMs): LoadJob => ({
     host: '127.0.0.1',
     port,
@@ -160,14 +165,14 @@ async function main(): Promise<void> {
   });
   // Warm-up (JIT, sockets) for each server, not counted.
   for (const name of names) await loadInWorker(job(ports[name], Math.min(500, durationMs)));
-  const results = Object.fromEntries(names.map((n) => [n, [] as LoadResult[]])) as Record<
+  const results = Object.fromEntries(all.map((n) => [n, [] as LoadResult[]])) as Record<
     Name,
     LoadResult[]
   >;
   // CPU time of this thread (where bare, hono and the proxies run; not the load generator's,
   // nor honoGlobals' or the upstream's, which have threads of their own) per run: a cost per
   // request that a machine shared with other work disturbs far less than requests/s.
-  const cpuUs = Object.fromEntries(names.map((n) => [n, 0])) as Record<Name, number>;
+  const cpuUs = Object.fromEntries(all.map((n) => [n, 0])) as Record<Name, number>;
   for (let i = 0; i < rounds; i++) {
     for (let k = 0; k < names.length; k++) {
       const name = names[(i + k) % names.length] as Name;
@@ -197,7 +202,9 @@ async function main(): Promise<void> {
     ]),
   );
   const perRound = (name: Name, baseline: Name = 'bare') =>
-    ratios(results[name], results[baseline]).map((x) => round(x));
+    names.includes(name) && names.includes(baseline)
+      ? ratios(results[name], results[baseline]).map((x) => round(x))
+      : [];
   const ratio = round(median(perRound('proxy')));
   const fetchRatio = round(median(perRound('proxyFetch')));
   const tapnetFetchRatio = round(median(perRound('proxyFetchTapnet')));

@@ -26,12 +26,31 @@ describe('upstreamRequestHeaders', () => {
       'X-Multi', 'a',
       'x-multi', 'b',
     ]; // biome-ignore format: pairs
-    expect(upstreamRequestHeaders(raw, { network: 'vm1', remoteAddress: '10.0.0.2' })).toEqual({
-      accept: 'text/plain',
-      'x-multi': ['a', 'b'],
-      'x-tapnet-network': 'vm1',
-      'x-tapnet-remote-address': '10.0.0.2',
-    });
+    expect(upstreamRequestHeaders(raw, { network: 'vm1', remoteAddress: '10.0.0.2' })).toEqual([
+      'accept', 'text/plain',
+      'x-multi', 'a',
+      'x-multi', 'b',
+      'x-tapnet-network', 'vm1',
+      'x-tapnet-remote-address', '10.0.0.2',
+    ]); // biome-ignore format: pairs
+  });
+
+  it('drops what any Connection value names, in any case, and keeps the rest', () => {
+    const context = { network: 'n', remoteAddress: '10.0.0.2' };
+    const raw = (connection: string) => [
+      'Connection', connection,
+      'X-A', '1',
+      'Close', '2',
+      'Keep-Alive', 'timeout=5',
+      'Accept', '*/*',
+    ]; // biome-ignore format: pairs
+    const names = (connection: string) =>
+      upstreamRequestHeaders(raw(connection), context).filter((_, i) => i % 2 === 0);
+    const added = ['x-tapnet-network', 'x-tapnet-remote-address'];
+    expect(names('keep-alive')).toEqual(['x-a', 'close', 'accept', ...added]);
+    expect(names('Keep-Alive')).toEqual(['x-a', 'close', 'accept', ...added]);
+    expect(names('close')).toEqual(['x-a', 'accept', ...added]);
+    expect(names('Close, X-A')).toEqual(['accept', ...added]);
   });
 });
 

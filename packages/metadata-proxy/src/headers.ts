@@ -41,50 +41,63 @@ export function hasProxyHeaders(headers: IncomingHttpHeaders): boolean {
   );
 }
 
-function connectionTokens(value: string | undefined): Set<string> {
+const NO_TOKENS: ReadonlySet<string> = new Set();
+const CLOSE_TOKENS: ReadonlySet<string> = new Set(['close']);
+
+/**
+ * The header names a `Connection` value lists, lower-cased. The common values (`keep-alive`,
+ * `close`) come from constant sets, not built per message.
+ */
+function connectionTokens(value: string | undefined): ReadonlySet<string> {
+  if (value === undefined) return NO_TOKENS;
+  const lower = value.toLowerCase();
+  if (lower === 'keep-alive') return NO_TOKENS; // itself hop-by-hop: dropped anyway
+  if (lower === 'close') return CLOSE_TOKENS;
   const tokens = new Set<string>();
-  if (value === undefined) return tokens;
-  for (const token of value.split(',')) {
-    const t = token.trim().toLowerCase();
+  for (const token of lower.split(',')) {
+    const t = token.trim();
     if (t) tokens.add(t);
   }
   return tokens;
 }
 
 function isIdentity(name: string): boolean {
-  return IDENTITY.has(name) || IDENTITY_PREFIXES.some((p) => name.startsWith(p));
+  if (IDENTITY.has(name)) return true;
+  for (const prefix of IDENTITY_PREFIXES) if (name.startsWith(prefix)) return true;
+  return false;
 }
 
+/** Request headers never sent upstream, whatever `Connection` names (see below). */
+const NOT_UPSTREAM = new Set([...HOP_BY_HOP, 'host', 'content-length', 'expect']);
+
 /**
- * The request headers to send upstream, from Node's raw header list: hop-by-hop headers (and
- * those the `Connection` header names), identity headers, `Host` and `Content-Length` removed;
- * the serving network and source address added.
+ * The request headers to send upstream, from Node's raw header list, as a flat
+ * `[name, value, …]` list (undici's cheapest form; a repeated header stays repeated): hop-by-hop
+ * headers (and those the `Connection` header names), identity headers, `Host`, `Content-Length`
+ * and `Expect` removed; names lower-cased; the serving network and source address added.
  */
 export function upstreamRequestHeaders(
   rawHeaders: readonly string[],
   context: { network: string; remoteAddress: string },
-): Record<string, string | string[]> {
+): string[] {
+  const names: string[] = new Array(rawHeaders.length >> 1);
   let connection: string | undefined;
   for (let i = 0; i < rawHeaders.length; i += 2) {
-    if (rawHeaders[i]!.toLowerCase() === 'connection') {
+    const name = rawHeaders[i]!.toLowerCase();
+    names[i >> 1] = name;
+    if (name === 'connection') {
       connection =
         connection === undefined ? rawHeaders[i + 1]! : `${connection},${rawHeaders[i + 1]!}`;
     }
   }
   const named = connectionTokens(connection);
-  const out: Record<string, string | string[]> = Object.create(null);
+  const out: string[] = [];
   for (let i = 0; i < rawHeaders.length; i += 2) {
-    const name = rawHeaders[i]!.toLowerCase();
-    const value = rawHeaders[i + 1]!;
-    if (HOP_BY_HOP.has(name) || named.has(name) || isIdentity(name)) continue;
-    if (name === 'host' || name === 'content-length' || name === 'expect') continue;
-    const prev = out[name];
-    if (prev === undefined) out[name] = value;
-    else if (Array.isArray(prev)) prev.push(value);
-    else out[name] = [prev, value];
+    const name = names[i >> 1]!;
+    if (NOT_UPSTREAM.has(name) || named.has(name) || isIdentity(name)) continue;
+    out.push(name, rawHeaders[i + 1]!);
   }
-  out[NETWORK_HEADER] = context.network;
-  out[REMOTE_ADDRESS_HEADER] = context.remoteAddress;
+  out.push(NETWORK_HEADER, context.network, REMOTE_ADDRESS_HEADER, context.remoteAddress);
   return out;
 }
 
@@ -98,7 +111,8 @@ export function downstreamResponseHeaders(
   const connection = headers.connection;
   const named = connectionTokens(Array.isArray(connection) ? connection.join(',') : connection);
   const out: Record<string, string | string[]> = Object.create(null);
-  for (const [rawName, value] of Object.entries(headers)) {
+  for (const rawName of Object.keys(headers)) {
+    const value = headers[rawName];
     const name = rawName.toLowerCase();
     if (value === undefined || HOP_BY_HOP.has(name) || named.has(name) || name === 'content-length')
       continue;
