@@ -9,7 +9,8 @@ import {
 import { waitFor } from '@tapnet/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { UpstreamError } from './errors.js';
-import { FORWARD_CONNECTIONS } from './forward.js';
+import { FORWARD_CONNECTIONS, Forwarder } from './forward.js';
+import { parseForwardTarget } from './handler.js';
 import type { MetadataErrorEvent } from './server.js';
 import { MetadataServer } from './server.js';
 import { httpRequest, rawConnect } from './test-support.js';
@@ -235,5 +236,24 @@ describe('forward handlers: the guest goes away', () => {
     });
     expect(upstreamClosed.sort()).toEqual(['/c0', '/c1']);
     expect(errors).toEqual([]);
+  });
+
+  it('a request cut short by close() (the network cleared) ends with nothing to report', async () => {
+    const up = await upstream(() => {}); // never answers
+    const forwarder = new Forwarder(parseForwardTarget({ forward: up.url }));
+    // The guest is still there (its signal never aborts): only close() ends the request, and
+    // however undici's failure and the guest's close are ordered, it is no upstream failure.
+    const req = { url: '/x', method: 'GET', rawHeaders: [] } as unknown as IncomingMessage;
+    const ctx = { network: 'lo', remoteAddress: '127.0.0.1', remotePort: 1 };
+    const outcome = forwarder.forward(
+      req,
+      {} as ServerResponse,
+      ctx,
+      undefined,
+      new AbortController().signal,
+    );
+    await waitFor(() => up.counts.requests === 1, { what: 'the request upstream' });
+    forwarder.close();
+    expect(await outcome).toEqual({ ok: false, status: 0, error: undefined });
   });
 });

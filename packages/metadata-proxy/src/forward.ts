@@ -38,6 +38,8 @@ type Exchange =
 export class Forwarder {
   readonly target: ParsedForward;
   readonly #pool: Pool;
+  /** Set by close(): a request it cut short is no upstream failure, so nothing is reported. */
+  #closed = false;
 
   constructor(target: ParsedForward) {
     this.target = target;
@@ -79,7 +81,7 @@ export class Forwarder {
       );
     });
     if (!exchange.ok) {
-      if (exchange.status === 0 || signal.aborted)
+      if (exchange.status === 0 || signal.aborted || this.#closed)
         return { ok: false, status: 0, error: undefined };
       const where = target.socketPath ? `unix:${target.socketPath}` : target.origin;
       return {
@@ -105,6 +107,7 @@ export class Forwarder {
 
   /** Drops the pool's connections; requests still running fail (their guests are gone too). */
   close(): void {
+    this.#closed = true;
     this.#pool.destroy().catch(() => {});
   }
 }
