@@ -10,7 +10,7 @@ import { once } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { UserNetwork } from 'tapnet';
+import { Response, UserNetwork } from 'tapnet';
 import { guestFromArgs, qemuArgv } from './guest.ts';
 
 const guest = guestFromArgs('user-mode.ts');

@@ -9,7 +9,7 @@ import { once } from 'node:events';
 import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Pool } from 'tapnet';
+import { Pool, Response } from 'tapnet';
 import { guestFromArgs, qemuArgv } from './guest.ts';
 
 const guest = guestFromArgs('worker.ts');
