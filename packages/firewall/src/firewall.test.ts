@@ -151,14 +151,15 @@ describe('createFirewall with the iptables backend', () => {
       argv: ['ip6tables-restore', '--wait', '--noflush'],
       stderr: 'ip6tables-restore: line 3 failed',
     });
+    // The families' removals run side by side: both saves start before either restore.
     expect(calls.slice(6).map((c) => c.argv.join(' '))).toEqual([
       'iptables-save',
-      'iptables-restore --wait --noflush',
       'ip6tables-save',
+      'iptables-restore --wait --noflush',
       'ipset list -n',
       'ipset restore',
     ]);
-    expect(calls[7]?.input).toBe(
+    expect(calls[8]?.input).toBe(
       '*filter\n-D INPUT -j TAPNET-TN-INPUT\n-F TAPNET-TN-INPUT\n-X TAPNET-TN-INPUT\nCOMMIT\n',
     );
     expect(calls[10]?.input).toBe('destroy tapnet-tn-taps\n');
@@ -217,12 +218,36 @@ describe('cleanupFirewall', () => {
       'nft list tables',
       'nft -f -',
       'iptables-save',
-      'iptables-restore --wait --noflush',
       'ip6tables-save',
+      'iptables-restore --wait --noflush',
       'ipset list -n',
       'ipset restore',
     ]);
     expect(calls.at(-1)?.input).toBe('destroy tapnet-tn-nets\ndestroy tapnet-tn-nets-n\n');
+  });
+
+  it("removes IPv6's chains even when IPv4's restore fails, keeps the sets, and throws IPv4's failure", async () => {
+    const save = (table: string) =>
+      `*filter\n:${table} ACCEPT [0:0]\n:TAPNET-TN-INPUT - [0:0]\n-A INPUT -j TAPNET-TN-INPUT\nCOMMIT\n`;
+    const { calls, runner } = recorder((argv) => {
+      if (argv[0] === 'iptables-save') return { stdout: save('INPUT') };
+      if (argv[0] === 'ip6tables-save') return { stdout: save('INPUT') };
+      if (argv[0] === 'iptables-restore') return { exitCode: 4, stderr: 'iptables-restore: busy' };
+      if (argv.join(' ') === 'ipset list -n') return { stdout: 'tapnet-tn-nets\n' };
+      return {};
+    });
+    const fw = createFirewall({ backend: 'iptables', runner });
+    await expect(fw.remove('tn')).rejects.toMatchObject({
+      argv: ['iptables-restore', '--wait', '--noflush'],
+      stderr: 'iptables-restore: busy',
+    });
+    expect(calls.map((c) => c.argv.join(' '))).toEqual([
+      'iptables-save',
+      'ip6tables-save',
+      'iptables-restore --wait --noflush',
+      'ip6tables-restore --wait --noflush',
+    ]);
+    expect(calls[3]?.input).toContain('-X TAPNET-TN-INPUT');
   });
 
   it('tolerates a host without the ipset tool (nothing of ours can be there)', async () => {
