@@ -5,6 +5,7 @@ import { detectBackend, detectUplink, parseDefaultRouteDevice } from './detect.j
 import { BackendUnavailableError, FirewallApplyError, InvalidPolicyError } from './errors.js';
 import { createFirewall } from './firewall.js';
 import { poolOptions } from './fixtures.test-helpers.js';
+import { compileIptablesRemovalOf } from './iptables.js';
 import { compileNft } from './nft.js';
 import { buildPolicy } from './policy.js';
 import type { Runner, RunResult } from './runner.js';
@@ -112,6 +113,66 @@ describe('createFirewall with the iptables backend', () => {
       // The stale jump found by iptables-save is deleted in the same restore file.
       expect(calls[4]?.input).toContain('-D INPUT -j TAPNET-TN-INPUT\n');
     }
+  });
+
+  it('removes what it applied from the policy, with no save of our rules to read back', async () => {
+    const { calls, runner } = recorder((argv) =>
+      argv.join(' ') === 'ipset list -n' ? { stdout: 'tapnet-tn-nets\n' } : {},
+    );
+    const fw = createFirewall({ backend: 'iptables', runner });
+    await fw.apply(three);
+    calls.length = 0;
+    await fw.remove();
+    expect(calls.map((c) => c.argv.join(' '))).toEqual([
+      'iptables-restore --wait --noflush',
+      'ip6tables-restore --wait --noflush',
+      // Nothing of ours left in either save: no second restore.
+      'iptables-save',
+      'ip6tables-save',
+      'ipset list -n',
+      'ipset restore',
+    ]);
+    const { ipv4, ipv6 } = compileIptablesRemovalOf(three);
+    expect(calls[0]?.input).toBe(ipv4);
+    expect(calls[1]?.input).toBe(ipv6);
+    // Per table: jumps first, then every chain flushed before any is deleted (they jump to
+    // each other within a table).
+    for (const table of ipv4.split(/^(?=\*)/m)) {
+      const lines = table.split('\n');
+      const lastFlush = lines.findLastIndex((l) => l.startsWith('-F '));
+      expect(lines.findIndex((l) => l.startsWith('-X '))).toBeGreaterThan(lastFlush);
+      expect(lines.findLastIndex((l) => l.startsWith('-D '))).toBeLessThan(
+        lines.findIndex((l) => l.startsWith('-F ')),
+      );
+    }
+    expect(ipv4).toContain('-D INPUT -j TAPNET-TN-INPUT\n');
+    expect(ipv4).toContain('-X TAPNET-TN-INPUT\n');
+  });
+
+  it('falls back to what the save shows when removing from the policy fails', async () => {
+    let v4Restores = 0;
+    const { calls, runner } = recorder((argv) => {
+      // Someone deleted our jump: the policy's restore fails and changes nothing.
+      if (argv[0] === 'iptables-restore' && ++v4Restores === 2)
+        return { exitCode: 1, stderr: 'iptables-restore: line 2 failed' };
+      if (argv[0] === 'iptables-save') return { stdout: saved };
+      return {};
+    });
+    const fw = createFirewall({ backend: 'iptables', runner });
+    await fw.apply(three);
+    calls.length = 0;
+    await fw.remove();
+    expect(calls.map((c) => c.argv.join(' '))).toEqual([
+      'iptables-restore --wait --noflush',
+      'ip6tables-restore --wait --noflush',
+      'iptables-save',
+      'ip6tables-save',
+      'iptables-restore --wait --noflush',
+      'ipset list -n',
+    ]);
+    expect(calls[4]?.input).toBe(
+      '*filter\n-D INPUT -j TAPNET-TN-INPUT\n-F TAPNET-TN-INPUT\n-X TAPNET-TN-INPUT\nCOMMIT\n',
+    );
   });
 
   it('destroys a set of ours that an earlier apply made and no rule needs any more', async () => {
