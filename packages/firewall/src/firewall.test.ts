@@ -5,6 +5,7 @@ import { detectBackend, detectUplink, parseDefaultRouteDevice } from './detect.j
 import { BackendUnavailableError, FirewallApplyError, InvalidPolicyError } from './errors.js';
 import { createFirewall } from './firewall.js';
 import { poolOptions } from './fixtures.test-helpers.js';
+import { compileIptablesRemovalOf } from './iptables.js';
 import { compileNft } from './nft.js';
 import { buildPolicy } from './policy.js';
 import type { Runner, RunResult } from './runner.js';
@@ -114,6 +115,66 @@ describe('createFirewall with the iptables backend', () => {
     }
   });
 
+  it('removes what it applied from the policy, with no save of our rules to read back', async () => {
+    const { calls, runner } = recorder((argv) =>
+      argv.join(' ') === 'ipset list -n' ? { stdout: 'tapnet-tn-nets\n' } : {},
+    );
+    const fw = createFirewall({ backend: 'iptables', runner });
+    await fw.apply(three);
+    calls.length = 0;
+    await fw.remove();
+    expect(calls.map((c) => c.argv.join(' '))).toEqual([
+      'iptables-restore --wait --noflush',
+      'ip6tables-restore --wait --noflush',
+      // Nothing of ours left in either save: no second restore.
+      'iptables-save',
+      'ip6tables-save',
+      'ipset list -n',
+      'ipset restore',
+    ]);
+    const { ipv4, ipv6 } = compileIptablesRemovalOf(three);
+    expect(calls[0]?.input).toBe(ipv4);
+    expect(calls[1]?.input).toBe(ipv6);
+    // Per table: jumps first, then every chain flushed before any is deleted (they jump to
+    // each other within a table).
+    for (const table of ipv4.split(/^(?=\*)/m)) {
+      const lines = table.split('\n');
+      const lastFlush = lines.findLastIndex((l) => l.startsWith('-F '));
+      expect(lines.findIndex((l) => l.startsWith('-X '))).toBeGreaterThan(lastFlush);
+      expect(lines.findLastIndex((l) => l.startsWith('-D '))).toBeLessThan(
+        lines.findIndex((l) => l.startsWith('-F ')),
+      );
+    }
+    expect(ipv4).toContain('-D INPUT -j TAPNET-TN-INPUT\n');
+    expect(ipv4).toContain('-X TAPNET-TN-INPUT\n');
+  });
+
+  it('falls back to what the save shows when removing from the policy fails', async () => {
+    let v4Restores = 0;
+    const { calls, runner } = recorder((argv) => {
+      // Someone deleted our jump: the policy's restore fails and changes nothing.
+      if (argv[0] === 'iptables-restore' && ++v4Restores === 2)
+        return { exitCode: 1, stderr: 'iptables-restore: line 2 failed' };
+      if (argv[0] === 'iptables-save') return { stdout: saved };
+      return {};
+    });
+    const fw = createFirewall({ backend: 'iptables', runner });
+    await fw.apply(three);
+    calls.length = 0;
+    await fw.remove();
+    expect(calls.map((c) => c.argv.join(' '))).toEqual([
+      'iptables-restore --wait --noflush',
+      'ip6tables-restore --wait --noflush',
+      'iptables-save',
+      'ip6tables-save',
+      'iptables-restore --wait --noflush',
+      'ipset list -n',
+    ]);
+    expect(calls[4]?.input).toBe(
+      '*filter\n-D INPUT -j TAPNET-TN-INPUT\n-F TAPNET-TN-INPUT\n-X TAPNET-TN-INPUT\nCOMMIT\n',
+    );
+  });
+
   it('destroys a set of ours that an earlier apply made and no rule needs any more', async () => {
     const { calls, runner } = recorder((argv) =>
       argv.join(' ') === 'ipset list -n'
@@ -151,14 +212,15 @@ describe('createFirewall with the iptables backend', () => {
       argv: ['ip6tables-restore', '--wait', '--noflush'],
       stderr: 'ip6tables-restore: line 3 failed',
     });
+    // The families' removals run side by side: both saves start before either restore.
     expect(calls.slice(6).map((c) => c.argv.join(' '))).toEqual([
       'iptables-save',
-      'iptables-restore --wait --noflush',
       'ip6tables-save',
+      'iptables-restore --wait --noflush',
       'ipset list -n',
       'ipset restore',
     ]);
-    expect(calls[7]?.input).toBe(
+    expect(calls[8]?.input).toBe(
       '*filter\n-D INPUT -j TAPNET-TN-INPUT\n-F TAPNET-TN-INPUT\n-X TAPNET-TN-INPUT\nCOMMIT\n',
     );
     expect(calls[10]?.input).toBe('destroy tapnet-tn-taps\n');
@@ -217,12 +279,36 @@ describe('cleanupFirewall', () => {
       'nft list tables',
       'nft -f -',
       'iptables-save',
-      'iptables-restore --wait --noflush',
       'ip6tables-save',
+      'iptables-restore --wait --noflush',
       'ipset list -n',
       'ipset restore',
     ]);
     expect(calls.at(-1)?.input).toBe('destroy tapnet-tn-nets\ndestroy tapnet-tn-nets-n\n');
+  });
+
+  it("removes IPv6's chains even when IPv4's restore fails, keeps the sets, and throws IPv4's failure", async () => {
+    const save = (table: string) =>
+      `*filter\n:${table} ACCEPT [0:0]\n:TAPNET-TN-INPUT - [0:0]\n-A INPUT -j TAPNET-TN-INPUT\nCOMMIT\n`;
+    const { calls, runner } = recorder((argv) => {
+      if (argv[0] === 'iptables-save') return { stdout: save('INPUT') };
+      if (argv[0] === 'ip6tables-save') return { stdout: save('INPUT') };
+      if (argv[0] === 'iptables-restore') return { exitCode: 4, stderr: 'iptables-restore: busy' };
+      if (argv.join(' ') === 'ipset list -n') return { stdout: 'tapnet-tn-nets\n' };
+      return {};
+    });
+    const fw = createFirewall({ backend: 'iptables', runner });
+    await expect(fw.remove('tn')).rejects.toMatchObject({
+      argv: ['iptables-restore', '--wait', '--noflush'],
+      stderr: 'iptables-restore: busy',
+    });
+    expect(calls.map((c) => c.argv.join(' '))).toEqual([
+      'iptables-save',
+      'ip6tables-save',
+      'iptables-restore --wait --noflush',
+      'ip6tables-restore --wait --noflush',
+    ]);
+    expect(calls[3]?.input).toContain('-X TAPNET-TN-INPUT');
   });
 
   it('tolerates a host without the ipset tool (nothing of ours can be there)', async () => {

@@ -76,6 +76,8 @@ export function createFirewall(options?: FirewallOptions): Firewall {
     return detected;
   };
   let lastPrefix: string | undefined;
+  /** The policy of the last successful apply (per prefix only the latest one counts). */
+  let lastPolicy: Policy | undefined;
   // Operations on one firewall run one after another: each reads then writes kernel state.
   let queue: Promise<unknown> = Promise.resolve();
   const serial = <T>(task: () => Promise<T>): Promise<T> => {
@@ -84,9 +86,10 @@ export function createFirewall(options?: FirewallOptions): Firewall {
     return next;
   };
 
-  async function removeWith(kind: Backend, prefix: string): Promise<void> {
+  /** `applied`: the policy last applied for `prefix`, when known (iptables removes it first). */
+  async function removeWith(kind: Backend, prefix: string, applied?: Policy): Promise<void> {
     if (kind === 'nft') await runChecked(run, NFT_APPLY, compileNftRemoval(prefix));
-    else await removeIptables(run, prefix);
+    else await removeIptables(run, prefix, { applied });
   }
 
   async function apply(policy: Policy): Promise<void> {
@@ -113,6 +116,7 @@ export function createFirewall(options?: FirewallOptions): Firewall {
       );
     }
     lastPrefix = policy.prefix;
+    lastPolicy = policy;
   }
 
   async function readForwarding(): Promise<boolean> {
@@ -147,8 +151,13 @@ export function createFirewall(options?: FirewallOptions): Firewall {
   async function remove(prefix?: string): Promise<void> {
     const target = prefix === undefined ? lastPrefix : checkPrefix(prefix);
     if (target === undefined) return;
-    await removeWith(await backend(), target);
+    await removeWith(
+      await backend(),
+      target,
+      lastPolicy?.prefix === target ? lastPolicy : undefined,
+    );
     if (target === lastPrefix) lastPrefix = undefined;
+    if (target === lastPolicy?.prefix) lastPolicy = undefined;
   }
 
   /** What differs between the kernel's rules for the policy's prefix and the policy; [] when intact. */

@@ -75,6 +75,29 @@ export function compileIptables(
   };
 }
 
+/**
+ * Restore files deleting the jumps and chains `policy` makes, without reading the kernel's state
+ * first: jumps, then every chain flushed (our chains jump to each other), then deleted. A line
+ * that does not match (a jump someone deleted) fails the restore. Pure.
+ */
+export function compileIptablesRemovalOf(policy: Policy): { ipv4: string; ipv6: string } {
+  assertPolicy(policy);
+  const family = (tables: TableText[]) =>
+    render(
+      new Map(
+        tables.map((t) => [
+          t.table,
+          [
+            ...t.jumps.map(([builtin, chain]) => `-D ${builtin} -j ${chain}`),
+            ...t.chains.map((c) => `-F ${c}`),
+            ...t.chains.map((c) => `-X ${c}`),
+          ],
+        ]),
+      ),
+    );
+  return { ipv4: family(ipv4Tables(policy)), ipv6: family(ipv6Tables(policy)) };
+}
+
 /** A restore file deleting our jumps and chains found in `savedText`; '' when there are none. Pure. */
 export function compileIptablesRemoval(prefix: string, savedText: string): string {
   return render(removalLines(prefix, parseIptablesSave(savedText), new Set()));

@@ -94,13 +94,11 @@ describe('device sysctls', () => {
     expect(sysctlPath('net.ipv4.ip_forward', '/tmp/fake')).toBe('/tmp/fake/net/ipv4/ip_forward');
   });
 
-  it('deletes addresses one by one before their devices, and reads which lines failed', () => {
-    expect(
-      unaddressScript([
-        { dev: 'tn0', cidr: '10.0.0.1/28' },
-        { dev: 'tn1', cidr: '10.0.0.17/28' },
-      ]),
-    ).toBe('addr del 10.0.0.1/28 dev tn0\naddr del 10.0.0.17/28 dev tn1\n');
+  it("deletes each device's address before the devices, and reads which lines failed", () => {
+    // The first line loads ip's name-to-index cache; no address is named, so none is read first.
+    expect(unaddressScript(['tn0', 'tn1'])).toBe(
+      'neigh show dev lo\naddr del dev tn0\naddr del dev tn1\n',
+    );
     expect(unaddressScript([])).toBe('');
     expect(
       failedLines('Error: ipv4: Address not found.\nCommand failed -:2\nx\nCommand failed -:7\n'),

@@ -126,7 +126,7 @@ describeNetns('tap-pool in a namespace', () => {
     expect(await snapshotNamespace()).toEqual(before);
     expect(sysctl('ipv4/ip_forward')).toBe(forwardBefore);
     expect(existsSync(join(plan.stateDir, 'tn.json'))).toBe(false);
-    expect(pool.processCount()).toBe(6);
+    expect(pool.processCount()).toBe(7);
   });
 
   it('takes as many processes for 100 and 1000 networks as for 3', async () => {
@@ -141,6 +141,38 @@ describeNetns('tap-pool in a namespace', () => {
       counts.push(pool.processCount());
     }
     expect(counts).toEqual([counts[0], counts[0], counts[0]]);
+    expect(await snapshotNamespace()).toEqual(before);
+  });
+
+  it('removes its TAPs, spares a stranger in its link group, and deletes no address but its own', async () => {
+    const before = await snapshotNamespace();
+    const plan = planPool({ size: 3, prefix: 'tg', subnet: '10.80.0.0/16', stateDir: newState() });
+    const pool = await createTapPool(plan);
+    // A device someone else made, moved into the pool's group, with an address of its own; one
+    // outside the group; and a second address on one of our TAPs.
+    await runOk(['ip', 'link', 'add', 'tgx', 'type', 'bridge']);
+    await runOk(['ip', 'link', 'set', 'dev', 'tgx', 'group', String(plan.linkGroup)]);
+    await runOk(['ip', 'addr', 'add', '10.81.0.1/24', 'dev', 'tgx']);
+    await runOk(['ip', 'link', 'add', 'other0', 'type', 'bridge']);
+    await runOk(['ip', 'addr', 'add', '10.82.0.1/24', 'dev', 'other0']);
+    await runOk(['ip', 'addr', 'add', '10.83.0.1/24', 'dev', 'tg1']);
+
+    await pool.remove();
+    const left = await links();
+    expect([...left.keys()].filter((n) => n.startsWith('tg')).sort()).toEqual(['tgx']);
+    // (`ip addr flush group N` would have taken all of these: it ignores the group.)
+    const addresses = (name: string) =>
+      left
+        .get(name)
+        ?.addr_info.filter((a) => a.family === 'inet')
+        .map((a) => `${a.local}/${a.prefixlen}`);
+    expect(addresses('tgx')).toEqual(['10.81.0.1/24']);
+    expect(addresses('other0')).toEqual(['10.82.0.1/24']);
+    expect(addresses('lo')).toEqual(['127.0.0.1/8']);
+    const routes = await runOk(['ip', '-4', 'route', 'show', 'table', 'all']);
+    expect(routes).not.toMatch(/10\.8[03]\./);
+    await runOk(['ip', 'link', 'del', 'tgx']);
+    await runOk(['ip', 'link', 'del', 'other0']);
     expect(await snapshotNamespace()).toEqual(before);
   });
 
@@ -208,7 +240,12 @@ describeNetns('tap-pool in a namespace', () => {
       // Someone replaces one of our leftovers with a device of their own.
       await runOk(['ip', 'link', 'del', 'tc2']);
       await runOk(['ip', 'link', 'add', 'tc2', 'type', 'bridge']);
+      // And moves a device of theirs into the pool's link group.
+      await runOk(['ip', 'link', 'add', 'tcx', 'type', 'bridge']);
+      const { linkGroup } = planPool({ size: 3, prefix: 'tc' });
+      await runOk(['ip', 'link', 'set', 'dev', 'tcx', 'group', String(linkGroup)]);
 
+      // (The TAPs never got an address: deleting them is no failure.)
       const report = await cleanupPool('tc', { stateDir });
       expect(report).toEqual({
         removedDevices: ['tc0', 'tc1'],
@@ -217,13 +254,19 @@ describeNetns('tap-pool in a namespace', () => {
         skipped: [
           { name: 'tc2', reason: 'not a TAP device (kind bridge), so not ours' },
           { name: 'tc9', reason: 'not in the state record' },
+          { name: 'tcx', reason: "in the pool's link group but not in the state record" },
         ],
       });
       const after = await links();
-      expect([...after.keys()].filter((n) => n.startsWith('tc')).sort()).toEqual(['tc2', 'tc9']);
+      expect([...after.keys()].filter((n) => n.startsWith('tc')).sort()).toEqual([
+        'tc2',
+        'tc9',
+        'tcx',
+      ]);
       expect(readdirSync(stateDir)).toEqual([]);
       await runOk(['ip', 'link', 'del', 'tc2']);
       await runOk(['ip', 'link', 'del', 'tc9']);
+      await runOk(['ip', 'link', 'del', 'tcx']);
       expect(await snapshotNamespace()).toEqual(before);
     });
 

@@ -38,11 +38,16 @@ function fakeHost(root: string, options: { failOn?: RegExp } = {}) {
       links.set(w[3]!, { kind: 'tun', type: 'tap', addrs: [] });
       mkdirSync(conf('ipv4', w[3]!), { recursive: true });
       mkdirSync(conf('ipv6', w[3]!), { recursive: true });
+    } else if (w[0] === 'neigh') {
+      // `neigh show dev lo` only loads ip's device cache: nothing to do
     } else if (w[0] === 'addr') {
       const link = links.get(w.at(-1)!);
       if (!link) return `Cannot find device "${w.at(-1)}"`;
       if (w[1] === 'add') link.addrs.push(w[2]!);
-      else link.addrs = link.addrs.filter((a) => a !== w[2]);
+      // `addr del dev X` deletes X's first address, as the kernel does when none is named
+      else if (w[2] === 'dev') {
+        if (link.addrs.shift() === undefined) return 'Error: ipv4: Address not found.';
+      } else link.addrs = link.addrs.filter((a) => a !== w[2]);
     } else if (w[0] === 'link' && w[1] === 'del') {
       const names =
         w[2] === 'group' ? [...links].filter(([, l]) => l.group === w[3]).map(([n]) => n) : [w[3]!];
@@ -67,19 +72,22 @@ function fakeHost(root: string, options: { failOn?: RegExp } = {}) {
     );
     if (argv.includes('route')) return { stdout: '[]', stderr: '', exitCode: 0 };
     if (argv.includes('show')) {
-      const json = [...links].map(([ifname, l]) => ({
-        ifname,
-        group: l.group ?? 'default',
-        ...(l.alias === undefined ? {} : { ifalias: l.alias }),
-        ...(l.kind === 'loopback'
-          ? {}
-          : { linkinfo: { info_kind: l.kind, info_data: { type: l.type } } }),
-        addr_info: l.addrs.map((a) => ({
-          family: 'inet',
-          local: a.split('/')[0],
-          prefixlen: Number(a.split('/')[1]),
-        })),
-      }));
+      const dev = argv.includes('dev') ? argv.at(-1) : undefined;
+      const json = [...links]
+        .filter(([ifname]) => dev === undefined || ifname === dev)
+        .map(([ifname, l]) => ({
+          ifname,
+          group: l.group ?? 'default',
+          ...(l.alias === undefined ? {} : { ifalias: l.alias }),
+          ...(l.kind === 'loopback'
+            ? {}
+            : { linkinfo: { info_kind: l.kind, info_data: { type: l.type } } }),
+          addr_info: l.addrs.map((a) => ({
+            family: 'inet',
+            local: a.split('/')[0],
+            prefixlen: Number(a.split('/')[1]),
+          })),
+        }));
       return { stdout: JSON.stringify(json), stderr: '', exitCode: 0 };
     }
     const force = argv.includes('-force');
@@ -161,24 +169,25 @@ describe('createTapPool with a recording runner', () => {
 
     await pool.remove();
     expect(host.calls.slice(4)).toEqual([
-      { argv: 'ip -details -json addr show' },
+      { argv: 'ip -details -json link show' },
+      { argv: 'ip -json -4 addr show dev lo' },
       {
-        argv: 'ip -force -batch -',
+        argv: 'ip -4 -force -batch -',
         input:
-          'addr del 10.231.0.1/24 dev tn0\naddr del 10.231.1.1/24 dev tn1\nlink del group 1818996367\naddr del 169.254.169.254/32 dev lo\n',
+          'neigh show dev lo\naddr del dev tn0\naddr del dev tn1\nlink del group 1818996367\naddr del 169.254.169.254/32 dev lo\n',
       },
     ]);
-    expect(pool.processCount()).toBe(6);
+    expect(pool.processCount()).toBe(7);
     expect(sysctl('net.ipv4.ip_forward')).toBe('0');
     expect(existsSync(join(stateDir, 'tn.json'))).toBe(false);
     await pool.remove();
     await pool[Symbol.asyncDispose]();
-    expect(pool.processCount()).toBe(6);
+    expect(pool.processCount()).toBe(7);
     expect([...host.links.keys()]).toEqual(['lo']);
   });
 
   it('removes the devices when an address is gone already; fails on a device it could not delete', async () => {
-    const host = fakeHost(root, { failOn: /^addr del 10\.231\.0\.1\/24/ });
+    const host = fakeHost(root, { failOn: /^addr del dev tn0/ });
     const pool = await createTapPool(planPool({ size: 2, stateDir }), {
       runner: host.runner,
       sysctlRoot: root,
@@ -210,7 +219,7 @@ describe('createTapPool with a recording runner', () => {
     expect(host.calls[3]?.input).not.toContain('dev lo');
     await pool.remove();
     expect(host.calls.at(-1)?.input).toBe(
-      'addr del 10.231.0.1/24 dev tn0\nlink del group 1818996367\n',
+      'neigh show dev lo\naddr del dev tn0\nlink del group 1818996367\n',
     );
     expect(host.links.get('lo')!.addrs).toContain('169.254.169.254/32');
     expect(sysctl('net.ipv4.ip_forward')).toBe('1');
@@ -256,9 +265,10 @@ describe('createTapPool with a recording runner', () => {
     );
     expect((error as CommandError).cause.input).toContain('link set dev tn2 up');
     expect(host.calls.at(-1)).toEqual({
-      argv: 'ip -force -batch -',
+      argv: 'ip -4 -force -batch -',
+      // tn2 never got its address: that line fails, and tn2 goes with the group all the same
       input:
-        'addr del 10.231.0.1/24 dev tn0\naddr del 10.231.1.1/24 dev tn1\nlink del group 1818996367\n',
+        'neigh show dev lo\naddr del dev tn0\naddr del dev tn1\naddr del dev tn2\nlink del group 1818996367\n',
     });
     expect([...host.links.keys()]).toEqual(['lo']);
     expect(host.links.get('lo')!.addrs).toEqual(['127.0.0.1/8']);
@@ -386,7 +396,7 @@ describe('cleanupPool with a recording runner', () => {
       claimScope: dir,
     });
     expect(host.calls.at(-1)?.input).toBe(
-      'addr del 10.231.0.1/24 dev tn0\naddr del 10.231.1.1/24 dev tn1\nlink del dev tn0\nlink del dev tn1\naddr del 169.254.169.254/32 dev lo\n',
+      'neigh show dev lo\naddr del dev tn0\naddr del dev tn1\nlink del dev tn0\nlink del dev tn1\naddr del 169.254.169.254/32 dev lo\n',
     );
     expect(report).toEqual({
       removedDevices: ['tn0', 'tn1'],
@@ -480,7 +490,7 @@ describe('cleanup proves a device is ours by its mark', () => {
       },
     ]);
     expect(host.calls.at(-1)?.input).toBe(
-      'addr del 10.231.0.1/24 dev tn0\nlink del dev tn0\naddr del 169.254.169.254/32 dev lo\n',
+      'neigh show dev lo\naddr del dev tn0\nlink del dev tn0\naddr del 169.254.169.254/32 dev lo\n',
     );
     expect([...host.links.keys()]).toEqual(['lo', 'tn1']);
   });

@@ -304,7 +304,7 @@ async function cleanupClaimed(
   const path = statePath(stateDir, name);
   const record = readState(path);
   if (!record) {
-    const { links } = await readLinks(runner);
+    const links = await readLinks(runner);
     const skipped = [...links.keys()]
       .filter((link) => matchesScheme(name, link))
       .map((link) => ({ name: link, reason: 'no state record for this prefix' }));

@@ -3,7 +3,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { failedLines, IP_FORWARD, removeScript, sysctlPath, unaddressScript } from './commands.js';
 import { CommandError, SysctlError } from './errors.js';
-import { type LinkInfo, readLinks } from './host.js';
+import { type LinkInfo, readAddressesOf, readLinks } from './host.js';
 import type { Runner } from './runner.js';
 import type { StateRecord } from './state.js';
 
@@ -54,7 +54,12 @@ export async function teardown(
     restoredSysctls: [],
     skipped: [],
   };
-  const { links, addresses } = await readLinks(runner);
+  const metadata = record.metadataIp?.cidr;
+  // Only lo's addresses are needed (is the metadata IP still there?): not every device's.
+  const [links, loAddresses] = await Promise.all([
+    readLinks(runner),
+    metadata === undefined ? [] : readAddressesOf(runner, 'lo'),
+  ]);
   const recorded = new Set(record.devices);
   // Ours only when it carries this run's mark: a record can be wrong, the kernel's link is not.
   const marked = (link: LinkInfo) => record.mark !== undefined && link.alias === record.mark;
@@ -75,9 +80,7 @@ export async function teardown(
       report.skipped.push({ name, reason: 'not in the state record' });
     }
   }
-  const metadata = record.metadataIp?.cidr;
-  const metadataPresent =
-    metadata !== undefined && addresses.some((a) => a.dev === 'lo' && a.cidr === metadata);
+  const metadataPresent = metadata !== undefined && loAddresses.some((a) => a.cidr === metadata);
   if (metadataPresent) report.removedAddresses.push(`${metadata} dev lo`);
   // Delete by link group only when everything in the group is a TAP of this record.
   const group = record.linkGroup === undefined ? undefined : String(record.linkGroup);
@@ -99,12 +102,13 @@ export async function teardown(
       }
     : { devices: report.removedDevices };
   if (report.removedDevices.length > 0 || metadataPresent) {
-    const removed = new Set(report.removedDevices);
-    const unaddress = unaddressScript(addresses.filter((a) => removed.has(a.dev)));
-    const argv = ['ip', '-force', '-batch', '-'];
+    const unaddress = unaddressScript(report.removedDevices);
+    // -4: `addr del dev X` with no address deletes X's first IPv4 address (see unaddressScript).
+    const argv = ['ip', '-4', '-force', '-batch', '-'];
     const input = unaddress + removeScript(removal, metadataPresent ? metadata : undefined);
-    // -force: carry on past a failure so one odd device does not keep the rest alive. An
-    // address already gone is no failure: its device is deleted all the same.
+    // -force: carry on past a failure so one odd device does not keep the rest alive. A failed
+    // line before the deletions is no failure (a device with no IPv4 address left, say): each
+    // device is deleted all the same.
     const result = await runner(argv, { input });
     const addressLines = unaddress.split('\n').length - 1;
     const failed = failedLines(result.stderr);

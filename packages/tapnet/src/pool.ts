@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { DnsStats, Lease } from '@tapnet/dhcp-dns';
 import { parseIPv4, sizeOf } from '@tapnet/internal';
 import type { MetadataErrorEvent, MetadataRequestEvent } from '@tapnet/metadata-proxy';
@@ -353,18 +354,34 @@ export class Pool extends EventEmitter<PoolEvents> implements AsyncDisposable {
     await Promise.all(this.#forgetting);
     const { metadata, dnsmasq, firewall, taps, shaper, plan, claim } = this.#parts;
     const errors: unknown[] = [];
-    const attempt = async (step: () => Promise<void>) => {
+    const settle = async (step: () => Promise<void>): Promise<unknown[]> => {
       try {
         await step();
-        return true;
+        return [];
       } catch (error) {
-        errors.push(error);
-        return false;
+        return [error];
       }
     };
-    await attempt(() => metadata.close());
-    if (this.#parts.llmnr) await attempt(() => this.#parts.llmnr!.stop());
-    await attempt(() => dnsmasq.stop());
+    const attempt = async (step: () => Promise<void>) => {
+      const failed = await settle(step);
+      errors.push(...failed);
+      return failed.length === 0;
+    };
+    // The metadata server, LLMNR and dnsmasq serve apart from each other: they stop together, so
+    // that dnsmasq's exit (its own process closing two sockets per network) overlaps closing
+    // LLMNR's sockets here (one per network: ≈ 60 ms at 4096). dnsmasq is signalled first: LLMNR's
+    // closing, synchronous, waits for the next turn of the event loop, after the SIGTERM is out.
+    const { llmnr } = this.#parts;
+    const dnsmasqStopped = settle(() => dnsmasq.stop());
+    const metadataClosed = settle(() => metadata.close());
+    const llmnrStopped = settle(async () => {
+      await nextTurn();
+      await llmnr?.stop();
+    });
+    // Their errors in the order the steps ran in before they overlapped.
+    for (const failed of await Promise.all([metadataClosed, llmnrStopped, dnsmasqStopped])) {
+      errors.push(...failed);
+    }
     // The firewall goes last, and only once the TAPs are gone: a TAP left behind (its removal
     // failed) stays isolated, and `tapnet cleanup` can finish the job.
     // The watch keeps the rules while TAPs exist, and ends before they are removed: nothing
