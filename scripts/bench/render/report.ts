@@ -18,7 +18,10 @@ export function render(results: BenchResults): string {
   const loads = [
     results.loadavgBefore,
     results.loadavgAfter,
-    ...Object.values(b).flatMap((x) => [x?.loadavgBefore, x?.loadavgAfter]),
+    // Not a benchmark carried over from another run (it has a note saying so): its load was not this run's.
+    ...Object.values(b)
+      .filter((x) => !x?.note)
+      .flatMap((x) => [x?.loadavgBefore, x?.loadavgAfter]),
   ]
     .filter((l): l is string => Boolean(l))
     .map((l) => Number(l.split(' ')[0]));
