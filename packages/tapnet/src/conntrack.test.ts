@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ConntrackFlusher } from './conntrack.js';
+import { ConntrackError } from './errors.js';
 
 // A stand-in for the conntrack tool that logs its arguments: how many processes a burst of
 // releases costs, without root.
@@ -57,5 +58,28 @@ describe('ConntrackFlusher', () => {
     await flusher.idle();
     expect(errors).toHaveLength(2);
     expect(errors[0]?.message).toMatch(/conntrack -D -s 10\.231\.0\.0 --mask-src 255\.255\.255\.0/);
+    // Typed: a binary that cannot start is exit 127, as from a shell.
+    expect(errors[0]).toBeInstanceOf(ConntrackError);
+    expect(errors[0]).toMatchObject({ code: 'ERR_CONNTRACK', exitCode: 127 });
+  });
+
+  it('quotes what the tool said, bounded, and keeps all of it on the error', async () => {
+    const fake = fakeConntrack(
+      2,
+      'conntrack v1.4.7 (conntrack-tools): Operation failed: Permission denied',
+    );
+    const errors: Error[] = [];
+    const flusher = new ConntrackFlusher(fake.path, (e) => errors.push(e));
+    flusher.flush('10.231.0.0', '255.255.255.0');
+    await flusher.idle();
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toMatchObject({
+      code: 'ERR_CONNTRACK',
+      exitCode: 2,
+      argv: [fake.path, '-D', '-s', '10.231.0.0', '--mask-src', '255.255.255.0'],
+    });
+    expect(errors[0]?.message).toContain(
+      '(exit 2): conntrack v1.4.7 (conntrack-tools): Operation failed: Permission denied',
+    );
   });
 });

@@ -1,4 +1,8 @@
-import { execFile } from 'node:child_process';
+import { createRunner, type Runner } from '@tapnet/internal';
+import { execa } from 'execa';
+import { ConntrackError } from './errors.js';
+
+const defaultRunner = createRunner(execa);
 
 /**
  * Deletes the connection-tracking entries of flows a network's VM started (source in its
@@ -6,27 +10,18 @@ import { execFile } from 'node:child_process';
  * old flow left in the table would let the previous tenant's peers keep sending it packets
  * through the firewall's `established` rule.
  */
-export function flushConntrack(conntrack: string, network: string, netmask: string): Promise<void> {
-  const argv = ['-D', '-s', network, '--mask-src', netmask];
-  return new Promise((resolve, reject) => {
-    // A callback, not events: a failed spawn (EMFILE, ENOENT) arrives here, never as an
-    // unhandled 'error'.
-    execFile(conntrack, argv, (error, _stdout, stderr) => {
-      // Exit 1 with "0 flow entries have been deleted" just means there were none.
-      if (!error || /\b0 flow entries have been deleted/.test(stderr)) return resolve();
-      reject(
-        Object.assign(
-          new Error(`\`conntrack ${argv.join(' ')}\` failed: ${stderr.trim() || error.message}`),
-          {
-            argv: [conntrack, ...argv],
-            exitCode: error.code,
-            stderr,
-            cause: error,
-          },
-        ),
-      );
-    });
-  });
+export async function flushConntrack(
+  conntrack: string,
+  network: string,
+  netmask: string,
+  run: Runner = defaultRunner,
+): Promise<void> {
+  const argv = [conntrack, '-D', '-s', network, '--mask-src', netmask];
+  // The runner never rejects on an exit code; a binary that cannot start is exit 127.
+  const { exitCode, stderr } = await run(argv);
+  // Exit 1 with "0 flow entries have been deleted" just means there were none.
+  if (exitCode === 0 || /\b0 flow entries have been deleted/.test(stderr)) return;
+  throw new ConntrackError(argv, exitCode, stderr);
 }
 
 /**

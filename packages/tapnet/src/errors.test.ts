@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
+  ConntrackError,
   InvalidOptionError,
   MetadataHandlerError,
   PoolDisposedError,
@@ -28,6 +29,20 @@ describe('the facade’s errors', () => {
     expect(failure).toMatchObject({ code: 'ERR_METADATA_HANDLER', network: 'tn3' });
     expect(failure.message).toBe('The metadata handler of network tn3 failed: boom');
     expect(new PoolDisposedError()).not.toBeInstanceOf(ReleasedError);
+  });
+
+  it('bound the tool output a ConntrackError quotes, and keep all of it on the error', () => {
+    const stderr = `${'x'.repeat(2000)}\nlast line`;
+    const error = new ConntrackError(['/usr/sbin/conntrack', '-D', '-s', '10.0.0.0'], 1, stderr);
+    expect(error).toMatchObject({
+      name: 'ConntrackError',
+      code: 'ERR_CONNTRACK',
+      exitCode: 1,
+      stderr,
+    });
+    expect(error.message.startsWith('`conntrack -D -s 10.0.0.0` failed (exit 1): xxx')).toBe(true);
+    expect(error.message.length).toBeLessThan(600);
+    expect(error.message).toContain('more line');
   });
 
   it('are recognised across duplicate installs', async () => {

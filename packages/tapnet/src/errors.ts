@@ -1,4 +1,4 @@
-import { errorFamily } from '@tapnet/internal';
+import { clip, errorFamily } from '@tapnet/internal';
 
 // The family's base brand is `Symbol.for('tapnet.error')`, as before the kit: errors from an
 // older copy of the facade are still `instanceof TapnetError`.
@@ -104,5 +104,28 @@ export class PoolDisposedError extends TapnetError {
   }
   constructor() {
     super('ERR_POOL_DISPOSED', 'The pool has been disposed');
+  }
+}
+
+/**
+ * Flushing a released network's connection-tracking entries failed (`conntrack -D`); emitted
+ * (never thrown) as the pool's `error` event. The message quotes the tool's output, bounded;
+ * `argv`, `exitCode` (127: it could not be started) and the whole `stderr` are on the error.
+ */
+export class ConntrackError extends TapnetError {
+  static {
+    family.member(ConntrackError, 'ConntrackError');
+  }
+  readonly argv: readonly string[];
+  readonly exitCode: number;
+  readonly stderr: string;
+  constructor(argv: readonly string[], exitCode: number, stderr: string) {
+    super(
+      'ERR_CONNTRACK',
+      `\`conntrack ${argv.slice(1).join(' ')}\` failed (exit ${exitCode}): ${clip(stderr, 'error.stderr') || 'no output'}`,
+    );
+    this.argv = argv;
+    this.exitCode = exitCode;
+    this.stderr = stderr;
   }
 }

@@ -15,6 +15,7 @@ export { AllNetworksInUseError } from '@tapnet/tap-pool';
 export type { UserNetworkOptions } from '@tapnet/user-network';
 export { cleanupLeftovers, type LeftoverReport } from './cleanup.js';
 export {
+  ConntrackError,
   InvalidOptionError,
   MetadataHandlerError,
   PoolDisposedError,
