@@ -1,6 +1,12 @@
 import { readFile, realpath, stat } from 'node:fs/promises';
 import { join, resolve, sep } from 'node:path';
-import type { FetchHandler, HandlerContext, MetadataHandler } from '@tapnet/metadata-proxy';
+import {
+  type FetchHandler,
+  type HandlerContext,
+  type MetadataHandler,
+  // The package's own Response: its string or bytes body is written straight to the socket.
+  Response,
+} from '@tapnet/metadata-proxy';
 import { InvalidOptionError } from './errors.js';
 
 /**

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import type { MetadataHandler, NetworkStats } from '@tapnet/metadata-proxy';
+import { type MetadataHandler, type NetworkStats, Response } from '@tapnet/metadata-proxy';
 import type { NormalizedTrafficLimits } from '@tapnet/tap-pool';
 import type { PoolStatus } from '../events.js';
 import type { NetworkLimits } from '../limits.js';
