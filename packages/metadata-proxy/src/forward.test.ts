@@ -238,10 +238,10 @@ describe('forward handlers: the guest goes away', () => {
     expect(errors).toEqual([]);
   });
 
-  it('a request cut short by close() (the network cleared) ends with nothing to report', async () => {
+  it('a request cut short by destroy() (the network cleared) ends with nothing to report', async () => {
     const up = await upstream(() => {}); // never answers
     const forwarder = new Forwarder(parseForwardTarget({ forward: up.url }));
-    // The guest is still there (its signal never aborts): only close() ends the request, and
+    // The guest is still there (its signal never aborts): only destroy() ends the request, and
     // however undici's failure and the guest's close are ordered, it is no upstream failure.
     const req = { url: '/x', method: 'GET', rawHeaders: [] } as unknown as IncomingMessage;
     const ctx = { network: 'lo', remoteAddress: '127.0.0.1', remotePort: 1 };
@@ -253,7 +253,22 @@ describe('forward handlers: the guest goes away', () => {
       new AbortController().signal,
     );
     await waitFor(() => up.counts.requests === 1, { what: 'the request upstream' });
-    forwarder.close();
+    forwarder.destroy();
     expect(await outcome).toEqual({ ok: false, status: 0, error: undefined });
+  });
+
+  it('answers a request in flight from the old upstream when the handler is replaced', async () => {
+    let answer: (() => void) | undefined;
+    const up = await upstream((req, res) => {
+      answer = () => res.end(`old ${req.url}`);
+    });
+    const { server, base, errors } = await forwarding({ forward: up.url });
+    const reply = httpRequest(`${base}/slow`);
+    await waitFor(() => answer !== undefined, { what: 'the request upstream' });
+    server.setHandler('lo', () => new Response('new'));
+    answer?.();
+    expect(await reply).toMatchObject({ status: 200, body: 'old /slow' });
+    expect(errors).toEqual([]);
+    expect(await httpRequest(`${base}/next`)).toMatchObject({ status: 200, body: 'new' });
   });
 });

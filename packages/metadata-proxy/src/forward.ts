@@ -38,8 +38,8 @@ type Exchange =
 export class Forwarder {
   readonly target: ParsedForward;
   readonly #pool: Pool;
-  /** Set by close(): a request it cut short is no upstream failure, so nothing is reported. */
-  #closed = false;
+  /** Set by destroy(): a request it cut short is no upstream failure, so nothing is reported. */
+  #destroyed = false;
 
   constructor(target: ParsedForward) {
     this.target = target;
@@ -81,7 +81,7 @@ export class Forwarder {
       );
     });
     if (!exchange.ok) {
-      if (exchange.status === 0 || signal.aborted || this.#closed)
+      if (exchange.status === 0 || signal.aborted || this.#destroyed)
         return { ok: false, status: 0, error: undefined };
       const where = target.socketPath ? `unix:${target.socketPath}` : target.origin;
       return {
@@ -105,9 +105,21 @@ export class Forwarder {
     return { ok: true };
   }
 
-  /** Drops the pool's connections; requests still running fail (their guests are gone too). */
+  /**
+   * Takes no new requests and closes the pool's connections once the requests still running
+   * are answered: the handler was replaced, the guests that asked are still there and get
+   * their answers from this upstream.
+   */
   close(): void {
-    this.#closed = true;
+    this.#pool.close().catch(() => {});
+  }
+
+  /**
+   * Drops the pool's connections at once; requests still running end unanswered and unreported:
+   * the network was cleared or the server closed, and their guests' connections are cut too.
+   */
+  destroy(): void {
+    this.#destroyed = true;
     this.#pool.destroy().catch(() => {});
   }
 }

@@ -171,6 +171,7 @@ export class MetadataServer extends EventEmitter<MetadataServerEvents> implement
     const old = state.forwarder;
     state.handler = resolved;
     state.forwarder = resolved.kind === 'forward' ? new Forwarder(resolved.target) : undefined;
+    // Requests the old forward already sent are answered from its upstream (the guests wait).
     old?.close();
   }
 
@@ -186,7 +187,7 @@ export class MetadataServer extends EventEmitter<MetadataServerEvents> implement
 
   #clearState(state: NetworkState): void {
     state.handler = undefined;
-    state.forwarder?.close();
+    state.forwarder?.destroy();
     state.forwarder = undefined;
     this.#tokens?.drop(state.name);
     Object.assign(state, freshBuckets(this.#hardening));
@@ -222,7 +223,8 @@ export class MetadataServer extends EventEmitter<MetadataServerEvents> implement
         },
       );
       for (const state of this.#networks.values()) {
-        state.forwarder?.close();
+        // What is still running was cut at the deadline above, its guest's connection with it.
+        state.forwarder?.destroy();
         state.forwarder = undefined;
       }
       await stopped;
