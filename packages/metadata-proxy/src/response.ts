@@ -27,10 +27,12 @@ type FastBody = string | Uint8Array | null;
 type BodyInit = ConstructorParameters<typeof GlobalResponse>[0];
 
 // RFC 9110 token, field-value without the leading/trailing whitespace `Headers` would strip
-// (and without NUL/CR/LF, which it refuses), reason-phrase. Anything else goes to the global
-// constructor, which normalises or throws.
+// (and without NUL/CR/LF, which it refuses, or a character beyond U+00FF: a header is a
+// ByteString), reason-phrase. Anything else goes to the global constructor, which normalises
+// or throws.
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-const FIELD_VALUE = /^(?:[^\0\r\n\t ](?:[^\0\r\n]*[^\0\r\n\t ])?)?$/;
+const FIELD_VALUE =
+  /^(?:[^\0\r\n\t \u0100-\uffff](?:[^\0\r\n\u0100-\uffff]*[^\0\r\n\t \u0100-\uffff])?)?$/;
 const REASON_PHRASE = /^[\t\x20-\x7e\x80-\xff]*$/;
 const NOT_FAST = Symbol('not fast');
 const TEXT_TYPE = 'text/plain;charset=UTF-8';
