@@ -189,12 +189,15 @@ async function main(): Promise<void> {
   for (const server of Object.values(proxies)) await server.close({ deadlineMs: 100 });
   rmSync(folder, { recursive: true, force: true });
 
+  // NaN (null in the JSON) for a server left out by --only, so its CPU ratios are null too.
   const cpuPerRequest = (name: Name) =>
-    cpuUs[name] /
-    Math.max(
-      1,
-      results[name].reduce((n, r) => n + r.requests, 0),
-    );
+    results[name].length === 0
+      ? Number.NaN
+      : cpuUs[name] /
+        Math.max(
+          1,
+          results[name].reduce((n, r) => n + r.requests, 0),
+        );
   const summary = Object.fromEntries(
     names.map((n) => [
       n,
