@@ -4,14 +4,7 @@
 //
 //   guest ── tr0 (tbf 4mbit) ── sandbox ── up0 ══ veth ══ "internet" 203.0.113.10:80 (/blob)
 
-import {
-  createNetns,
-  createVethPeer,
-  describeNetns,
-  type Netns,
-  runOk,
-  waitFor,
-} from '@tapnet/testing';
+import { createInternet, describeNetns, type Netns, waitFor } from '@tapnet/testing';
 import { nodeHandler, Pool } from 'tapnet';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { buildGuest, type GuestImage } from './guest/build.ts';
@@ -34,15 +27,7 @@ describeNetns('a rate-limited guest', () => {
   let internet: Netns;
   beforeAll(async () => {
     image = await buildGuest();
-    internet = await createNetns('inet');
-    await createVethPeer({
-      hostName: 'up0',
-      peer: internet,
-      hostAddress: '198.51.100.1/24',
-      peerAddress: '198.51.100.2/24',
-    });
-    await internet.runOk(['ip', 'addr', 'add', `${INTERNET_IP}/32`, 'dev', 'lo']);
-    await runOk(['ip', 'route', 'add', 'default', 'via', '198.51.100.2', 'dev', 'up0']);
+    internet = await createInternet([INTERNET_IP]);
     const server = internet.spawn([process.execPath, '-e', SERVER]);
     let out = '';
     server.stdout?.on('data', (chunk: Buffer) => {

@@ -1,14 +1,14 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import {
-  createNetns,
+  createInternet,
   createTapPeer,
-  createVethPeer,
   describeNetns,
   type Netns,
   runOk,
   snapshotNamespace,
   type TapPeer,
+  UPLINK,
   waitFor,
 } from '@tapnet/testing';
 import { type Network, Pool } from 'tapnet';
@@ -52,7 +52,6 @@ const PERIOD_MS = 200;
 const TIMEOUT_MS = 5000;
 /** Issue 11: one network's flood must not move another network's metadata p99 above 1 s. */
 const METADATA_P99_LIMIT_MS = 1000;
-const UPLINK = { device: 'up0', host: '198.51.100.1', internet: '198.51.100.2' };
 const INTERNET_IP = '203.0.113.10';
 const UPSTREAM_DNS = '203.0.113.53';
 const SINK_PORT = 7000;
@@ -206,16 +205,7 @@ describeNetns('drill: noisy neighbour', () => {
     let pool: Pool | undefined;
     const peers: TapPeer[] = [];
     try {
-      inet = await createNetns('inet');
-      await createVethPeer({
-        hostName: UPLINK.device,
-        peer: inet,
-        hostAddress: `${UPLINK.host}/24`,
-        peerAddress: `${UPLINK.internet}/24`,
-      });
-      for (const ip of [INTERNET_IP, UPSTREAM_DNS])
-        await inet.runOk(['ip', 'addr', 'add', `${ip}/32`, 'dev', 'lo']);
-      await runOk(['ip', 'route', 'add', 'default', 'via', UPLINK.internet, 'dev', UPLINK.device]);
+      inet = await createInternet([INTERNET_IP, UPSTREAM_DNS]);
       internet = await startAgent(inet, {
         role: 'internet',
         dnsAddress: UPSTREAM_DNS,

@@ -15,10 +15,10 @@ import { once } from 'node:events';
 import { type AddressInfo, connect, createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { contains, formatIPv4, parseCidr, parseIPv4 } from '@tapnet/internal';
-import { createNetns, createVethPeer, type Netns, runOk, waitFor } from '@tapnet/testing';
+import { createInternet, type Netns, waitFor } from '@tapnet/testing';
 import type { UdpResponder } from '../src/responders.ts';
 
-export const UPLINK = { device: 'up0', host: '198.51.100.1', internet: '198.51.100.2' };
+export { UPLINK } from '@tapnet/testing';
 export const INTERNET_IP = '203.0.113.10';
 export const INTERNET_UDP_PORT = 6969;
 export const PRIVATE_TARGETS = {
@@ -120,17 +120,9 @@ export interface InternetHost {
 }
 
 export async function startInternet(): Promise<InternetHost> {
-  const ns = await createNetns('inet');
-  await createVethPeer({
-    hostName: UPLINK.device,
-    peer: ns,
-    hostAddress: `${UPLINK.host}/24`,
-    peerAddress: `${UPLINK.internet}/24`,
-  });
-  for (const ip of [INTERNET_IP, ...Object.values(PRIVATE_TARGETS)])
-    await ns.runOk(['ip', 'addr', 'add', `${ip}/32`, 'dev', 'lo']);
-  // The sandbox's default route: `detectUplink` picks up0, and private ranges would go there too.
-  await runOk(['ip', 'route', 'add', 'default', 'via', UPLINK.internet, 'dev', UPLINK.device]);
+  // The sandbox's default route goes there: `detectUplink` picks up0, and private ranges would
+  // go there too.
+  const ns = await createInternet([INTERNET_IP, ...Object.values(PRIVATE_TARGETS)]);
   const log: InternetHost['log'] = [];
   const child = ns.spawn([
     process.execPath,

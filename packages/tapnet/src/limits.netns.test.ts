@@ -8,9 +8,8 @@
 // sets the rate: the limited side is asserted within ±15 % of its limit, the unlimited side only
 // "clearly above" it (it is bounded by QEMU's hub and the CPU, not by us).
 import {
-  createNetns,
+  createInternet,
   createTapPeer,
-  createVethPeer,
   describeNetns,
   type Netns,
   runOk,
@@ -159,15 +158,7 @@ function within(measured: number, limit: number, band = 0.15): boolean {
 
 /** The "internet" namespace behind the sandbox's `up0`, with iperf3 servers on 5201 and 5202. */
 async function startInternet(): Promise<Netns> {
-  const internet = await createNetns('inet');
-  await createVethPeer({
-    hostName: 'up0',
-    peer: internet,
-    hostAddress: '198.51.100.1/24',
-    peerAddress: '198.51.100.2/24',
-  });
-  await internet.runOk(['ip', 'addr', 'add', `${INTERNET_IP}/32`, 'dev', 'lo']);
-  await runOk(['ip', 'route', 'add', 'default', 'via', '198.51.100.2', 'dev', 'up0']);
+  const internet = await createInternet([INTERNET_IP]);
   // One server per port: iperf3 serves one test at a time.
   for (const port of [5201, 5202]) internet.spawn(['iperf3', '-s', '-p', String(port)]);
   await waitFor(async () => (await internet.run(['ss', '-ltn'])).stdout.includes(':5202'), {

@@ -1,3 +1,4 @@
+export { createInternet, UPLINK } from './internet.js';
 export { askLlmnr, type LlmnrAnswer, type LlmnrAskResult } from './llmnr-client.js';
 export { createNetns, type Netns, withNetns } from './netns.js';
 export { type RunResult, run, runOk } from './run.js';
