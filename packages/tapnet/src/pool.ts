@@ -1,5 +1,4 @@
 import { EventEmitter } from 'node:events';
-import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { DnsStats, Lease } from '@tapnet/dhcp-dns';
 import { parseIPv4, sizeOf } from '@tapnet/internal';
 import type { MetadataErrorEvent, MetadataRequestEvent } from '@tapnet/metadata-proxy';
@@ -7,6 +6,7 @@ import { macFromSeed } from '@tapnet/qemu-args';
 import { type Holding, NetworkAllocator, type NetworkPlan, type PoolPlan } from '@tapnet/tap-pool';
 import { ConntrackFlusher } from './conntrack.js';
 import { claimPool, type Parts, preparePool, startPool } from './create.js';
+import { removeParts } from './dispose.js';
 import { MetadataHandlerError, PoolDisposedError } from './errors.js';
 import type { PoolEvents, PoolStatus } from './events.js';
 import { assertEgressFits, type NetworkLimits, networkLimits } from './limits.js';
@@ -352,48 +352,7 @@ export class Pool extends EventEmitter<PoolEvents> implements AsyncDisposable {
     }
     await this.#flusher?.idle();
     await Promise.all(this.#forgetting);
-    const { metadata, dnsmasq, firewall, taps, shaper, plan, claim } = this.#parts;
-    const errors: unknown[] = [];
-    const settle = async (step: () => Promise<void>): Promise<unknown[]> => {
-      try {
-        await step();
-        return [];
-      } catch (error) {
-        return [error];
-      }
-    };
-    const attempt = async (step: () => Promise<void>) => {
-      const failed = await settle(step);
-      errors.push(...failed);
-      return failed.length === 0;
-    };
-    // The metadata server, LLMNR and dnsmasq serve apart from each other: they stop together, so
-    // that dnsmasq's exit (its own process closing two sockets per network) overlaps closing
-    // LLMNR's sockets here (one per network: ≈ 60 ms at 4096). dnsmasq is signalled first: LLMNR's
-    // closing, synchronous, waits for the next turn of the event loop, after the SIGTERM is out.
-    const { llmnr } = this.#parts;
-    const dnsmasqStopped = settle(() => dnsmasq.stop());
-    const metadataClosed = settle(() => metadata.close());
-    const llmnrStopped = settle(async () => {
-      await nextTurn();
-      await llmnr?.stop();
-    });
-    // Their errors in the order the steps ran in before they overlapped.
-    for (const failed of await Promise.all([metadataClosed, llmnrStopped, dnsmasqStopped])) {
-      errors.push(...failed);
-    }
-    // The firewall goes last, and only once the TAPs are gone: a TAP left behind (its removal
-    // failed) stays isolated, and `tapnet cleanup` can finish the job.
-    // The watch keeps the rules while TAPs exist, and ends before they are removed: nothing
-    // puts them back after (firewall.remove also ends it, this makes the order explicit).
-    const tapsRemoved = await attempt(() => taps.remove());
-    // The IFBs after the TAPs that redirect to them (a TAP left redirects into nothing: dropped).
-    await attempt(() => shaper.remove());
-    await attempt(() => this.#parts.watch.close());
-    if (tapsRemoved) await attempt(() => firewall.remove(plan.prefix));
-    // The prefix is given up last, and only when everything is gone: while anything of this pool
-    // may remain, no other pool or cleanup may act on the prefix (the process's exit frees it).
-    if (errors.length === 0) await claim.release();
+    const errors = await removeParts(this.#parts);
     this.removeAllListeners('lease');
     if (errors.length > 0) throw errors[0];
   }
