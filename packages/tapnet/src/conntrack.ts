@@ -1,8 +1,8 @@
-import { createRunner, type Runner } from '@tapnet/internal';
+import { createRunner } from '@tapnet/internal';
 import { execa } from 'execa';
 import { ConntrackError } from './errors.js';
 
-const defaultRunner = createRunner(execa);
+const run = createRunner(execa);
 
 /**
  * Deletes the connection-tracking entries of flows a network's VM started (source in its
@@ -10,12 +10,7 @@ const defaultRunner = createRunner(execa);
  * old flow left in the table would let the previous tenant's peers keep sending it packets
  * through the firewall's `established` rule.
  */
-export async function flushConntrack(
-  conntrack: string,
-  network: string,
-  netmask: string,
-  run: Runner = defaultRunner,
-): Promise<void> {
+async function flushConntrack(conntrack: string, network: string, netmask: string): Promise<void> {
   const argv = [conntrack, '-D', '-s', network, '--mask-src', netmask];
   // The runner never rejects on an exit code; a binary that cannot start is exit 127.
   const { exitCode, stderr } = await run(argv);
