@@ -20,7 +20,7 @@ import {
 import type { Policy } from './policy.js';
 import { type Runner, type RunResult, runChecked } from './runner.js';
 
-export const IPT = {
+const IPT = {
   ipv4: { save: ['iptables-save'], restore: ['iptables-restore', '--wait', '--noflush'] },
   ipv6: { save: ['ip6tables-save'], restore: ['ip6tables-restore', '--wait', '--noflush'] },
 } as const;
