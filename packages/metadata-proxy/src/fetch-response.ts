@@ -25,14 +25,9 @@ export async function writeFetchResponse(
   const status = response.status;
   const head = headLines(headers);
   const body = response.body;
-  if (method === 'HEAD' || body === null || status === 204 || status === 304) {
+  if (body === null || headOnly(method, status)) {
     body?.cancel().catch(() => {});
-    if (method !== 'HEAD' && status !== 204 && status !== 304) head.push('content-length', '0');
-    if (!res.destroyed) {
-      res.writeHead(status, head);
-      res.end();
-    }
-    return;
+    return endHeadOnly(res, status, head, method);
   }
   if (typeof body.getReader !== 'function') {
     // Not a web stream (a Response from another fetch implementation): read it whole.
@@ -74,20 +69,27 @@ export function writeResponseParts(
   const { status, body, real } = parts;
   if (real) return writeFetchResponse(res, real, method, parts.headers ?? real.headers);
   const head = parts.headers ? headLines(parts.headers) : fieldLines(parts.fields);
-  if (res.destroyed) return;
-  if (method === 'HEAD' || body === null || status === 204 || status === 304) {
-    if (method !== 'HEAD' && status !== 204 && status !== 304) head.push('content-length', '0');
-    res.writeHead(status, head);
-    res.end();
-  } else if (typeof body === 'string') {
+  if (body === null || headOnly(method, status)) endHeadOnly(res, status, head, method);
+  else if (typeof body !== 'string') end(res, status, head, [body]);
+  else if (!res.destroyed) {
+    // A string goes to the socket as it is: no encoded copy made first.
     head.push('content-length', String(Buffer.byteLength(body)));
     res.writeHead(status, head);
     res.end(body);
-  } else {
-    head.push('content-length', String(body.length));
-    res.writeHead(status, head);
-    endWith(res, body);
   }
+}
+
+/** HEAD, 204 and 304 send no body. */
+function headOnly(method: string, status: number): boolean {
+  return method === 'HEAD' || status === 204 || status === 304;
+}
+
+/** The head alone; a length of 0 where a body could have been (not for HEAD, 204 or 304). */
+function endHeadOnly(res: ServerResponse, status: number, head: string[], method: string): void {
+  if (res.destroyed) return;
+  if (!headOnly(method, status)) head.push('content-length', '0');
+  res.writeHead(status, head);
+  res.end();
 }
 
 /**
