@@ -200,7 +200,7 @@ if (changes.length > 0) {
 } else {
   passed += 1;
   console.log(
-    '\n=== host-state guard: root namespace unchanged (links, addresses, routes, rules, nft, iptables, sysctls, netns, processes)',
+    '\n=== host-state guard: root namespace unchanged (links, addresses, routes, rules, nft, iptables, sysctls, netns, processes, /run/tapnet)',
   );
 }
 writeFileSync(

@@ -1,6 +1,7 @@
-import { readlinkSync } from 'node:fs';
+import { mkdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { expect, it } from 'vitest';
 import { createNetns, createVethPeer, describeNetns, run, runOk, waitFor } from './index.js';
+import { diffNamespaceState, snapshotHost } from './snapshot.js';
 
 describeNetns('the namespace sandbox', () => {
   it('runs in a network namespace other than the one the test command started in', () => {
@@ -22,6 +23,21 @@ describeNetns('the namespace sandbox', () => {
     await ns.delete(); // idempotent
     expect(await runOk(['ip', '-o', 'link', 'show'])).toBe(linksBefore);
     expect((await run(['ip', 'netns', 'list'])).stdout).not.toContain(ns.name);
+  });
+
+  it("the host snapshot sees what is left in the default state folder (this sandbox's own)", async () => {
+    const before = await snapshotHost();
+    mkdirSync('/run/tapnet/zz', { recursive: true });
+    writeFileSync('/run/tapnet/zz/dnsmasq.pid', '1\n');
+    try {
+      const changes = diffNamespaceState(before, await snapshotHost());
+      expect(changes).toHaveLength(1);
+      expect(changes[0]).toMatch(/^stateDir:\n/);
+      expect(changes[0]).toContain('\n  + zz\n  + zz/dnsmasq.pid');
+    } finally {
+      rmSync('/run/tapnet/zz', { recursive: true, force: true });
+    }
+    expect(diffNamespaceState(before, await snapshotHost())).toEqual([]);
   });
 
   it('waitFor fails with what it saw so far', async () => {

@@ -30,6 +30,20 @@ const PROCESS_NAMES: readonly string[] = ['dnsmasq', 'qemu-system-x86', 'udhcpc'
 export interface HostState extends NamespaceState {
   /** Named network namespaces (`ip netns add`), as seen from this mount namespace. */
   netns: string;
+  /** What the default state folder holds (a pool's record, dnsmasq's config, leases, pid). */
+  stateDir: string;
+}
+
+/** tapnet's default state folder: a sandbox mounts its own over it, so the host's stays as it was. */
+const STATE_DIR = '/run/tapnet';
+
+/** The paths below `dir`, one a line, sorted; nothing when it does not exist. */
+function listing(dir: string): string {
+  try {
+    return readdirSync(dir, { recursive: true, encoding: 'utf8' }).sort().join('\n');
+  } catch {
+    return '';
+  }
 }
 
 /** stdout of argv; a failure is recorded as text, so it shows in a difference instead of throwing. */
@@ -163,12 +177,13 @@ async function snapshot(sysctlKeys: readonly string[] | 'all'): Promise<Namespac
  * The root namespace: {@link snapshotNamespace} with every sysctl key (taken twice a run, on a
  * host with few devices), plus the named network namespaces. Those are not part of a sandbox's
  * snapshot: a test's stand-in guests have namespaces of their own that may outlive a pool on
- * purpose (the SIGKILL drill's guests do); on the host, none may appear.
+ * purpose (the SIGKILL drill's guests do); on the host, none may appear. And what the default
+ * state folder holds: every sandbox has its own, so nothing of a test's may appear in the host's.
  */
 export async function snapshotHost(): Promise<HostState> {
   const [state, netns] = await Promise.all([snapshot('all'), output(['ip', 'netns', 'list'])]);
   // A namespace gets an id once a device links across to it: not something a test did.
-  return { ...state, netns: netns.replace(/ \(id: \d+\)/g, '') };
+  return { ...state, netns: netns.replace(/ \(id: \d+\)/g, ''), stateDir: listing(STATE_DIR) };
 }
 
 /** What differs between two snapshots, one entry per part: its lines gone (-) and added (+). */
