@@ -48,13 +48,14 @@ describeNetns('drill: creates and cleanups racing for one prefix', () => {
   });
 
   afterAll(async () => {
+    // First, so a failed check below does not leave the state folders behind.
+    rmSync(base, { recursive: true, force: true });
     // The iptables backend leaves the kernel's empty built-in tables behind (iptables-nft creates
     // them on first use); nothing of ours may remain in them.
     const { nft, iptables, ip6tables, ...after } = await snapshotNamespace();
     const { nft: _n, iptables: _i, ip6tables: _i6, ...before } = empty;
     expect(after).toEqual(before);
     for (const text of [nft, iptables, ip6tables]) expect(text).not.toMatch(/tapnet|TAPNET/);
-    rmSync(base, { recursive: true, force: true });
   });
 
   for (const backend of ['nft', 'iptables'] as const) {
